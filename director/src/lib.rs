@@ -1,0 +1,1 @@
+//! rdsync-director: runs sync jobs and commands on cron schedules.

@@ -1,0 +1,2 @@
+//! The `rdsync-director` daemon binary.
+fn main() {}

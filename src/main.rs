@@ -1,0 +1,2 @@
+//! The `rdsync` command.
+fn main() {}
