@@ -1,2 +1,8 @@
 //! The rsync wire protocol (versions 27–32), sans-IO codecs and role state machines.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+pub mod codec;
+pub mod error;
+pub mod mux;
+
+pub use error::WireError;
