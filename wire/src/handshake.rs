@@ -1,0 +1,168 @@
+//! Protocol setup (`compat.c: setup_protocol`): version exchange, compat flags,
+//! checksum/compression negotiation and the checksum seed.
+
+use crate::codec::put_vstring;
+use crate::connection::{Connection, Transport};
+use crate::error::WireError;
+use crate::options::TransferOptions;
+
+/// The newest protocol we speak.
+pub const PROTOCOL_VERSION: u32 = 32;
+/// The oldest protocol we speak.
+pub const MIN_PROTOCOL_VERSION: u32 = 27;
+
+/// `CF_INC_RECURSE`.
+pub const CF_INC_RECURSE: u32 = 0x001;
+/// `CF_SYMLINK_TIMES`.
+pub const CF_SYMLINK_TIMES: u32 = 0x002;
+/// `CF_SYMLINK_ICONV`.
+pub const CF_SYMLINK_ICONV: u32 = 0x004;
+/// `CF_SAFE_FLIST`.
+pub const CF_SAFE_FLIST: u32 = 0x008;
+/// `CF_AVOID_XATTR_OPTIM`.
+pub const CF_AVOID_XATTR_OPTIM: u32 = 0x010;
+/// `CF_CHKSUM_SEED_FIX`.
+pub const CF_CHKSUM_SEED_FIX: u32 = 0x020;
+/// `CF_INPLACE_PARTIAL_DIR`.
+pub const CF_INPLACE_PARTIAL_DIR: u32 = 0x040;
+/// `CF_VARINT_FLIST_FLAGS`.
+pub const CF_VARINT_FLIST_FLAGS: u32 = 0x080;
+/// `CF_ID0_NAMES`.
+pub const CF_ID0_NAMES: u32 = 0x100;
+
+/// Compat flags a server may set given our `e.LsfxCIvu` (no `i`).
+pub const ALLOWED_COMPAT_FLAGS: u32 = CF_SYMLINK_TIMES
+    | CF_SYMLINK_ICONV
+    | CF_SAFE_FLIST
+    | CF_AVOID_XATTR_OPTIM
+    | CF_CHKSUM_SEED_FIX
+    | CF_INPLACE_PARTIAL_DIR
+    | CF_VARINT_FLIST_FLAGS
+    | CF_ID0_NAMES;
+
+/// Our checksum preference list: a subsequence of rsync's canonical order, without md4.
+pub const CHECKSUM_LIST: &str = "xxh128 xxh3 xxh64 md5";
+/// Longest negotiation string we accept.
+pub const MAX_NEGOTIATION_LEN: usize = 255;
+
+/// The result of the protocol setup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionParams {
+    /// Negotiated protocol version.
+    pub protocol: u32,
+    /// The version the remote announced.
+    pub remote_protocol: u32,
+    /// Compat flags (0 below protocol 30).
+    pub compat_flags: u32,
+    /// Transfer checksum name (`md4`, `md5`, `xxh128`, ...).
+    pub checksum: String,
+    /// The session checksum seed.
+    pub seed: i32,
+}
+
+impl SessionParams {
+    /// Whether file-list flags are varints.
+    pub fn varint_flist_flags(&self) -> bool {
+        self.compat_flags & CF_VARINT_FLIST_FLAGS != 0
+    }
+    /// Whether the io_error travels in the end-of-list marker.
+    pub fn safe_flist(&self) -> bool {
+        self.protocol >= 31 || self.compat_flags & CF_SAFE_FLIST != 0
+    }
+    /// Whether the MD5 seed is hashed first.
+    pub fn seed_fix(&self) -> bool {
+        self.compat_flags & CF_CHKSUM_SEED_FIX != 0
+    }
+    /// Whether id lists carry the name of id 0.
+    pub fn id0_names(&self) -> bool {
+        self.compat_flags & CF_ID0_NAMES != 0
+    }
+}
+
+/// Picks the first name of `ours` that `theirs` lists.
+pub fn choose_from_lists(ours: &str, theirs: &str) -> Option<String> {
+    let their: Vec<&str> = theirs.split_ascii_whitespace().collect();
+    ours.split_ascii_whitespace().find(|n| their.contains(n)).map(str::to_string)
+}
+
+/// Runs the setup as a client and switches multiplexing on as rsync does.
+pub fn client_setup<T: Transport>(
+    conn: &mut Connection<T>,
+    opts: &TransferOptions,
+) -> Result<SessionParams, WireError> {
+    let ours = opts.our_protocol();
+    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&ours) {
+        return Err(WireError::Syntax(format!(
+            "--protocol must be between {MIN_PROTOCOL_VERSION} and {PROTOCOL_VERSION}"
+        )));
+    }
+    conn.write(&(ours as i32).to_le_bytes());
+    let remote = conn.read_i32()?;
+    if !(20..=40).contains(&remote) {
+        return Err(WireError::protocol(format!(
+            "protocol version mismatch -- is your shell clean? (remote sent {remote:#x})"
+        )));
+    }
+    let remote = remote as u32;
+    let protocol = ours.min(remote);
+    if protocol < MIN_PROTOCOL_VERSION {
+        return Err(WireError::protocol(format!(
+            "remote protocol {remote} is older than {MIN_PROTOCOL_VERSION}, which rdsync requires"
+        )));
+    }
+    conn.set_protocol(protocol);
+    let mut compat_flags = 0;
+    let mut checksum = if protocol >= 30 { "md5" } else { "md4" }.to_string();
+    if protocol >= 30 {
+        let flags = conn.read(|c| c.varint())?;
+        let flags = flags as u32;
+        if flags & CF_INC_RECURSE != 0 {
+            return Err(WireError::protocol(
+                "Incompatible options specified for inc-recursive connection",
+            ));
+        }
+        if flags & !ALLOWED_COMPAT_FLAGS != 0 {
+            return Err(WireError::protocol(format!("peer set compat flags we did not offer: {flags:#x}")));
+        }
+        compat_flags = flags;
+        if flags & CF_VARINT_FLIST_FLAGS != 0 {
+            if let Some(choice) = &opts.checksum_choice {
+                checksum = choice.split(',').next().unwrap_or(choice).to_string();
+            } else {
+                let mut buf = Vec::new();
+                put_vstring(&mut buf, CHECKSUM_LIST.as_bytes())?;
+                conn.write(&buf);
+                let theirs = conn.read(|c| c.vstring(MAX_NEGOTIATION_LEN).map(<[u8]>::to_vec))?;
+                let theirs = String::from_utf8_lossy(&theirs).into_owned();
+                checksum = choose_from_lists(CHECKSUM_LIST, &theirs).ok_or_else(|| {
+                    WireError::Unsupported(format!("Failed to negotiate a checksum choice (server offered: {theirs})"))
+                })?;
+            }
+        } else if let Some(choice) = &opts.checksum_choice {
+            checksum = choice.clone();
+        }
+    } else if let Some(choice) = &opts.checksum_choice {
+        checksum = choice.clone();
+    }
+    if protocol < 30 && checksum != "md4" {
+        return Err(WireError::Unsupported(format!("checksum {checksum} needs protocol 30")));
+    }
+    let seed = conn.read_i32()?;
+    conn.start_multiplex(true, protocol >= 30)?;
+    Ok(SessionParams { protocol, remote_protocol: remote, compat_flags, checksum, seed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choice_is_first_of_ours_that_they_list() {
+        assert_eq!(
+            choose_from_lists(CHECKSUM_LIST, "xxh128 xxh3 xxh64 md5 md4 sha1 none").as_deref(),
+            Some("xxh128")
+        );
+        assert_eq!(choose_from_lists(CHECKSUM_LIST, "md5 md4").as_deref(), Some("md5"));
+        assert_eq!(choose_from_lists(CHECKSUM_LIST, "md4 sha1"), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! The subset of rsync's command-line options that rdsync's wire client understands.
+
+/// Which way the data flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// We are the sender; the remote is `rsync --server … . DEST`.
+    Push,
+    /// We are generator + receiver; the remote is `rsync --server --sender … . SRC`.
+    Pull,
+}
+
+/// Transfer options, named like rsync's long options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferOptions {
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-n` / `--dry-run`.
+    pub dry_run: bool,
+    /// `-u` / `--update`.
+    pub update: bool,
+    /// `-l` / `--links`.
+    pub links: bool,
+    /// `-d` / `--dirs`.
+    pub dirs: bool,
+    /// `-L` / `--copy-links`.
+    pub copy_links: bool,
+    /// `-W` / `--whole-file`.
+    pub whole_file: bool,
+    /// `-H` / `--hard-links`.
+    pub hard_links: bool,
+    /// `-o` / `--owner`.
+    pub owner: bool,
+    /// `-g` / `--group`.
+    pub group: bool,
+    /// `--devices`.
+    pub devices: bool,
+    /// `--specials`.
+    pub specials: bool,
+    /// `-t` / `--times`.
+    pub times: bool,
+    /// `-p` / `--perms`.
+    pub perms: bool,
+    /// `-r` / `--recursive`.
+    pub recursive: bool,
+    /// `-c` / `--checksum`.
+    pub checksum: bool,
+    /// `-I` / `--ignore-times`.
+    pub ignore_times: bool,
+    /// `-z` (negotiated method).
+    pub compress: bool,
+    /// `--delete` (timing chosen by the protocol).
+    pub delete: bool,
+    /// `--stats`.
+    pub stats: bool,
+    /// `--numeric-ids`.
+    pub numeric_ids: bool,
+    /// `--size-only`.
+    pub size_only: bool,
+    /// `-B N` / `--block-size=N`.
+    pub block_size: Option<u32>,
+    /// `--checksum-seed=N`.
+    pub checksum_seed: Option<i32>,
+    /// `--checksum-choice=NAME`.
+    pub checksum_choice: Option<String>,
+    /// `--timeout=N`.
+    pub timeout: Option<u32>,
+    /// `--protocol=N`: the highest protocol we announce (27..=32).
+    pub protocol: Option<u32>,
+    /// `--exclude` patterns, sent in the filter list.
+    pub excludes: Vec<String>,
+}
+
+impl TransferOptions {
+    /// The options of `rsync -a`: `-rlptgoD`.
+    pub fn archive() -> Self {
+        TransferOptions {
+            recursive: true,
+            links: true,
+            perms: true,
+            times: true,
+            group: true,
+            owner: true,
+            devices: true,
+            specials: true,
+            ..Self::default()
+        }
+    }
+
+    /// The protocol version we announce.
+    pub fn our_protocol(&self) -> u32 {
+        self.protocol.unwrap_or(crate::handshake::PROTOCOL_VERSION)
+    }
+}

@@ -1,0 +1,268 @@
+//! The remote-shell transport: rsync's `-e`/`--rsh` splitting, `--rsync-path`, and the
+//! spawned child whose stdin/stdout carry the protocol and whose stderr is shown.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::error::WireError;
+use crate::server_args::ServerCommand;
+
+/// Where and how to start the remote `rsync --server`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteShell {
+    /// The `-e` command (default `$RSYNC_RSH` or `ssh`), unsplit.
+    pub rsh: Option<String>,
+    /// `--rsync-path` (default `rsync`); passed as one argument, the remote shell splits it.
+    pub rsync_path: Option<String>,
+    /// The remote user (`user@host`).
+    pub user: Option<String>,
+    /// The remote host.
+    pub host: String,
+}
+
+/// Splits a remote-shell command as rsync's `do_cmd` does: on spaces, with single and
+/// double quotes grouping (a doubled quote inside quotes is a literal quote).
+pub fn split_rsh_command(cmd: &str) -> Result<Vec<String>, WireError> {
+    let chars: Vec<char> = cmd.chars().collect();
+    let mut args = Vec::new();
+    let mut i = 0;
+    let mut in_quote: Option<char> = None;
+    while i < chars.len() {
+        if chars.get(i) == Some(&' ') {
+            i += 1;
+            continue;
+        }
+        let mut cur = String::new();
+        while let Some(&c) = chars.get(i) {
+            if c == ' ' && in_quote.is_none() {
+                break;
+            }
+            if c == '\'' || c == '"' {
+                match in_quote {
+                    None => {
+                        in_quote = Some(c);
+                        i += 1;
+                        continue;
+                    }
+                    Some(q) if q == c => {
+                        i += 1;
+                        if chars.get(i) != Some(&q) {
+                            in_quote = None;
+                            continue;
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some(&c) = chars.get(i) {
+                cur.push(c);
+            }
+            i += 1;
+        }
+        args.push(cur);
+    }
+    if let Some(q) = in_quote {
+        return Err(WireError::Syntax(format!("Missing trailing-{q} in remote-shell command.")));
+    }
+    Ok(args)
+}
+
+impl RemoteShell {
+    /// A remote shell for `host` with defaults for everything else.
+    pub fn new(host: impl Into<String>) -> Self {
+        RemoteShell { rsh: None, rsync_path: None, user: None, host: host.into() }
+    }
+
+    /// The full argv: `rsh… [-l user] host rsync-path server-args…`. Refuses a host or
+    /// user that starts with `-` (it would be taken as an option of the remote shell).
+    pub fn argv(&self, server: &ServerCommand) -> Result<Vec<String>, WireError> {
+        if self.host.starts_with('-') || self.host.is_empty() {
+            return Err(WireError::Syntax(format!("invalid remote host name: {:?}", self.host)));
+        }
+        if let Some(u) = &self.user {
+            if u.starts_with('-') || u.is_empty() {
+                return Err(WireError::Syntax(format!("invalid remote user name: {u:?}")));
+            }
+        }
+        let rsh = match &self.rsh {
+            Some(r) => r.clone(),
+            None => std::env::var("RSYNC_RSH").unwrap_or_else(|_| "ssh".to_string()),
+        };
+        let mut argv = split_rsh_command(&rsh)?;
+        if argv.is_empty() {
+            return Err(WireError::Syntax("empty remote-shell command".into()));
+        }
+        if let Some(u) = &self.user {
+            argv.push("-l".into());
+            argv.push(u.clone());
+        }
+        argv.push(self.host.clone());
+        argv.push(self.rsync_path.clone().unwrap_or_else(|| "rsync".into()));
+        argv.extend(server.args.iter().cloned());
+        Ok(argv)
+    }
+
+    /// Spawns the remote shell with piped stdin/stdout/stderr.
+    pub fn spawn(&self, server: &ServerCommand) -> Result<RemoteProcess, WireError> {
+        let argv = self.argv(server)?;
+        let (prog, rest) = argv.split_first().ok_or_else(|| WireError::Syntax("empty argv".into()))?;
+        let mut child = Command::new(prog)
+            .args(rest)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| WireError::Spawn(format!("{prog}: {e}")))?;
+        RemoteProcess::attach(&mut child).map(|mut p| {
+            p.child = Some(child);
+            p
+        })
+    }
+}
+
+/// A running remote `rsync --server`: a writer for its stdin, a channel of chunks read
+/// from its stdout by a pump thread, and its stderr forwarded to ours and kept.
+#[derive(Debug)]
+pub struct RemoteProcess {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    incoming: Receiver<Vec<u8>>,
+    stdout_pump: Option<JoinHandle<()>>,
+    stderr_pump: Option<JoinHandle<()>>,
+    stderr_text: Arc<Mutex<Vec<u8>>>,
+}
+
+impl RemoteProcess {
+    fn attach(child: &mut Child) -> Result<Self, WireError> {
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or_else(|| WireError::Spawn("no stdout".into()))?;
+        let stderr = child.stderr.take().ok_or_else(|| WireError::Spawn("no stderr".into()))?;
+        let (tx, rx) = channel();
+        let stdout_pump = std::thread::spawn(move || pump_stdout(stdout, tx));
+        let stderr_text = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&stderr_text);
+        let stderr_pump = std::thread::spawn(move || pump_stderr(stderr, kept));
+        Ok(RemoteProcess {
+            child: None,
+            stdin,
+            incoming: rx,
+            stdout_pump: Some(stdout_pump),
+            stderr_pump: Some(stderr_pump),
+            stderr_text,
+        })
+    }
+
+    /// Writes all of `bytes` to the remote's stdin.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        let stdin = self.stdin.as_mut().ok_or_else(|| WireError::stream("remote stdin closed"))?;
+        stdin.write_all(bytes).map_err(|e| {
+            WireError::stream(format!("write to remote failed: {e} (connection unexpectedly closed)"))
+        })?;
+        stdin.flush().map_err(WireError::Io)
+    }
+
+    /// Blocks for the next chunk from the remote's stdout; `None` at end of stream.
+    pub fn read_chunk(&mut self) -> Option<Vec<u8>> {
+        self.incoming.recv().ok()
+    }
+
+    /// Closes our side of the remote's stdin.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Everything the remote wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        let kept = self.stderr_text.lock().map(|v| v.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&kept).into_owned()
+    }
+
+    /// Closes stdin, drains stdout, waits for the process and returns its exit code
+    /// (rsync reports a signal death as code 255 in the client; we do the same).
+    pub fn finish(&mut self) -> Result<i32, WireError> {
+        self.close_stdin();
+        while self.incoming.recv().is_ok() {}
+        if let Some(h) = self.stdout_pump.take() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.stderr_pump.take() {
+            let _ = h.join();
+        }
+        let Some(mut child) = self.child.take() else {
+            return Ok(0);
+        };
+        let status = child.wait().map_err(WireError::Io)?;
+        Ok(status.code().unwrap_or(255))
+    }
+}
+
+impl Drop for RemoteProcess {
+    fn drop(&mut self) {
+        self.stdin = None;
+        if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+fn pump_stdout(mut stdout: impl Read, tx: Sender<Vec<u8>>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stdout.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if tx.send(buf.get(..n).unwrap_or(&[]).to_vec()).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn pump_stderr(stderr: impl Read, kept: Arc<Mutex<Vec<u8>>>) {
+    let mut reader = BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let shown = crate::mux::escape_control_chars(&line);
+                eprintln!("{shown}");
+                if let Ok(mut k) = kept.lock() {
+                    k.extend_from_slice(&line);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_rsync() {
+        assert_eq!(
+            split_rsh_command("ssh -p 22  -o 'Opt x' \"a\"\"b\"").ok(),
+            Some(vec!["ssh".into(), "-p".into(), "22".into(), "-o".into(), "Opt x".into(), "a\"b".into()])
+        );
+        assert!(split_rsh_command("ssh 'x").is_err());
+    }
+
+    #[test]
+    fn dash_hosts_and_users_are_refused() {
+        let cmd = ServerCommand { args: vec![] };
+        let mut r = RemoteShell::new("-oProxyCommand=x");
+        assert!(r.argv(&cmd).is_err());
+        r.host = "h".into();
+        r.user = Some("-x".into());
+        assert!(r.argv(&cmd).is_err());
+    }
+}
