@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod connection;
 pub mod error;
+pub mod flist;
 pub mod handshake;
 pub mod mux;
 pub mod options;

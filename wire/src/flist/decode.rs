@@ -1,0 +1,259 @@
+//! `recv_file_entry`: decoding file-list entries, with rsync's input checks.
+
+use crate::codec::ReadCursor;
+use crate::error::{Decoded, WireError};
+
+use super::entry::{FileEntry, HardLinkInfo, mode};
+use super::*;
+
+/// One item read from the file list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileListItem {
+    /// An entry.
+    Entry(FileEntry),
+    /// The end of the list, with the sender's io_error bits (safe-flist/varint forms).
+    End {
+        /// io_error bits carried by the end marker.
+        io_error: i32,
+    },
+}
+
+/// The "previous entry" values both sides keep for the whole session.
+#[derive(Debug, Clone, Default)]
+struct PrevState {
+    name: Vec<u8>,
+    mode: u32,
+    mtime: i64,
+    uid: u32,
+    gid: u32,
+    rdev_major: u32,
+    rdev: (u32, u32),
+    dev: i64,
+}
+
+/// Sans-IO file-list decoder. `decode` consumes one item or reports `NeedMore`
+/// without changing its state.
+#[derive(Debug, Clone)]
+pub struct FileListDecoder {
+    config: FileListConfig,
+    prev: PrevState,
+    /// Entries decoded so far in this list (transmission order).
+    received: Vec<FileEntry>,
+}
+
+impl FileListDecoder {
+    /// A decoder for a session.
+    pub fn new(config: FileListConfig) -> Self {
+        FileListDecoder { config, prev: PrevState::default(), received: Vec::new() }
+    }
+
+    /// Entries received so far, in transmission order.
+    pub fn entries(&self) -> &[FileEntry] {
+        &self.received
+    }
+
+    /// Takes the received entries.
+    pub fn take_entries(&mut self) -> Vec<FileEntry> {
+        std::mem::take(&mut self.received)
+    }
+
+    /// Decodes one item from `c`. State changes only if the whole item was available.
+    pub fn decode(&mut self, c: &mut ReadCursor<'_>) -> Decoded<FileListItem> {
+        let mut prev = self.prev.clone();
+        let item = self.decode_item(c, &mut prev)?;
+        self.prev = prev;
+        if let FileListItem::Entry(e) = &item {
+            if self.received.len() >= MAX_FILE_LIST_ENTRIES {
+                return Err(WireError::protocol("file list too long").into());
+            }
+            self.received.push(e.clone());
+        }
+        Ok(item)
+    }
+
+    fn decode_item(&self, c: &mut ReadCursor<'_>, prev: &mut PrevState) -> Decoded<FileListItem> {
+        let cfg = &self.config;
+        let proto = cfg.protocol;
+        let xflags: u32 = if cfg.varint_flags {
+            let f = c.varint()? as u32;
+            if f == 0 {
+                let io_error = c.varint()?;
+                return Ok(FileListItem::End { io_error });
+            }
+            f
+        } else {
+            let mut f = u32::from(c.u8()?);
+            if f == 0 {
+                return Ok(FileListItem::End { io_error: 0 });
+            }
+            if proto >= 28 && f & XMIT_EXTENDED_FLAGS != 0 {
+                f |= u32::from(c.u8()?) << 8;
+            }
+            if f == (XMIT_EXTENDED_FLAGS | XMIT_IO_ERROR_ENDLIST) {
+                if !cfg.safe_flist {
+                    return Err(WireError::protocol("Invalid flist flag: 1004").into());
+                }
+                let io_error = c.varint()?;
+                return Ok(FileListItem::End { io_error });
+            }
+            f
+        };
+
+        // Name.
+        let l1 = if xflags & XMIT_SAME_NAME != 0 { usize::from(c.u8()?) } else { 0 };
+        let l2 = if xflags & XMIT_LONG_NAME != 0 {
+            let v = if proto >= 30 { c.varint()? } else { c.i32()? };
+            usize::try_from(v).map_err(|_| WireError::protocol(format!("negative name length {v}")))?
+        } else {
+            usize::from(c.u8()?)
+        };
+        if l1 > prev.name.len() || l2 >= MAX_PATH_LEN.saturating_sub(l1) {
+            return Err(WireError::protocol(format!(
+                "overflow: xflags={xflags:#x} l1={l1} l2={l2} in recv_file_entry"
+            ))
+            .into());
+        }
+        let mut name = prev.name.get(..l1).unwrap_or(&[]).to_vec();
+        name.extend_from_slice(c.take(l2)?);
+        check_safe_name(&name)?;
+        prev.name = name.clone();
+
+        let mut entry = FileEntry { name, xflags, ..FileEntry::default() };
+
+        // Hard-link follower (protocol ≥ 30).
+        if proto >= 30 && xflags & XMIT_HLINKED != 0 {
+            if !cfg.hard_links {
+                return Err(WireError::protocol("hard-link flag in the file list without -H").into());
+            }
+            if xflags & XMIT_HLINK_FIRST == 0 {
+                let first = c.varint()?;
+                let used = self.received.len();
+                let first_idx = usize::try_from(first).ok().filter(|f| *f < used).ok_or_else(|| {
+                    WireError::protocol(format!("hard-link reference out of range: {first} ({used})"))
+                })?;
+                let src = self.received.get(first_idx).ok_or_else(|| WireError::protocol("bad hard-link"))?;
+                entry.size = src.size;
+                entry.mtime = src.mtime;
+                entry.mtime_nsec = src.mtime_nsec;
+                entry.mode = src.mode;
+                entry.uid = src.uid;
+                entry.gid = src.gid;
+                entry.rdev = src.rdev;
+                entry.link_target = src.link_target.clone();
+                entry.checksum = src.checksum.clone();
+                entry.hard_link = Some(HardLinkInfo::Follower(first));
+                prev.mode = src.mode;
+                prev.mtime = src.mtime;
+                prev.uid = src.uid;
+                prev.gid = src.gid;
+                return Ok(FileListItem::Entry(entry));
+            }
+            entry.hard_link = Some(HardLinkInfo::First);
+        }
+
+        entry.size = if proto >= 30 { c.varlong(3)? } else { c.longint()? };
+        if entry.size < 0 {
+            return Err(WireError::Unsupported(format!("negative file length for {}", entry.display_name())).into());
+        }
+        if xflags & XMIT_SAME_TIME == 0 {
+            prev.mtime = if proto >= 30 { c.varlong(4)? } else { i64::from(c.i32()? as u32) };
+        }
+        entry.mtime = prev.mtime;
+        if xflags & XMIT_MOD_NSEC != 0 {
+            let ns = c.varint()?;
+            if !(0..=999_999_999).contains(&ns) {
+                return Err(WireError::protocol(format!("invalid modtime_nsec {ns}")).into());
+            }
+            entry.mtime_nsec = ns as u32;
+        }
+        if xflags & XMIT_SAME_MODE == 0 {
+            let m = c.i32()? as u32;
+            if !mode::is_valid_type(m) {
+                return Err(WireError::protocol(format!("invalid mode {m:o} for {}", entry.display_name())).into());
+            }
+            prev.mode = m;
+        }
+        entry.mode = prev.mode;
+        if cfg.owner && xflags & XMIT_SAME_UID == 0 {
+            prev.uid = if proto < 30 { c.i32()? as u32 } else { c.varint()? as u32 };
+            if proto >= 30 && xflags & XMIT_USER_NAME_FOLLOWS != 0 {
+                let len = usize::from(c.u8()?);
+                c.take(len)?;
+            }
+        }
+        entry.uid = prev.uid;
+        if cfg.group && xflags & XMIT_SAME_GID == 0 {
+            prev.gid = if proto < 30 { c.i32()? as u32 } else { c.varint()? as u32 };
+            if proto >= 30 && xflags & XMIT_GROUP_NAME_FOLLOWS != 0 {
+                let len = usize::from(c.u8()?);
+                c.take(len)?;
+            }
+        }
+        entry.gid = prev.gid;
+        if (cfg.devices && entry.is_device()) || (cfg.specials && entry.is_special() && proto < 31) {
+            if proto < 28 {
+                if xflags & XMIT_EXTENDED_FLAGS == 0 {
+                    let r = c.i32()? as u32;
+                    prev.rdev = ((r >> 8) & 0xfff, (r & 0xff) | ((r >> 12) & 0xfff00));
+                }
+            } else {
+                if xflags & XMIT_SAME_RDEV_MAJOR == 0 {
+                    prev.rdev_major = if proto >= 30 { c.varint()? as u32 } else { c.i32()? as u32 };
+                }
+                let minor = if proto >= 30 {
+                    c.varint()? as u32
+                } else if xflags & XMIT_RDEV_MINOR_8_PRE30 != 0 {
+                    u32::from(c.u8()?)
+                } else {
+                    c.i32()? as u32
+                };
+                prev.rdev = (prev.rdev_major, minor);
+            }
+            entry.rdev = Some(prev.rdev);
+            entry.size = 0;
+        }
+        if entry.is_symlink() {
+            if !cfg.links {
+                return Err(WireError::protocol(format!("symlink {} without -l", entry.display_name())).into());
+            }
+            let len = if proto >= 30 { c.varint()? } else { c.i32()? };
+            let len = usize::try_from(len).ok().filter(|l| *l > 0 && *l < MAX_PATH_LEN).ok_or_else(|| {
+                WireError::protocol(format!("invalid symlink length {len} in recv_file_entry"))
+            })?;
+            entry.link_target = Some(c.take(len)?.to_vec());
+        }
+        if cfg.hard_links && proto < 30 && (xflags & XMIT_HLINKED != 0 || (proto < 28 && entry.is_regular())) {
+            if proto < 28 || xflags & XMIT_SAME_DEV_PRE30 == 0 {
+                prev.dev = c.longint()?;
+            }
+            let ino = c.longint()?;
+            entry.hard_link = Some(HardLinkInfo::DevIno(prev.dev, ino));
+        } else if proto < 30 && xflags & XMIT_HLINKED != 0 && proto >= 28 {
+            return Err(WireError::protocol("hard-link flag in the file list without -H").into());
+        }
+        if let Some(len) = cfg.checksum_len {
+            if entry.is_regular() || proto < 28 {
+                let sum = c.take(len)?;
+                if entry.is_regular() {
+                    entry.checksum = Some(sum.to_vec());
+                }
+            }
+        }
+        Ok(FileListItem::Entry(entry))
+    }
+}
+
+/// Refuses names rsync's receiver refuses: absolute paths, `..` components, NUL bytes.
+pub fn check_safe_name(name: &[u8]) -> Result<(), WireError> {
+    let shown = || crate::mux::escape_control_chars(name);
+    if name.is_empty() {
+        return Err(WireError::UnsafePath("(empty name)".into()));
+    }
+    if name.first() == Some(&b'/') || name.contains(&0) {
+        return Err(WireError::UnsafePath(shown()));
+    }
+    if name.split(|b| *b == b'/').any(|comp| comp == b"..") {
+        return Err(WireError::UnsafePath(shown()));
+    }
+    Ok(())
+}
