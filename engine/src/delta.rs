@@ -21,6 +21,10 @@ use crate::signature::{Signature, read_full};
 pub const LITERAL_FLUSH: usize = 256 << 10;
 /// Bytes read from the new file per refill (plus room for one window).
 const READ_CHUNK: usize = 1 << 20;
+/// Offsets rolled per batch before their weak sums are probed.
+const BATCH: usize = 64;
+/// Filter bits per basis block: about 1 false positive per this many probes.
+const FILTER_BITS_PER_BLOCK: usize = 256;
 
 /// Receives the delta of a file, in file order.
 pub trait DeltaSink {
@@ -84,7 +88,7 @@ struct Slot {
 
 #[inline(always)]
 fn mix(weak: u32) -> u32 {
-    weak.wrapping_mul(0x9e37_79b1) ^ (weak >> 15)
+    weak.wrapping_mul(0x9e37_79b1)
 }
 
 impl BlockIndex {
@@ -101,7 +105,9 @@ impl BlockIndex {
                 .then_with(|| a.cmp(&b))
         });
 
-        let filter_bits = (count.max(1) * 32).next_power_of_two().clamp(1 << 16, 1 << 25);
+        let filter_bits = (count.max(1) * FILTER_BITS_PER_BLOCK)
+            .next_power_of_two()
+            .clamp(1 << 16, 1 << 26);
         let filter_shift = 32 - filter_bits.trailing_zeros();
         let mut filter = vec![0u64; filter_bits / 64];
 
@@ -271,10 +277,17 @@ impl<'a> DeltaGenerator<'a> {
                     // the weak sum is certainly absent.
                     if k == block_len {
                         let limit = end - k;
-                        while pos < limit && !self.index.may_contain(rolling.digest()) {
-                            rolling.roll(buf[pos], buf[pos + k]);
-                            pos += 1;
+                        let outgoing = &buf[pos..limit];
+                        let incoming = &buf[pos + k..end];
+                        let mut advanced = 0;
+                        for (&out, &inb) in outgoing.iter().zip(incoming) {
+                            if self.index.may_contain(rolling.digest()) {
+                                break;
+                            }
+                            rolling.roll(out, inb);
+                            advanced += 1;
                         }
+                        pos += advanced;
                     }
                     if !(pos < end - k || eof) {
                         fill!(block_len + 1);
