@@ -21,8 +21,6 @@ use crate::signature::{Signature, read_full};
 pub const LITERAL_FLUSH: usize = 256 << 10;
 /// Bytes read from the new file per refill (plus room for one window).
 const READ_CHUNK: usize = 1 << 20;
-/// Offsets rolled per batch before their weak sums are probed.
-const BATCH: usize = 64;
 /// Filter bits per basis block: about 1 false positive per this many probes.
 const FILTER_BITS_PER_BLOCK: usize = 256;
 

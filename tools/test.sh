@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The project's test command: checks, builds once in release mode, and runs every test of the
+# workspace against the real rsync (3.5.0 from Debian, 3.2.7 unpacked beside it) and a real sshd.
+#
+# On a fresh Debian machine it installs what is missing (as root: apt-get install rsync
+# openssh-server; apt-get download of rsync 3.2.7). A prerequisite that cannot be had is a hard
+# failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "tools/test.sh: FATAL: $*" >&2; exit 1; }
+as_root() { [ "$(id -u)" = 0 ]; }
+apt_updated=
+apt_update() { [ -n "$apt_updated" ] || { apt-get update -qq && apt_updated=1; }; }
+
+missing=()
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+if [ ${#missing[@]} -gt 0 ]; then
+  as_root || die "missing ${missing[*]}: run as root or 'sudo apt-get install -y ${missing[*]}'"
+  echo "== installing ${missing[*]}"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+rsync --version | head -1
+
+# rsync 3.2.7, the older peer of the interop matrix, unpacked beside the system one.
+peers="$PWD/target/peers"
+rsync327="$peers/rsync-3.2.7/usr/bin/rsync"
+if [ ! -x "$rsync327" ]; then
+  as_root || die "rsync 3.2.7 is not unpacked at $rsync327 and we are not root to fetch it"
+  echo "== fetching rsync 3.2.7"
+  apt_update
+  dl=$(mktemp -d)
+  chmod 777 "$dl"
+  (cd "$dl" && apt-get download -qq rsync=3.2.7-1+deb12u6 2>/dev/null) ||
+    die "apt-get download rsync=3.2.7-1+deb12u6 failed"
+  mkdir -p "$peers/rsync-3.2.7"
+  dpkg -x "$dl"/rsync_3.2.7-*.deb "$peers/rsync-3.2.7"
+  rm -rf "$dl"
+fi
+"$rsync327" --version | head -1 | grep -q 'version 3.2.7' || die "$rsync327 does not run as rsync 3.2.7"
+export RDSYNC_RSYNC_327="$rsync327"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build --release"
+cargo build --release --workspace --all-targets --quiet
+echo "== cargo test --release"
+cargo test --release --workspace --no-fail-fast
