@@ -1,14 +1,32 @@
 //! The rsync wire protocol (versions 27–32), sans-IO codecs and role state machines.
+//!
+//! Entry points: [`session::push`] and [`session::pull`] run a whole transfer against a
+//! remote `rsync --server` started through a remote shell ([`rsh::RemoteShell`]).
+//! The codecs ([`codec`], [`mux`], [`flist`], [`sum_head`], [`tokens`], [`filter_list`])
+//! work on byte buffers and report "need more bytes" instead of blocking.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod codec;
 pub mod connection;
+pub mod dest;
 pub mod error;
+pub mod filter_list;
 pub mod flist;
 pub mod handshake;
+pub mod item_flags;
+pub mod local_scan;
 pub mod mux;
 pub mod options;
+mod pull;
+mod push;
 pub mod rsh;
 pub mod server_args;
+pub mod session;
+pub mod stats;
+pub mod sum_head;
+pub mod tokens;
 
 pub use error::WireError;
+pub use options::{Direction, TransferOptions};
+pub use rsh::RemoteShell;
+pub use session::{TransferReport, pull, push};

@@ -83,7 +83,7 @@ pub fn tree_listing(root: &Path) -> Vec<String> {
             } else {
                 format!("special rdev={}", md.rdev())
             };
-            let mtime = if ft.is_dir() { String::new() } else { format!(" mtime={}", md.mtime()) };
+            let mtime = format!(" mtime={}", md.mtime());
             out.push(format!("{rel} {detail} mode={:o}{mtime}", md.mode()));
         }
     }
@@ -98,4 +98,77 @@ fn fnv(data: &[u8]) -> u64 {
         h = h.wrapping_mul(0x100000001b3);
     }
     h
+}
+
+/// Deterministic pseudo-random bytes (covering all byte values).
+pub fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 3) as u8
+        })
+        .collect()
+}
+
+/// Writes a file and sets its mode and mtime.
+pub fn put_file(path: &Path, data: &[u8], mode: u32, mtime: i64) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("{e}"));
+    let t = filetime::FileTime::from_unix_time(mtime, 0);
+    filetime::set_file_times(path, t, t).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Sets a directory's mtime.
+pub fn set_mtime(path: &Path, mtime: i64) {
+    let t = filetime::FileTime::from_unix_time(mtime, 0);
+    filetime::set_symlink_file_times(path, t, t).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The standard source tree: sort-sensitive names, high bytes, empty and large files,
+/// symlinks, nested directories, fixed mtimes and modes.
+pub fn make_tree(root: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::create_dir_all(root).unwrap_or_else(|e| panic!("{e}"));
+    put_file(&root.join("a"), b"hello\n", 0o644, 1_600_000_000);
+    put_file(&root.join("Z upper"), b"upper", 0o600, 1_600_000_100);
+    put_file(&root.join("empty"), b"", 0o644, 1_600_000_200);
+    put_file(&root.join("big.bin"), &noise(300_000, 1), 0o755, 1_600_000_300);
+    put_file(&root.join("mid.bin"), &noise(5_000, 2), 0o640, 1_600_000_301);
+    put_file(&root.join("d1/b"), b"in d1", 0o644, 1_600_000_400);
+    put_file(&root.join("d1/d2/c"), &noise(70_000, 3), 0o644, 1_600_000_500);
+    put_file(&root.join("d1.x/x"), b"dot x", 0o644, 1_600_000_600);
+    put_file(&root.join("d1-x"), b"dash x", 0o644, 1_600_000_700);
+    let high = root.join(std::ffi::OsStr::from_bytes(b"caf\xc3\xa9 \xff"));
+    put_file(&high, b"high bytes", 0o644, 1_600_000_800);
+    std::os::unix::fs::symlink("d1/b", root.join("link")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("../a", root.join("d1/sl")).unwrap_or_else(|e| panic!("{e}"));
+    set_mtime(&root.join("link"), 1_600_000_900);
+    set_mtime(&root.join("d1/sl"), 1_600_000_901);
+    for (d, t) in [("d1/d2", 1_600_001_000), ("d1", 1_600_001_100), ("d1.x", 1_600_001_200)] {
+        set_mtime(&root.join(d), t);
+    }
+    set_mtime(root, 1_600_001_300);
+}
+
+/// An older version of the tree in a destination, so that deltas are exercised.
+pub fn make_old_version(root: &Path) {
+    std::fs::create_dir_all(root.join("d1/d2")).unwrap_or_else(|e| panic!("{e}"));
+    let mut big = noise(300_000, 1);
+    for b in big.iter_mut().skip(100_000).take(3000) {
+        *b = b.wrapping_add(1);
+    }
+    big.truncate(290_000);
+    put_file(&root.join("big.bin"), &big, 0o644, 1_500_000_000);
+    let mut c = noise(70_000, 3);
+    c.splice(30_000..30_000, b"inserted".iter().copied());
+    put_file(&root.join("d1/d2/c"), &c, 0o644, 1_500_000_000);
+    put_file(&root.join("a"), b"hello\n", 0o644, 1_600_000_000);
+    put_file(&root.join("stale"), b"to delete", 0o644, 1_500_000_000);
+    put_file(&root.join("d1/stale2"), b"to delete", 0o644, 1_500_000_000);
 }

@@ -1,0 +1,159 @@
+//! Writing into the destination tree as a pulling client: paths confined to the
+//! destination (no symlinked parents), temp file + rename, attributes.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::WireError;
+use crate::flist::FileEntry;
+
+/// Where received entries go.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    root: PathBuf,
+    /// rsync's "mode 2": a single entry written under the destination's own name.
+    single: Option<PathBuf>,
+}
+
+impl Destination {
+    /// Decides like `main.c: get_local_name` for `count` received entries.
+    pub fn prepare(dest: &Path, count: usize, first_is_dir: bool) -> Result<Self, WireError> {
+        let trailing = dest.as_os_str().as_bytes().ends_with(b"/");
+        match std::fs::metadata(dest) {
+            Ok(md) if md.is_dir() => return Ok(Destination { root: dest.to_path_buf(), single: None }),
+            Ok(_) if count > 1 || trailing || first_is_dir => {
+                return Err(WireError::file(dest, std::io::Error::other("destination exists and is not a directory")));
+            }
+            _ => {}
+        }
+        if count > 1 || trailing || first_is_dir {
+            std::fs::create_dir(dest).map_err(|e| WireError::file(dest, e))?;
+            return Ok(Destination { root: dest.to_path_buf(), single: None });
+        }
+        let parent = dest.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        Ok(Destination { root: parent, single: Some(dest.to_path_buf()) })
+    }
+
+    /// The root directory of the transfer.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The local path of an entry, refusing a path whose parents leave the tree through
+    /// a symlink.
+    pub fn path_of(&self, name: &[u8]) -> Result<PathBuf, WireError> {
+        if let Some(single) = &self.single {
+            return Ok(single.clone());
+        }
+        crate::flist::check_safe_name(name)?;
+        let mut p = self.root.clone();
+        let comps: Vec<&[u8]> = name.split(|b| *b == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
+        let last = comps.len().saturating_sub(1);
+        for (i, c) in comps.iter().enumerate() {
+            p.push(std::ffi::OsStr::from_bytes(c));
+            if i < last {
+                if let Ok(md) = std::fs::symlink_metadata(&p) {
+                    if md.file_type().is_symlink() {
+                        return Err(WireError::UnsafePath(format!(
+                            "{} (parent is a symlink)",
+                            crate::mux::escape_control_chars(name)
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// A temp file next to `target`, opened for writing.
+pub fn create_temp(target: &Path, mode: u32) -> Result<(File, PathBuf), WireError> {
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let base = target.file_name().map(|b| b.as_bytes().to_vec()).unwrap_or_default();
+    for attempt in 0..100u32 {
+        let mut name = b".".to_vec();
+        name.extend_from_slice(&base);
+        name.extend_from_slice(format!(".{}{attempt}", std::process::id()).as_bytes());
+        let tmp = dir.join(std::ffi::OsStr::from_bytes(&name));
+        match OpenOptions::new().write(true).create_new(true).mode(mode & 0o777 | 0o600).open(&tmp) {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(WireError::file(&tmp, e)),
+        }
+    }
+    Err(WireError::file(target, std::io::Error::other("cannot create a temp file")))
+}
+
+/// Ownership mapping for received entries.
+#[derive(Debug, Clone, Default)]
+pub struct OwnerMap {
+    /// Map owners (`-o`, and we are root).
+    pub map_uid: bool,
+    /// Map groups (`-g`).
+    pub map_gid: bool,
+    /// Sender uid → local uid.
+    pub uids: std::collections::HashMap<u32, u32>,
+    /// Sender gid → local gid.
+    pub gids: std::collections::HashMap<u32, u32>,
+}
+
+impl OwnerMap {
+    /// Applies owner/group to `path` (not following symlinks). Failures are ignored
+    /// like rsync does for a non-root receiver.
+    pub fn apply(&self, path: &Path, e: &FileEntry) {
+        let uid = self.map_uid.then(|| *self.uids.get(&e.uid).unwrap_or(&e.uid));
+        let gid = self.map_gid.then(|| *self.gids.get(&e.gid).unwrap_or(&e.gid));
+        if uid.is_some() || gid.is_some() {
+            let _ = std::os::unix::fs::lchown(path, uid, gid);
+        }
+    }
+}
+
+/// Sets permissions (not on symlinks) and mtime as the options ask.
+pub fn apply_attrs(path: &Path, e: &FileEntry, perms: bool, times: bool) -> Result<(), WireError> {
+    if perms && !e.is_symlink() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode & 0o7777))
+            .map_err(|err| WireError::file(path, err))?;
+    }
+    if times {
+        let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
+        if e.is_symlink() {
+            let _ = filetime::set_symlink_file_times(path, t, t);
+        } else {
+            filetime::set_file_times(path, t, t).map_err(|err| WireError::file(path, err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes whatever non-directory is at `path` (and an empty or full directory if
+/// `allow_dir`).
+pub fn remove_existing(path: &Path, allow_dir: bool) -> Result<(), WireError> {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(()),
+        Ok(md) if md.is_dir() => {
+            if allow_dir {
+                std::fs::remove_dir_all(path).map_err(|e| WireError::file(path, e))
+            } else {
+                Ok(())
+            }
+        }
+        Ok(_) => std::fs::remove_file(path).map_err(|e| WireError::file(path, e)),
+    }
+}
+
+/// Creates a device node, FIFO or socket.
+pub fn make_special(path: &Path, e: &FileEntry) -> Result<(), WireError> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| WireError::UnsafePath(path.display().to_string()))?;
+    let (major, minor) = e.rdev.unwrap_or((0, 0));
+    let dev = libc::makedev(major, minor);
+    // SAFETY: `c` is a valid NUL-terminated path; mknod has no memory-safety preconditions.
+    let rc = unsafe { libc::mknod(c.as_ptr(), e.mode as libc::mode_t, dev) };
+    if rc != 0 {
+        return Err(WireError::file(path, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}

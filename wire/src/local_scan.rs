@@ -1,0 +1,164 @@
+//! Scanning local sources into file-list entries (the client sender's side of
+//! `flist.c: send_file_list`), following rsync's trailing-slash rules.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::WireError;
+use crate::flist::{FileEntry, HardLinkInfo, XMIT_TOP_DIR, mode};
+use crate::options::TransferOptions;
+
+/// A scanned entry: what goes on the wire plus where it lives locally.
+#[derive(Debug, Clone)]
+pub struct LocalEntry {
+    /// The file-list entry.
+    pub entry: FileEntry,
+    /// The local path.
+    pub path: PathBuf,
+}
+
+/// Splits a Linux `st_rdev` into (major, minor) as glibc does.
+pub fn split_rdev(rdev: u64) -> (u32, u32) {
+    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+fn entry_for(name: Vec<u8>, path: &Path, opts: &TransferOptions) -> Result<Option<FileEntry>, WireError> {
+    let md = std::fs::symlink_metadata(path).map_err(|e| WireError::file(path, e))?;
+    let ft = md.file_type();
+    let mut e = FileEntry {
+        name,
+        mode: md.mode(),
+        size: md.size() as i64,
+        mtime: md.mtime(),
+        mtime_nsec: md.mtime_nsec() as u32,
+        uid: md.uid(),
+        gid: md.gid(),
+        ..FileEntry::default()
+    };
+    if ft.is_symlink() {
+        if !opts.links {
+            return Ok(None); // rsync: "skipping non-regular file"
+        }
+        let target = std::fs::read_link(path).map_err(|e| WireError::file(path, e))?;
+        let t = target.into_os_string().into_encoded_bytes();
+        e.size = t.len() as i64;
+        e.link_target = Some(t);
+    } else if e.is_device() {
+        if !opts.devices {
+            return Ok(None);
+        }
+        e.rdev = Some(split_rdev(md.rdev()));
+        e.size = 0;
+    } else if e.is_special() {
+        if !opts.specials {
+            return Ok(None);
+        }
+        e.size = 0;
+    } else if e.is_dir() {
+        // Directories carry their st_size.
+    } else if !e.is_regular() {
+        return Ok(None);
+    }
+    if opts.hard_links && !e.is_dir() && md.nlink() > 1 {
+        e.hard_link = Some(HardLinkInfo::DevIno(md.dev() as i64, md.ino() as i64));
+    }
+    Ok(Some(e))
+}
+
+fn excluded(name: &[u8], opts: &TransferOptions) -> bool {
+    let base = name.rsplit(|b| *b == b'/').next().unwrap_or(name);
+    opts.excludes.iter().any(|p| simple_match(p.as_bytes(), base))
+}
+
+/// Minimal glob for `--exclude` basenames: `*` and `?` only.
+fn simple_match(pat: &[u8], s: &[u8]) -> bool {
+    match (pat.split_first(), s.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => simple_match(rest, s) || (!s.is_empty() && simple_match(pat, s.get(1..).unwrap_or(&[]))),
+        (Some((b'?', rest)), Some((_, srest))) => simple_match(rest, srest),
+        (Some((p, rest)), Some((c, srest))) if p == c => simple_match(rest, srest),
+        _ => false,
+    }
+}
+
+/// Scans `sources` in rsync's manner: `dir/` sends `.` and the contents, `dir` sends
+/// `dir` and `dir/…`, a file sends its basename.
+pub fn scan_sources(sources: &[PathBuf], opts: &TransferOptions) -> Result<Vec<LocalEntry>, WireError> {
+    let mut out = Vec::new();
+    for src in sources {
+        let s = src.as_os_str().as_encoded_bytes();
+        let trailing = s.ends_with(b"/");
+        let md = std::fs::symlink_metadata(src).map_err(|e| WireError::file(src, e))?;
+        let top_name: Vec<u8> = if md.is_dir() && (trailing || s == b"." || s.ends_with(b"/.")) {
+            b".".to_vec()
+        } else {
+            let trimmed = s.strip_suffix(b"/").unwrap_or(s);
+            trimmed.rsplit(|b| *b == b'/').next().unwrap_or(trimmed).to_vec()
+        };
+        let Some(mut top) = entry_for(top_name.clone(), src, opts)? else { continue };
+        if top.is_dir() {
+            if !opts.recursive && !opts.dirs {
+                continue; // rsync: "skipping directory"
+            }
+            top.xflags |= XMIT_TOP_DIR;
+        }
+        let is_dir = top.is_dir();
+        out.push(LocalEntry { entry: top, path: src.clone() });
+        if is_dir && opts.recursive {
+            let prefix = if top_name == b"." { Vec::new() } else { top_name };
+            scan_dir(src, &prefix, opts, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+fn scan_dir(dir: &Path, prefix: &[u8], opts: &TransferOptions, out: &mut Vec<LocalEntry>) -> Result<(), WireError> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| WireError::file(dir, e))?
+        .filter_map(Result::ok)
+        .map(|d| d.file_name())
+        .collect();
+    names.sort();
+    let mut subdirs = Vec::new();
+    for n in names {
+        let nb = n.as_encoded_bytes();
+        let mut name = prefix.to_vec();
+        if !name.is_empty() {
+            name.push(b'/');
+        }
+        name.extend_from_slice(nb);
+        if excluded(&name, opts) {
+            continue;
+        }
+        let path = dir.join(&n);
+        if let Some(e) = entry_for(name.clone(), &path, opts)? {
+            if e.is_dir() {
+                subdirs.push((path.clone(), name));
+            }
+            out.push(LocalEntry { entry: e, path });
+        }
+    }
+    for (path, name) in subdirs {
+        scan_dir(&path, &name, opts, out)?;
+    }
+    Ok(())
+}
+
+/// Whether `m` is a directory mode.
+pub fn is_dir_mode(m: u32) -> bool {
+    m & mode::S_IFMT == mode::S_IFDIR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_basics() {
+        assert!(simple_match(b"*.o", b"a.o"));
+        assert!(!simple_match(b"*.o", b"a.c"));
+        assert!(simple_match(b"a?c", b"abc"));
+    }
+}

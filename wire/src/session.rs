@@ -1,0 +1,148 @@
+//! Public entry points: push and pull over a remote shell, and the report they return.
+
+use std::path::{Path, PathBuf};
+
+use rdsync_engine::checksum::{ChecksumAlgorithm, ChecksumProfile};
+
+use crate::connection::{Connection, PeerMessages, Transport};
+use crate::error::{RERR_PARTIAL, RERR_VANISHED, WireError};
+use crate::handshake::{SessionParams, client_setup};
+use crate::options::{Direction, TransferOptions};
+use crate::rsh::{RemoteProcess, RemoteShell};
+use crate::server_args::ServerCommand;
+use crate::stats::TransferStats;
+
+/// What a transfer did, and how it ended.
+#[derive(Debug)]
+pub struct TransferReport {
+    /// rsync-compatible exit code: the worse of ours and the remote's.
+    pub exit_code: i32,
+    /// Our error, if the session failed.
+    pub error: Option<WireError>,
+    /// The remote process's exit status (None if it was not waited for).
+    pub remote_exit: Option<i32>,
+    /// Negotiated session parameters (None if the handshake failed).
+    pub params: Option<SessionParams>,
+    /// Statistics (pull only; push computes its own counters).
+    pub stats: TransferStats,
+    /// Out-of-band messages from the peer.
+    pub messages: PeerMessages,
+    /// What the remote wrote on stderr.
+    pub remote_stderr: String,
+    /// Names of files whose data were transferred.
+    pub transferred: Vec<String>,
+}
+
+/// Checksum setup derived from the handshake.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checksums {
+    /// Block and file hashers.
+    pub profile: ChecksumProfile,
+    /// Algorithm of `-c` file-list sums.
+    pub flist_algorithm: ChecksumAlgorithm,
+}
+
+impl Checksums {
+    pub(crate) fn new(params: &SessionParams, opts: &TransferOptions) -> Result<Self, WireError> {
+        let alg = ChecksumAlgorithm::from_name(&params.checksum)
+            .ok_or_else(|| WireError::Unsupported(format!("unsupported checksum {}", params.checksum)))?;
+        let negotiated = if params.protocol >= 30
+            && (params.varint_flist_flags() || opts.checksum_choice.is_some())
+        {
+            Some(alg)
+        } else {
+            None
+        };
+        let profile = ChecksumProfile::for_protocol(params.protocol, negotiated, params.seed, params.seed_fix());
+        let flist_algorithm = if let Some(second) = opts.checksum_choice.as_deref().and_then(|c| c.split_once(',')) {
+            ChecksumAlgorithm::from_name(second.1)
+                .ok_or_else(|| WireError::Unsupported(format!("unsupported checksum {}", second.1)))?
+        } else {
+            profile.file_algorithm
+        };
+        Ok(Checksums { profile, flist_algorithm })
+    }
+}
+
+/// Pushes local `sources` to `remote_dest` on the remote side (rsync's `SRC… host:DEST`).
+pub fn push(shell: &RemoteShell, opts: &TransferOptions, sources: &[PathBuf], remote_dest: &str) -> TransferReport {
+    let server = ServerCommand::build(Direction::Push, opts, &[remote_dest.to_string()]);
+    run_session(shell, &server, |conn, report| crate::push::run_push(conn, opts, sources, report))
+}
+
+/// Pulls `remote_sources` into local `dest` (rsync's `host:SRC… DEST`).
+pub fn pull(shell: &RemoteShell, opts: &TransferOptions, remote_sources: &[String], dest: &Path) -> TransferReport {
+    let server = ServerCommand::build(Direction::Pull, opts, remote_sources);
+    run_session(shell, &server, |conn, report| crate::pull::run_pull(conn, opts, remote_sources, dest, report))
+}
+
+fn run_session(
+    shell: &RemoteShell,
+    server: &ServerCommand,
+    body: impl FnOnce(&mut Connection<RemoteProcess>, &mut TransferReport) -> Result<(), WireError>,
+) -> TransferReport {
+    let mut report = TransferReport {
+        exit_code: 0,
+        error: None,
+        remote_exit: None,
+        params: None,
+        stats: TransferStats::default(),
+        messages: PeerMessages::default(),
+        remote_stderr: String::new(),
+        transferred: Vec::new(),
+    };
+    let process = match shell.spawn(server) {
+        Ok(p) => p,
+        Err(e) => {
+            report.exit_code = e.exit_code();
+            report.error = Some(e);
+            return report;
+        }
+    };
+    let mut conn = Connection::new(process);
+    let result = body(&mut conn, &mut report);
+    let _ = conn.flush();
+    report.messages = std::mem::take(&mut conn.messages);
+    let mut process = conn.into_transport();
+    let remote = process.finish().ok();
+    report.remote_exit = remote;
+    report.remote_stderr = process.stderr_text();
+    let mut code = 0;
+    if let Err(e) = result {
+        code = e.exit_code();
+        if let WireError::RemoteExit(c) = &e {
+            code = *c;
+        }
+        report.error = Some(e);
+    }
+    if let Some(c) = report.messages.error_exit.filter(|c| *c != 0) {
+        code = code.max(c);
+    }
+    if let Some(r) = remote.filter(|r| *r != 0) {
+        if code == 0 || code == RERR_PARTIAL || code == RERR_VANISHED {
+            code = code.max(r);
+        }
+    }
+    if code == 0 {
+        let io = report.messages.io_error;
+        if io & 1 != 0 {
+            code = RERR_PARTIAL;
+        } else if io & 2 != 0 {
+            code = RERR_VANISHED;
+        }
+    }
+    report.exit_code = code;
+    report
+}
+
+/// Runs the handshake and returns parameters plus checksum setup.
+pub(crate) fn setup<T: Transport>(
+    conn: &mut Connection<T>,
+    opts: &TransferOptions,
+    report: &mut TransferReport,
+) -> Result<(SessionParams, Checksums), WireError> {
+    let params = client_setup(conn, opts)?;
+    report.params = Some(params.clone());
+    let sums = Checksums::new(&params, opts)?;
+    Ok((params, sums))
+}
