@@ -150,11 +150,18 @@ impl<T: Transport> Connection<T> {
 
     /// Buffers more output and flushes when a lot has accumulated.
     pub fn maybe_flush(&mut self) -> Result<(), WireError> {
-        if self.output.len() >= 256 * 1024 { self.flush() } else { Ok(()) }
+        if self.output.len() >= 256 * 1024 {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     /// Parses one value from the input stream with `f`, reading more as needed.
-    pub fn read<R>(&mut self, mut f: impl FnMut(&mut ReadCursor<'_>) -> Decoded<R>) -> Result<R, WireError> {
+    pub fn read<R>(
+        &mut self,
+        mut f: impl FnMut(&mut ReadCursor<'_>) -> Decoded<R>,
+    ) -> Result<R, WireError> {
         loop {
             let avail = self.input.get(self.input_pos..).unwrap_or(&[]);
             let mut cursor = ReadCursor::new(avail);

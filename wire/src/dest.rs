@@ -22,18 +22,35 @@ impl Destination {
     pub fn prepare(dest: &Path, count: usize, first_is_dir: bool) -> Result<Self, WireError> {
         let trailing = dest.as_os_str().as_bytes().ends_with(b"/");
         match std::fs::metadata(dest) {
-            Ok(md) if md.is_dir() => return Ok(Destination { root: dest.to_path_buf(), single: None }),
+            Ok(md) if md.is_dir() => {
+                return Ok(Destination {
+                    root: dest.to_path_buf(),
+                    single: None,
+                });
+            }
             Ok(_) if count > 1 || trailing || first_is_dir => {
-                return Err(WireError::file(dest, std::io::Error::other("destination exists and is not a directory")));
+                return Err(WireError::file(
+                    dest,
+                    std::io::Error::other("destination exists and is not a directory"),
+                ));
             }
             _ => {}
         }
         if count > 1 || trailing || first_is_dir {
             std::fs::create_dir(dest).map_err(|e| WireError::file(dest, e))?;
-            return Ok(Destination { root: dest.to_path_buf(), single: None });
+            return Ok(Destination {
+                root: dest.to_path_buf(),
+                single: None,
+            });
         }
-        let parent = dest.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        Ok(Destination { root: parent, single: Some(dest.to_path_buf()) })
+        let parent = dest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Destination {
+            root: parent,
+            single: Some(dest.to_path_buf()),
+        })
     }
 
     /// The root directory of the transfer.
@@ -49,19 +66,21 @@ impl Destination {
         }
         crate::flist::check_safe_name(name)?;
         let mut p = self.root.clone();
-        let comps: Vec<&[u8]> = name.split(|b| *b == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
+        let comps: Vec<&[u8]> = name
+            .split(|b| *b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
         let last = comps.len().saturating_sub(1);
         for (i, c) in comps.iter().enumerate() {
             p.push(std::ffi::OsStr::from_bytes(c));
-            if i < last {
-                if let Ok(md) = std::fs::symlink_metadata(&p) {
-                    if md.file_type().is_symlink() {
-                        return Err(WireError::UnsafePath(format!(
-                            "{} (parent is a symlink)",
-                            crate::mux::escape_control_chars(name)
-                        )));
-                    }
-                }
+            if i < last
+                && let Ok(md) = std::fs::symlink_metadata(&p)
+                && md.file_type().is_symlink()
+            {
+                return Err(WireError::UnsafePath(format!(
+                    "{} (parent is a symlink)",
+                    crate::mux::escape_control_chars(name)
+                )));
             }
         }
         Ok(p)
@@ -70,20 +89,34 @@ impl Destination {
 
 /// A temp file next to `target`, opened for writing.
 pub fn create_temp(target: &Path, mode: u32) -> Result<(File, PathBuf), WireError> {
-    let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let base = target.file_name().map(|b| b.as_bytes().to_vec()).unwrap_or_default();
+    let dir = target
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = target
+        .file_name()
+        .map(|b| b.as_bytes().to_vec())
+        .unwrap_or_default();
     for attempt in 0..100u32 {
         let mut name = b".".to_vec();
         name.extend_from_slice(&base);
         name.extend_from_slice(format!(".{}{attempt}", std::process::id()).as_bytes());
         let tmp = dir.join(std::ffi::OsStr::from_bytes(&name));
-        match OpenOptions::new().write(true).create_new(true).mode(mode & 0o777 | 0o600).open(&tmp) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode & 0o777 | 0o600)
+            .open(&tmp)
+        {
             Ok(f) => return Ok((f, tmp)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(WireError::file(&tmp, e)),
         }
     }
-    Err(WireError::file(target, std::io::Error::other("cannot create a temp file")))
+    Err(WireError::file(
+        target,
+        std::io::Error::other("cannot create a temp file"),
+    ))
 }
 
 /// Ownership mapping for received entries.
@@ -103,8 +136,12 @@ impl OwnerMap {
     /// Applies owner/group to `path` (not following symlinks). Failures are ignored
     /// like rsync does for a non-root receiver.
     pub fn apply(&self, path: &Path, e: &FileEntry) {
-        let uid = self.map_uid.then(|| *self.uids.get(&e.uid).unwrap_or(&e.uid));
-        let gid = self.map_gid.then(|| *self.gids.get(&e.gid).unwrap_or(&e.gid));
+        let uid = self
+            .map_uid
+            .then(|| *self.uids.get(&e.uid).unwrap_or(&e.uid));
+        let gid = self
+            .map_gid
+            .then(|| *self.gids.get(&e.gid).unwrap_or(&e.gid));
         if uid.is_some() || gid.is_some() {
             let _ = std::os::unix::fs::lchown(path, uid, gid);
         }

@@ -64,7 +64,13 @@ mod tests {
     #[test]
     fn matches_the_captured_bytes() {
         let mut out = Vec::new();
-        encode_filter_list(&mut out, &[FilterRule::Exclude("*.o".into()), FilterRule::Include("foo".into())]);
+        encode_filter_list(
+            &mut out,
+            &[
+                FilterRule::Exclude("*.o".into()),
+                FilterRule::Include("foo".into()),
+            ],
+        );
         assert_eq!(&out[..9], b"\x05\x00\x00\x00- *.o");
         let got = decode_filter_list(&mut ReadCursor::new(&out)).ok();
         assert_eq!(got, Some(vec![b"- *.o".to_vec(), b"+ foo".to_vec()]));

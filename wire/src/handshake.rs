@@ -82,7 +82,9 @@ impl SessionParams {
 /// Picks the first name of `ours` that `theirs` lists.
 pub fn choose_from_lists(ours: &str, theirs: &str) -> Option<String> {
     let their: Vec<&str> = theirs.split_ascii_whitespace().collect();
-    ours.split_ascii_whitespace().find(|n| their.contains(n)).map(str::to_string)
+    ours.split_ascii_whitespace()
+        .find(|n| their.contains(n))
+        .map(str::to_string)
 }
 
 /// Runs the setup as a client and switches multiplexing on as rsync does.
@@ -122,7 +124,9 @@ pub fn client_setup<T: Transport>(
             ));
         }
         if flags & !ALLOWED_COMPAT_FLAGS != 0 {
-            return Err(WireError::protocol(format!("peer set compat flags we did not offer: {flags:#x}")));
+            return Err(WireError::protocol(format!(
+                "peer set compat flags we did not offer: {flags:#x}"
+            )));
         }
         compat_flags = flags;
         if flags & CF_VARINT_FLIST_FLAGS != 0 {
@@ -135,7 +139,9 @@ pub fn client_setup<T: Transport>(
                 let theirs = conn.read(|c| c.vstring(MAX_NEGOTIATION_LEN).map(<[u8]>::to_vec))?;
                 let theirs = String::from_utf8_lossy(&theirs).into_owned();
                 checksum = choose_from_lists(CHECKSUM_LIST, &theirs).ok_or_else(|| {
-                    WireError::Unsupported(format!("Failed to negotiate a checksum choice (server offered: {theirs})"))
+                    WireError::Unsupported(format!(
+                        "Failed to negotiate a checksum choice (server offered: {theirs})"
+                    ))
                 })?;
             }
         } else if let Some(choice) = &opts.checksum_choice {
@@ -145,11 +151,19 @@ pub fn client_setup<T: Transport>(
         checksum = choice.clone();
     }
     if protocol < 30 && checksum != "md4" {
-        return Err(WireError::Unsupported(format!("checksum {checksum} needs protocol 30")));
+        return Err(WireError::Unsupported(format!(
+            "checksum {checksum} needs protocol 30"
+        )));
     }
     let seed = conn.read_i32()?;
     conn.start_multiplex(true, protocol >= 30)?;
-    Ok(SessionParams { protocol, remote_protocol: remote, compat_flags, checksum, seed })
+    Ok(SessionParams {
+        protocol,
+        remote_protocol: remote,
+        compat_flags,
+        checksum,
+        seed,
+    })
 }
 
 #[cfg(test)]
@@ -162,7 +176,10 @@ mod tests {
             choose_from_lists(CHECKSUM_LIST, "xxh128 xxh3 xxh64 md5 md4 sha1 none").as_deref(),
             Some("xxh128")
         );
-        assert_eq!(choose_from_lists(CHECKSUM_LIST, "md5 md4").as_deref(), Some("md5"));
+        assert_eq!(
+            choose_from_lists(CHECKSUM_LIST, "md5 md4").as_deref(),
+            Some("md5")
+        );
         assert_eq!(choose_from_lists(CHECKSUM_LIST, "md4 sha1"), None);
     }
 }

@@ -4,7 +4,13 @@
 //! remote `rsync --server` started through a remote shell ([`rsh::RemoteShell`]).
 //! The codecs ([`codec`], [`mux`], [`flist`], [`sum_head`], [`tokens`], [`filter_list`])
 //! work on byte buffers and report "need more bytes" instead of blocking.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+#![cfg_attr(test, allow(clippy::indexing_slicing))]
 
 pub mod codec;
 pub mod connection;

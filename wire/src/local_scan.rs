@@ -24,7 +24,11 @@ pub fn split_rdev(rdev: u64) -> (u32, u32) {
     (major as u32, minor as u32)
 }
 
-fn entry_for(name: Vec<u8>, path: &Path, opts: &TransferOptions) -> Result<Option<FileEntry>, WireError> {
+fn entry_for(
+    name: Vec<u8>,
+    path: &Path,
+    opts: &TransferOptions,
+) -> Result<Option<FileEntry>, WireError> {
     let md = std::fs::symlink_metadata(path).map_err(|e| WireError::file(path, e))?;
     let ft = md.file_type();
     let mut e = FileEntry {
@@ -69,14 +73,18 @@ fn entry_for(name: Vec<u8>, path: &Path, opts: &TransferOptions) -> Result<Optio
 
 fn excluded(name: &[u8], opts: &TransferOptions) -> bool {
     let base = name.rsplit(|b| *b == b'/').next().unwrap_or(name);
-    opts.excludes.iter().any(|p| simple_match(p.as_bytes(), base))
+    opts.excludes
+        .iter()
+        .any(|p| simple_match(p.as_bytes(), base))
 }
 
 /// Minimal glob for `--exclude` basenames: `*` and `?` only.
 fn simple_match(pat: &[u8], s: &[u8]) -> bool {
     match (pat.split_first(), s.split_first()) {
         (None, None) => true,
-        (Some((b'*', rest)), _) => simple_match(rest, s) || (!s.is_empty() && simple_match(pat, s.get(1..).unwrap_or(&[]))),
+        (Some((b'*', rest)), _) => {
+            simple_match(rest, s) || (!s.is_empty() && simple_match(pat, s.get(1..).unwrap_or(&[])))
+        }
         (Some((b'?', rest)), Some((_, srest))) => simple_match(rest, srest),
         (Some((p, rest)), Some((c, srest))) if p == c => simple_match(rest, srest),
         _ => false,
@@ -85,7 +93,10 @@ fn simple_match(pat: &[u8], s: &[u8]) -> bool {
 
 /// Scans `sources` in rsync's manner: `dir/` sends `.` and the contents, `dir` sends
 /// `dir` and `dir/…`, a file sends its basename.
-pub fn scan_sources(sources: &[PathBuf], opts: &TransferOptions) -> Result<Vec<LocalEntry>, WireError> {
+pub fn scan_sources(
+    sources: &[PathBuf],
+    opts: &TransferOptions,
+) -> Result<Vec<LocalEntry>, WireError> {
     let mut out = Vec::new();
     for src in sources {
         let s = src.as_os_str().as_encoded_bytes();
@@ -95,9 +106,15 @@ pub fn scan_sources(sources: &[PathBuf], opts: &TransferOptions) -> Result<Vec<L
             b".".to_vec()
         } else {
             let trimmed = s.strip_suffix(b"/").unwrap_or(s);
-            trimmed.rsplit(|b| *b == b'/').next().unwrap_or(trimmed).to_vec()
+            trimmed
+                .rsplit(|b| *b == b'/')
+                .next()
+                .unwrap_or(trimmed)
+                .to_vec()
         };
-        let Some(mut top) = entry_for(top_name.clone(), src, opts)? else { continue };
+        let Some(mut top) = entry_for(top_name.clone(), src, opts)? else {
+            continue;
+        };
         if top.is_dir() {
             if !opts.recursive && !opts.dirs {
                 continue; // rsync: "skipping directory"
@@ -105,16 +122,28 @@ pub fn scan_sources(sources: &[PathBuf], opts: &TransferOptions) -> Result<Vec<L
             top.xflags |= XMIT_TOP_DIR;
         }
         let is_dir = top.is_dir();
-        out.push(LocalEntry { entry: top, path: src.clone() });
+        out.push(LocalEntry {
+            entry: top,
+            path: src.clone(),
+        });
         if is_dir && opts.recursive {
-            let prefix = if top_name == b"." { Vec::new() } else { top_name };
+            let prefix = if top_name == b"." {
+                Vec::new()
+            } else {
+                top_name
+            };
             scan_dir(src, &prefix, opts, &mut out)?;
         }
     }
     Ok(out)
 }
 
-fn scan_dir(dir: &Path, prefix: &[u8], opts: &TransferOptions, out: &mut Vec<LocalEntry>) -> Result<(), WireError> {
+fn scan_dir(
+    dir: &Path,
+    prefix: &[u8],
+    opts: &TransferOptions,
+    out: &mut Vec<LocalEntry>,
+) -> Result<(), WireError> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| WireError::file(dir, e))?
         .filter_map(Result::ok)

@@ -160,16 +160,18 @@ impl MuxDeframer {
                 self.data_left -= n;
                 return Ok(Some(MuxEvent::Data(chunk)));
             }
-            let Some(header) = avail.get(..4) else {
+            let Some(header) = avail.get(..4).and_then(|h| <[u8; 4]>::try_from(h).ok()) else {
                 return Ok(None);
             };
-            let word = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+            let word = u32::from_le_bytes(header);
             let tag = (word >> 24) as u8;
             let len = (word & 0x00ff_ffff) as usize;
             let code = tag
                 .checked_sub(MPLEX_BASE)
                 .and_then(MessageCode::from_code)
-                .ok_or_else(|| WireError::stream(format!("unexpected tag {}", tag.wrapping_sub(MPLEX_BASE))))?;
+                .ok_or_else(|| {
+                    WireError::stream(format!("unexpected tag {}", tag.wrapping_sub(MPLEX_BASE)))
+                })?;
             if code == MessageCode::Data {
                 self.start += 4;
                 self.data_left = len;
@@ -179,7 +181,10 @@ impl MuxDeframer {
                 continue;
             }
             if len > MAX_MESSAGE_LEN {
-                return Err(WireError::stream(format!("multiplexing overflow {}:{len}", code.code())));
+                return Err(WireError::stream(format!(
+                    "multiplexing overflow {}:{len}",
+                    code.code()
+                )));
             }
             let Some(payload) = avail.get(4..4 + len) else {
                 return Ok(None);

@@ -18,8 +18,8 @@ use crate::dest::{Destination, OwnerMap, apply_attrs, create_temp, make_special,
 use crate::error::WireError;
 use crate::filter_list::{FilterRule, encode_filter_list};
 use crate::flist::{
-    FileEntry, FileListConfig, FileListDecoder, FileListItem, HardLinkInfo, IdNames, clean_duplicates, compare_names,
-    decode_id_list,
+    FileEntry, FileListConfig, FileListDecoder, FileListItem, HardLinkInfo, IdNames,
+    clean_duplicates, compare_names, decode_id_list,
 };
 use crate::item_flags::*;
 use crate::options::TransferOptions;
@@ -69,7 +69,11 @@ pub(crate) fn run_pull<T: Transport>(
     let proto = params.protocol;
     let config = FileListConfig::new(&params, opts, sums.flist_algorithm.digest_len());
 
-    let rules: Vec<FilterRule> = opts.excludes.iter().map(|p| FilterRule::Exclude(p.clone())).collect();
+    let rules: Vec<FilterRule> = opts
+        .excludes
+        .iter()
+        .map(|p| FilterRule::Exclude(p.clone()))
+        .collect();
     conn.write_with(|out| encode_filter_list(out, &rules));
     conn.flush()?;
 
@@ -114,7 +118,10 @@ pub(crate) fn run_pull<T: Transport>(
             *slot = sorted_i;
         }
     }
-    let entries: Vec<FileEntry> = order.iter().filter_map(|i| received.get(*i).cloned()).collect();
+    let entries: Vec<FileEntry> = order
+        .iter()
+        .filter_map(|i| received.get(*i).cloned())
+        .collect();
     let active = clean_duplicates(&entries);
 
     let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
@@ -124,8 +131,14 @@ pub(crate) fn run_pull<T: Transport>(
         paths.push(Some(destination.path_of(&e.name)?));
     }
 
-    let running_as_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
-    let mut owners = OwnerMap { map_uid: opts.owner && running_as_root, map_gid: opts.group, ..OwnerMap::default() };
+    let running_as_root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    let mut owners = OwnerMap {
+        map_uid: opts.owner && running_as_root,
+        map_gid: opts.group,
+        ..OwnerMap::default()
+    };
     if !opts.numeric_ids {
         let local_users = IdNames::load(true);
         let local_groups = IdNames::load(false);
@@ -191,7 +204,9 @@ pub(crate) fn run_pull<T: Transport>(
                 if proto >= 31 {
                     let echo = conn.read_ndx()?;
                     if echo != NDX_DONE {
-                        return Err(WireError::protocol(format!("Invalid packet at end of run [{echo}]")));
+                        return Err(WireError::protocol(format!(
+                            "Invalid packet at end of run [{echo}]"
+                        )));
                     }
                 }
                 break;
@@ -200,7 +215,9 @@ pub(crate) fn run_pull<T: Transport>(
             continue;
         }
         if ndx == NDX_DEL_STATS {
-            return Err(WireError::protocol("unexpected NDX_DEL_STATS from the sender"));
+            return Err(WireError::protocol(
+                "unexpected NDX_DEL_STATS from the sender",
+            ));
         }
         st.receive(conn, ndx, phase, report)?;
     }
@@ -228,7 +245,13 @@ fn check_requested_names(entries: &[FileEntry], sources: &[String]) -> Result<()
     let mut allowed: Vec<Option<Vec<u8>>> = Vec::new();
     for s in sources {
         let b = s.as_bytes();
-        if b.ends_with(b"/") || b == b"." || b.ends_with(b"/.") || b.contains(&b'*') || b.contains(&b'?') || b.contains(&b'[') {
+        if b.ends_with(b"/")
+            || b == b"."
+            || b.ends_with(b"/.")
+            || b.contains(&b'*')
+            || b.contains(&b'?')
+            || b.contains(&b'[')
+        {
             allowed.push(None); // contents or globs: any relative name
         } else {
             let base = b.rsplit(|c| *c == b'/').next().unwrap_or(b).to_vec();
@@ -252,15 +275,25 @@ fn check_requested_names(entries: &[FileEntry], sources: &[String]) -> Result<()
 
 impl PullState<'_> {
     fn path(&self, i: usize) -> Result<&Path, WireError> {
-        self.paths.get(i).and_then(Option::as_deref).ok_or_else(|| WireError::protocol("bad index"))
+        self.paths
+            .get(i)
+            .and_then(Option::as_deref)
+            .ok_or_else(|| WireError::protocol("bad index"))
     }
 
     fn entry(&self, i: usize) -> Result<&FileEntry, WireError> {
-        self.entries.get(i).ok_or_else(|| WireError::protocol(format!("Invalid file index: {i}")))
+        self.entries
+            .get(i)
+            .ok_or_else(|| WireError::protocol(format!("Invalid file index: {i}")))
     }
 
     /// `recv_generator` for entry `i`.
-    fn generate<T: Transport>(&mut self, conn: &mut Connection<T>, i: usize, redo: bool) -> Result<(), WireError> {
+    fn generate<T: Transport>(
+        &mut self,
+        conn: &mut Connection<T>,
+        i: usize,
+        redo: bool,
+    ) -> Result<(), WireError> {
         if !self.active.get(i).copied().unwrap_or(false) {
             return Ok(());
         }
@@ -284,12 +317,20 @@ impl PullState<'_> {
         }
         if e.is_symlink() {
             let target = e.link_target.clone().unwrap_or_default();
-            let same = existing.as_ref().is_some_and(|md| md.file_type().is_symlink())
-                && std::fs::read_link(&path).ok().map(|t| t.into_os_string().into_encoded_bytes()) == Some(target.clone());
+            let same = existing
+                .as_ref()
+                .is_some_and(|md| md.file_type().is_symlink())
+                && std::fs::read_link(&path)
+                    .ok()
+                    .map(|t| t.into_os_string().into_encoded_bytes())
+                    == Some(target.clone());
             if !same {
                 remove_existing(&path, existing.as_ref().is_some_and(|m| m.is_dir()))?;
-                std::os::unix::fs::symlink(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target), &path)
-                    .map_err(|err| WireError::file(&path, err))?;
+                std::os::unix::fs::symlink(
+                    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target),
+                    &path,
+                )
+                .map_err(|err| WireError::file(&path, err))?;
             }
             self.owners.apply(&path, &e);
             apply_attrs(&path, &e, false, self.opts.times)?;
@@ -298,7 +339,8 @@ impl PullState<'_> {
         if e.is_device() || e.is_special() {
             let ok = existing.as_ref().is_some_and(|md| {
                 md.mode() & 0o170000 == e.mode & 0o170000
-                    && e.rdev.is_none_or(|r| crate::local_scan::split_rdev(md.rdev()) == r)
+                    && e.rdev
+                        .is_none_or(|r| crate::local_scan::split_rdev(md.rdev()) == r)
             });
             if !ok {
                 remove_existing(&path, existing.as_ref().is_some_and(|m| m.is_dir()))?;
@@ -312,25 +354,26 @@ impl PullState<'_> {
             return Ok(());
         }
         let basis_md = existing.as_ref().filter(|md| md.is_file());
-        if !redo {
-            if let Some(md) = basis_md {
-                let same_size = md.size() as i64 == e.size;
-                let up_to_date = if self.opts.ignore_times {
-                    false
-                } else if self.opts.checksum {
-                    same_size
-                        && e.checksum.as_deref()
-                            == Some(file_checksum(&path, FileHasher::new(self.sums.flist_algorithm, None))?.as_slice())
-                } else if self.opts.size_only {
-                    same_size
-                } else {
-                    same_size && md.mtime() == e.mtime
-                };
-                if up_to_date {
-                    self.owners.apply(&path, &e);
-                    apply_attrs(&path, &e, self.opts.perms, self.opts.times)?;
-                    return Ok(());
-                }
+        if !redo && let Some(md) = basis_md {
+            let same_size = md.size() as i64 == e.size;
+            let up_to_date = if self.opts.ignore_times {
+                false
+            } else if self.opts.checksum {
+                same_size
+                    && e.checksum.as_deref()
+                        == Some(
+                            file_checksum(&path, FileHasher::new(self.sums.flist_algorithm, None))?
+                                .as_slice(),
+                        )
+            } else if self.opts.size_only {
+                same_size
+            } else {
+                same_size && md.mtime() == e.mtime
+            };
+            if up_to_date {
+                self.owners.apply(&path, &e);
+                apply_attrs(&path, &e, self.opts.perms, self.opts.times)?;
+                return Ok(());
             }
         }
         if self.opts.dry_run {
@@ -338,23 +381,40 @@ impl PullState<'_> {
         }
         let digest_len = self.sums.profile.block.digest_len();
         let params = if redo {
-            LayoutParams { block_size: self.opts.block_size, ..LayoutParams::redo_pass(self.proto, digest_len) }
+            LayoutParams {
+                block_size: self.opts.block_size,
+                ..LayoutParams::redo_pass(self.proto, digest_len)
+            }
         } else {
-            LayoutParams { block_size: self.opts.block_size, ..LayoutParams::first_pass(self.proto, digest_len) }
+            LayoutParams {
+                block_size: self.opts.block_size,
+                ..LayoutParams::first_pass(self.proto, digest_len)
+            }
         };
         let use_basis = basis_md.is_some_and(|md| md.size() > 0) && !self.opts.whole_file;
         let (layout, sig) = if use_basis {
             let md_len = basis_md.map(|m| m.size()).unwrap_or(0);
             let layout = BlockLayout::for_file(md_len, &params);
             let f = File::open(&path).map_err(|err| WireError::file(&path, err))?;
-            let sig = Signature::generate(std::io::BufReader::new(f), layout, &self.sums.profile.block)
-                .map_err(|err| WireError::file(&path, std::io::Error::other(err.to_string())))?;
+            let sig =
+                Signature::generate(std::io::BufReader::new(f), layout, &self.sums.profile.block)
+                    .map_err(|err| WireError::file(&path, std::io::Error::other(err.to_string())))?;
             (layout, Some(sig))
         } else {
-            (BlockLayout { file_len: 0, block_len: 0, count: 0, remainder: 0, strong_len: 0 }, None)
+            (
+                BlockLayout {
+                    file_len: 0,
+                    block_len: 0,
+                    count: 0,
+                    remainder: 0,
+                    strong_len: 0,
+                },
+                None,
+            )
         };
         let head = SumHead {
-            count: i32::try_from(layout.count).map_err(|_| WireError::protocol("too many blocks"))?,
+            count: i32::try_from(layout.count)
+                .map_err(|_| WireError::protocol("too many blocks"))?,
             block_len: layout.block_len as i32,
             s2length: layout.strong_len as i32,
             remainder: layout.remainder as i32,
@@ -374,7 +434,14 @@ impl PullState<'_> {
         }
         conn.maybe_flush()?;
         let basis = if use_basis { Some(path) } else { None };
-        self.requests.insert(i, Request { head, layout, basis });
+        self.requests.insert(
+            i,
+            Request {
+                head,
+                layout,
+                basis,
+            },
+        );
         Ok(())
     }
 
@@ -405,7 +472,9 @@ impl PullState<'_> {
         })?;
         let head = conn.read(|c| SumHead::decode(c, self.proto))?;
         if head != req.head {
-            return Err(WireError::protocol(format!("sum head echo differs for index {ndx}")));
+            return Err(WireError::protocol(format!(
+                "sum head echo differs for index {ndx}"
+            )));
         }
         let e = self.entry(i)?.clone();
         let path = self.path(i)?.to_path_buf();
@@ -414,9 +483,16 @@ impl PullState<'_> {
             None => None,
         };
         let (tmp_file, tmp_path) = create_temp(&path, e.mode)?;
-        let mut patcher = Patcher::new(basis, req.layout, BufWriter::new(tmp_file), self.sums.profile.file_hasher());
+        let mut patcher = Patcher::new(
+            basis,
+            req.layout,
+            BufWriter::new(tmp_file),
+            self.sums.profile.file_hasher(),
+        );
         let mut written: u64 = 0;
-        let limit = (e.size.max(0) as u64).saturating_add(1 << 20).saturating_mul(2);
+        let limit = (e.size.max(0) as u64)
+            .saturating_add(1 << 20)
+            .saturating_mul(2);
         let result: Result<(), WireError> = loop {
             let tok = conn.read(|c| {
                 decode_token(c).map(|t| match t {
@@ -441,7 +517,10 @@ impl PullState<'_> {
                 }
             };
             if written > limit {
-                break Err(WireError::protocol(format!("file {} grows beyond its size", e.display_name())));
+                break Err(WireError::protocol(format!(
+                    "file {} grows beyond its size",
+                    e.display_name()
+                )));
             }
             if let Err(pe) = step {
                 break Err(match pe {
@@ -460,14 +539,26 @@ impl PullState<'_> {
             Ok((writer, _)) => {
                 drop(writer);
                 self.owners.apply(&tmp_path, &e);
-                let perms_entry = if self.opts.perms { e.clone() } else { FileEntry { mode: e.mode, ..e.clone() } };
-                if let Err(err) = apply_attrs(&tmp_path, &perms_entry, self.opts.perms, self.opts.times) {
+                let perms_entry = if self.opts.perms {
+                    e.clone()
+                } else {
+                    FileEntry {
+                        mode: e.mode,
+                        ..e.clone()
+                    }
+                };
+                if let Err(err) =
+                    apply_attrs(&tmp_path, &perms_entry, self.opts.perms, self.opts.times)
+                {
                     let _ = std::fs::remove_file(&tmp_path);
                     return Err(err);
                 }
                 if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                     let _ = std::fs::remove_file(&tmp_path);
-                    return Err(WireError::file(&path, std::io::Error::other("a directory is in the way")));
+                    return Err(WireError::file(
+                        &path,
+                        std::io::Error::other("a directory is in the way"),
+                    ));
                 }
                 std::fs::rename(&tmp_path, &path).map_err(|err| WireError::file(&path, err))?;
                 report.transferred.push(e.display_name());
@@ -475,10 +566,16 @@ impl PullState<'_> {
             Err(PatchError::ChecksumMismatch { .. }) => {
                 let _ = std::fs::remove_file(&tmp_path);
                 if phase == 0 {
-                    eprintln!("WARNING: {} failed verification -- update discarded (will try again).", e.display_name());
+                    eprintln!(
+                        "WARNING: {} failed verification -- update discarded (will try again).",
+                        e.display_name()
+                    );
                     self.redo.push(i);
                 } else {
-                    eprintln!("ERROR: {} failed verification -- update discarded.", e.display_name());
+                    eprintln!(
+                        "ERROR: {} failed verification -- update discarded.",
+                        e.display_name()
+                    );
                     self.failed = true;
                 }
             }
@@ -500,9 +597,13 @@ impl PullState<'_> {
             if !self.active.get(i).copied().unwrap_or(false) {
                 continue;
             }
-            let Some(e) = self.entries.get(i) else { continue };
+            let Some(e) = self.entries.get(i) else {
+                continue;
+            };
             let leader = match &e.hard_link {
-                Some(HardLinkInfo::Follower(tx)) => usize::try_from(*tx).ok().and_then(|t| tx_to_sorted.get(t).copied()),
+                Some(HardLinkInfo::Follower(tx)) => usize::try_from(*tx)
+                    .ok()
+                    .and_then(|t| tx_to_sorted.get(t).copied()),
                 Some(HardLinkInfo::DevIno(d, n)) if !e.is_dir() => match leaders.get(&(*d, *n)) {
                     Some(l) => Some(*l),
                     None => {
@@ -512,13 +613,18 @@ impl PullState<'_> {
                 },
                 _ => None,
             };
-            let Some(l) = leader.filter(|l| *l != i) else { continue };
+            let Some(l) = leader.filter(|l| *l != i) else {
+                continue;
+            };
             let src = self.path(l)?.to_path_buf();
             let dst = self.path(i)?.to_path_buf();
             if std::fs::symlink_metadata(&src).is_err() {
                 continue;
             }
-            let same = match (std::fs::symlink_metadata(&src), std::fs::symlink_metadata(&dst)) {
+            let same = match (
+                std::fs::symlink_metadata(&src),
+                std::fs::symlink_metadata(&dst),
+            ) {
                 (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
                 _ => false,
             };
@@ -552,14 +658,20 @@ impl PullState<'_> {
             if !dir.starts_with(destination.root()) {
                 continue;
             }
-            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
             let mut names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
             names.sort();
             for p in names {
                 if !wanted.contains(&p) {
                     let rel = p.strip_prefix(destination.root()).unwrap_or(&p);
                     let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
-                    println!("deleting {}{}", rel.display(), if is_dir { "/" } else { "" });
+                    println!(
+                        "deleting {}{}",
+                        rel.display(),
+                        if is_dir { "/" } else { "" }
+                    );
                     remove_existing(&p, true)?;
                 }
             }
@@ -569,7 +681,9 @@ impl PullState<'_> {
 
     fn finish_directories(&self) -> Result<(), WireError> {
         for i in (0..self.entries.len()).rev() {
-            let Some(e) = self.entries.get(i) else { continue };
+            let Some(e) = self.entries.get(i) else {
+                continue;
+            };
             if !e.is_dir() || !self.active.get(i).copied().unwrap_or(false) {
                 continue;
             }

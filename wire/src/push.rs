@@ -13,7 +13,9 @@ use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor, put_int32};
 use crate::connection::{Connection, Transport};
 use crate::error::WireError;
 use crate::filter_list::{FilterRule, encode_filter_list};
-use crate::flist::{FileListConfig, FileListEncoder, IdList, IdNames, encode_id_list, sort_file_list};
+use crate::flist::{
+    FileListConfig, FileListEncoder, IdList, IdNames, encode_id_list, sort_file_list,
+};
 use crate::item_flags::*;
 use crate::local_scan::{LocalEntry, scan_sources};
 use crate::options::TransferOptions;
@@ -43,7 +45,10 @@ impl<T: Transport> DeltaSink for TokenWriter<'_, T> {
 /// Builds the id lists for the entries we send.
 fn id_lists(entries: &[LocalEntry], users: bool) -> IdList {
     let names = IdNames::load(users);
-    let mut ids: Vec<u32> = entries.iter().map(|e| if users { e.entry.uid } else { e.entry.gid }).collect();
+    let mut ids: Vec<u32> = entries
+        .iter()
+        .map(|e| if users { e.entry.uid } else { e.entry.gid })
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     ids.into_iter()
@@ -53,7 +58,10 @@ fn id_lists(entries: &[LocalEntry], users: bool) -> IdList {
 }
 
 fn id0_name(users: bool) -> Vec<u8> {
-    IdNames::load(users).name_of(0).map(<[u8]>::to_vec).unwrap_or_default()
+    IdNames::load(users)
+        .name_of(0)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
 }
 
 /// Runs a push session on an established connection.
@@ -70,13 +78,20 @@ pub(crate) fn run_push<T: Transport>(
     let config = FileListConfig::new(&params, opts, csum_len);
 
     if opts.delete {
-        let rules: Vec<FilterRule> = opts.excludes.iter().map(|p| FilterRule::Exclude(p.clone())).collect();
+        let rules: Vec<FilterRule> = opts
+            .excludes
+            .iter()
+            .map(|p| FilterRule::Exclude(p.clone()))
+            .collect();
         conn.write_with(|out| encode_filter_list(out, &rules));
     }
 
     if opts.checksum {
         for le in entries.iter_mut().filter(|e| e.entry.is_regular()) {
-            le.entry.checksum = Some(file_checksum(&le.path, FileHasher::new(sums.flist_algorithm, None))?);
+            le.entry.checksum = Some(file_checksum(
+                &le.path,
+                FileHasher::new(sums.flist_algorithm, None),
+            )?);
         }
     }
 
@@ -109,9 +124,12 @@ pub(crate) fn run_push<T: Transport>(
     let mut sorted: Vec<(crate::flist::FileEntry, PathBuf)> =
         entries.into_iter().map(|l| (l.entry, l.path)).collect();
     {
-        let mut only: Vec<crate::flist::FileEntry> = sorted.iter().map(|(e, _)| e.clone()).collect();
-        let paths: std::collections::HashMap<Vec<u8>, PathBuf> =
-            sorted.iter().map(|(e, p)| (e.name.clone(), p.clone())).collect();
+        let mut only: Vec<crate::flist::FileEntry> =
+            sorted.iter().map(|(e, _)| e.clone()).collect();
+        let paths: std::collections::HashMap<Vec<u8>, PathBuf> = sorted
+            .iter()
+            .map(|(e, p)| (e.name.clone(), p.clone()))
+            .collect();
         sort_file_list(&mut only, proto);
         sorted = only
             .into_iter()
@@ -159,7 +177,10 @@ pub(crate) fn run_push<T: Transport>(
             return Err(WireError::protocol(format!("Invalid file index: {ndx}")));
         };
         if !entry.is_regular() {
-            return Err(WireError::protocol(format!("transfer request for non-regular file {}", entry.display_name())));
+            return Err(WireError::protocol(format!(
+                "transfer request for non-regular file {}",
+                entry.display_name()
+            )));
         }
         let file = match File::open(path) {
             Ok(f) => f,
@@ -178,8 +199,15 @@ pub(crate) fn run_push<T: Transport>(
 
         let s2 = usize::try_from(head.s2length).unwrap_or(0);
         let layout = BlockLayout {
-            file_len: u64::try_from(head.count).unwrap_or(0).saturating_sub(1) * u64::try_from(head.block_len).unwrap_or(0)
-                + if head.remainder != 0 { head.remainder as u64 } else if head.count > 0 { head.block_len as u64 } else { 0 },
+            file_len: u64::try_from(head.count).unwrap_or(0).saturating_sub(1)
+                * u64::try_from(head.block_len).unwrap_or(0)
+                + if head.remainder != 0 {
+                    head.remainder as u64
+                } else if head.count > 0 {
+                    head.block_len as u64
+                } else {
+                    0
+                },
             block_len: u32::try_from(head.block_len).unwrap_or(0).max(1),
             count: u64::try_from(head.count).unwrap_or(0),
             remainder: u32::try_from(head.remainder).unwrap_or(0),
@@ -189,17 +217,26 @@ pub(crate) fn run_push<T: Transport>(
             // An old generator asked for more strong-sum bytes than the digest has:
             // compare only the digest-length prefix.
             let keep = layout.strong_len;
-            let strong: Vec<u8> = block_sums.strong.chunks(s2.max(1)).flat_map(|c| c.iter().take(keep).copied()).collect();
+            let strong: Vec<u8> = block_sums
+                .strong
+                .chunks(s2.max(1))
+                .flat_map(|c| c.iter().take(keep).copied())
+                .collect();
             (block_sums.weak, strong)
         } else {
             (block_sums.weak, block_sums.strong)
         };
-        let sig = Signature::from_parts(layout, weak, strong).map_err(|e| WireError::protocol(e.to_string()))?;
+        let sig = Signature::from_parts(layout, weak, strong)
+            .map_err(|e| WireError::protocol(e.to_string()))?;
         let generator = DeltaGenerator::new(&sig, sums.profile.block);
         let outcome = {
             let mut sink = TokenWriter { conn };
             generator
-                .run(std::io::BufReader::new(file), sums.profile.file_hasher(), &mut sink)
+                .run(
+                    std::io::BufReader::new(file),
+                    sums.profile.file_hasher(),
+                    &mut sink,
+                )
                 .map_err(|e| match e {
                     rdsync_engine::delta::DeltaError::Read(io) => WireError::file(path, io),
                     rdsync_engine::delta::DeltaError::Sink(w) => w,
@@ -230,7 +267,9 @@ fn read_final_goodbye<T: Transport>(conn: &mut Connection<T>, proto: u32) -> Res
     if proto < 29 {
         let v = conn.read_i32()?;
         if v != NDX_DONE {
-            return Err(WireError::protocol(format!("Invalid packet at end of run [{v}]")));
+            return Err(WireError::protocol(format!(
+                "Invalid packet at end of run [{v}]"
+            )));
         }
         return Ok(());
     }
@@ -252,29 +291,44 @@ fn read_final_goodbye<T: Transport>(conn: &mut Connection<T>, proto: u32) -> Res
                 break w;
             };
             if w != NDX_DONE {
-                return Err(WireError::protocol(format!("Invalid packet at end of run [{w}]")));
+                return Err(WireError::protocol(format!(
+                    "Invalid packet at end of run [{w}]"
+                )));
             }
             return Ok(());
         }
         if v != NDX_DONE {
-            return Err(WireError::protocol(format!("Invalid packet at end of run [{v}]")));
+            return Err(WireError::protocol(format!(
+                "Invalid packet at end of run [{v}]"
+            )));
         }
         return Ok(());
     }
 }
 
+/// iflags, the optional basis-type byte and the optional xname.
+pub(crate) type ItemAttrs = (u16, Option<u8>, Option<Vec<u8>>);
+
 /// Reads iflags and their optional trailers (protocol ≥ 29).
 pub(crate) fn read_item_attrs<T: Transport>(
     conn: &mut Connection<T>,
     proto: u32,
-) -> Result<(u16, Option<u8>, Option<Vec<u8>>), WireError> {
+) -> Result<ItemAttrs, WireError> {
     if proto < 29 {
         return Ok((ITEM_TRANSFER, None, None));
     }
     conn.read(|c: &mut ReadCursor<'_>| {
         let iflags = c.u16()?;
-        let t = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 { Some(c.u8()?) } else { None };
-        let x = if iflags & ITEM_XNAME_FOLLOWS != 0 { Some(c.vstring(crate::flist::MAX_PATH_LEN)?.to_vec()) } else { None };
+        let t = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
+            Some(c.u8()?)
+        } else {
+            None
+        };
+        let x = if iflags & ITEM_XNAME_FOLLOWS != 0 {
+            Some(c.vstring(crate::flist::MAX_PATH_LEN)?.to_vec())
+        } else {
+            None
+        };
         Ok((iflags, t, x))
     })
 }
@@ -302,7 +356,10 @@ pub(crate) fn write_item_attrs<T: Transport>(
 }
 
 /// Whole-file checksum of a local file.
-pub(crate) fn file_checksum(path: &std::path::Path, mut hasher: FileHasher) -> Result<Vec<u8>, WireError> {
+pub(crate) fn file_checksum(
+    path: &std::path::Path,
+    mut hasher: FileHasher,
+) -> Result<Vec<u8>, WireError> {
     use std::io::Read;
     let mut f = File::open(path).map_err(|e| WireError::file(path, e))?;
     let mut buf = vec![0u8; 256 * 1024];

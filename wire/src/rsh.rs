@@ -65,7 +65,9 @@ pub fn split_rsh_command(cmd: &str) -> Result<Vec<String>, WireError> {
         args.push(cur);
     }
     if let Some(q) = in_quote {
-        return Err(WireError::Syntax(format!("Missing trailing-{q} in remote-shell command.")));
+        return Err(WireError::Syntax(format!(
+            "Missing trailing-{q} in remote-shell command."
+        )));
     }
     Ok(args)
 }
@@ -73,19 +75,29 @@ pub fn split_rsh_command(cmd: &str) -> Result<Vec<String>, WireError> {
 impl RemoteShell {
     /// A remote shell for `host` with defaults for everything else.
     pub fn new(host: impl Into<String>) -> Self {
-        RemoteShell { rsh: None, rsync_path: None, user: None, host: host.into() }
+        RemoteShell {
+            rsh: None,
+            rsync_path: None,
+            user: None,
+            host: host.into(),
+        }
     }
 
     /// The full argv: `rsh… [-l user] host rsync-path server-args…`. Refuses a host or
     /// user that starts with `-` (it would be taken as an option of the remote shell).
     pub fn argv(&self, server: &ServerCommand) -> Result<Vec<String>, WireError> {
         if self.host.starts_with('-') || self.host.is_empty() {
-            return Err(WireError::Syntax(format!("invalid remote host name: {:?}", self.host)));
+            return Err(WireError::Syntax(format!(
+                "invalid remote host name: {:?}",
+                self.host
+            )));
         }
-        if let Some(u) = &self.user {
-            if u.starts_with('-') || u.is_empty() {
-                return Err(WireError::Syntax(format!("invalid remote user name: {u:?}")));
-            }
+        if let Some(u) = &self.user
+            && (u.starts_with('-') || u.is_empty())
+        {
+            return Err(WireError::Syntax(format!(
+                "invalid remote user name: {u:?}"
+            )));
         }
         let rsh = match &self.rsh {
             Some(r) => r.clone(),
@@ -108,7 +120,9 @@ impl RemoteShell {
     /// Spawns the remote shell with piped stdin/stdout/stderr.
     pub fn spawn(&self, server: &ServerCommand) -> Result<RemoteProcess, WireError> {
         let argv = self.argv(server)?;
-        let (prog, rest) = argv.split_first().ok_or_else(|| WireError::Syntax("empty argv".into()))?;
+        let (prog, rest) = argv
+            .split_first()
+            .ok_or_else(|| WireError::Syntax("empty argv".into()))?;
         let mut child = Command::new(prog)
             .args(rest)
             .stdin(Stdio::piped())
@@ -138,8 +152,14 @@ pub struct RemoteProcess {
 impl RemoteProcess {
     fn attach(child: &mut Child) -> Result<Self, WireError> {
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or_else(|| WireError::Spawn("no stdout".into()))?;
-        let stderr = child.stderr.take().ok_or_else(|| WireError::Spawn("no stderr".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| WireError::Spawn("no stdout".into()))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| WireError::Spawn("no stderr".into()))?;
         let (tx, rx) = channel();
         let stdout_pump = std::thread::spawn(move || pump_stdout(stdout, tx));
         let stderr_text = Arc::new(Mutex::new(Vec::new()));
@@ -157,9 +177,14 @@ impl RemoteProcess {
 
     /// Writes all of `bytes` to the remote's stdin.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), WireError> {
-        let stdin = self.stdin.as_mut().ok_or_else(|| WireError::stream("remote stdin closed"))?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| WireError::stream("remote stdin closed"))?;
         stdin.write_all(bytes).map_err(|e| {
-            WireError::stream(format!("write to remote failed: {e} (connection unexpectedly closed)"))
+            WireError::stream(format!(
+                "write to remote failed: {e} (connection unexpectedly closed)"
+            ))
         })?;
         stdin.flush().map_err(WireError::Io)
     }
@@ -176,7 +201,11 @@ impl RemoteProcess {
 
     /// Everything the remote wrote to stderr so far.
     pub fn stderr_text(&self) -> String {
-        let kept = self.stderr_text.lock().map(|v| v.clone()).unwrap_or_default();
+        let kept = self
+            .stderr_text
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default();
         String::from_utf8_lossy(&kept).into_owned()
     }
 
@@ -251,7 +280,14 @@ mod tests {
     fn splits_like_rsync() {
         assert_eq!(
             split_rsh_command("ssh -p 22  -o 'Opt x' \"a\"\"b\"").ok(),
-            Some(vec!["ssh".into(), "-p".into(), "22".into(), "-o".into(), "Opt x".into(), "a\"b".into()])
+            Some(vec![
+                "ssh".into(),
+                "-p".into(),
+                "22".into(),
+                "-o".into(),
+                "Opt x".into(),
+                "a\"b".into()
+            ])
         );
         assert!(split_rsh_command("ssh 'x").is_err());
     }

@@ -39,10 +39,8 @@ impl ServerCommand {
         if opts.dirs && !opts.recursive {
             cluster.push('d');
         }
-        if !am_sender {
-            if opts.copy_links {
-                cluster.push('L');
-            }
+        if !am_sender && opts.copy_links {
+            cluster.push('L');
         }
         if opts.whole_file {
             cluster.push('W');
@@ -154,7 +152,8 @@ pub fn safe_path_arg(arg: &str, am_sender: bool) -> String {
 pub fn safe_option_arg(opt: &str, value: &str) -> String {
     let mut out = format!("{opt}=");
     for ch in value.chars() {
-        if ch.is_ascii() && (SHELL_CHARS.contains(&(ch as u8)) || WILD_CHARS.contains(&(ch as u8))) {
+        if ch.is_ascii() && (SHELL_CHARS.contains(&(ch as u8)) || WILD_CHARS.contains(&(ch as u8)))
+        {
             out.push('\\');
         }
         out.push(ch);
@@ -172,14 +171,23 @@ mod tests {
         let push = ServerCommand::build(Direction::Push, &a, &["dst/".into()]);
         assert_eq!(push.args.join(" "), "--server -logDtpre.LsfxCIvu . dst/");
         let pull = ServerCommand::build(Direction::Pull, &a, &["src/".into()]);
-        assert_eq!(pull.args.join(" "), "--server --sender -logDtpre.LsfxCIvu . src/");
+        assert_eq!(
+            pull.args.join(" "),
+            "--server --sender -logDtpre.LsfxCIvu . src/"
+        );
     }
 
     #[test]
     fn paths_are_escaped_like_safe_arg() {
-        assert_eq!(safe_path_arg("dst sp/x*y;$z/", true), "dst\\ sp/x*y\\;\\$z/");
+        assert_eq!(
+            safe_path_arg("dst sp/x*y;$z/", true),
+            "dst\\ sp/x*y\\;\\$z/"
+        );
         assert_eq!(safe_path_arg("-x", true), "./-x");
         assert_eq!(safe_path_arg("a\nb", true), "a\\\nb");
-        assert_eq!(safe_option_arg("--checksum-choice", "md5*"), "--checksum-choice=md5\\*");
+        assert_eq!(
+            safe_option_arg("--checksum-choice", "md5*"),
+            "--checksum-choice=md5\\*"
+        );
     }
 }

@@ -44,8 +44,9 @@ pub(crate) struct Checksums {
 
 impl Checksums {
     pub(crate) fn new(params: &SessionParams, opts: &TransferOptions) -> Result<Self, WireError> {
-        let alg = ChecksumAlgorithm::from_name(&params.checksum)
-            .ok_or_else(|| WireError::Unsupported(format!("unsupported checksum {}", params.checksum)))?;
+        let alg = ChecksumAlgorithm::from_name(&params.checksum).ok_or_else(|| {
+            WireError::Unsupported(format!("unsupported checksum {}", params.checksum))
+        })?;
         let negotiated = if params.protocol >= 30
             && (params.varint_flist_flags() || opts.checksum_choice.is_some())
         {
@@ -53,27 +54,54 @@ impl Checksums {
         } else {
             None
         };
-        let profile = ChecksumProfile::for_protocol(params.protocol, negotiated, params.seed, params.seed_fix());
-        let flist_algorithm = if let Some(second) = opts.checksum_choice.as_deref().and_then(|c| c.split_once(',')) {
-            ChecksumAlgorithm::from_name(second.1)
-                .ok_or_else(|| WireError::Unsupported(format!("unsupported checksum {}", second.1)))?
+        let profile = ChecksumProfile::for_protocol(
+            params.protocol,
+            negotiated,
+            params.seed,
+            params.seed_fix(),
+        );
+        let flist_algorithm = if let Some(second) = opts
+            .checksum_choice
+            .as_deref()
+            .and_then(|c| c.split_once(','))
+        {
+            ChecksumAlgorithm::from_name(second.1).ok_or_else(|| {
+                WireError::Unsupported(format!("unsupported checksum {}", second.1))
+            })?
         } else {
             profile.file_algorithm
         };
-        Ok(Checksums { profile, flist_algorithm })
+        Ok(Checksums {
+            profile,
+            flist_algorithm,
+        })
     }
 }
 
 /// Pushes local `sources` to `remote_dest` on the remote side (rsync's `SRC… host:DEST`).
-pub fn push(shell: &RemoteShell, opts: &TransferOptions, sources: &[PathBuf], remote_dest: &str) -> TransferReport {
+pub fn push(
+    shell: &RemoteShell,
+    opts: &TransferOptions,
+    sources: &[PathBuf],
+    remote_dest: &str,
+) -> TransferReport {
     let server = ServerCommand::build(Direction::Push, opts, &[remote_dest.to_string()]);
-    run_session(shell, &server, |conn, report| crate::push::run_push(conn, opts, sources, report))
+    run_session(shell, &server, |conn, report| {
+        crate::push::run_push(conn, opts, sources, report)
+    })
 }
 
 /// Pulls `remote_sources` into local `dest` (rsync's `host:SRC… DEST`).
-pub fn pull(shell: &RemoteShell, opts: &TransferOptions, remote_sources: &[String], dest: &Path) -> TransferReport {
+pub fn pull(
+    shell: &RemoteShell,
+    opts: &TransferOptions,
+    remote_sources: &[String],
+    dest: &Path,
+) -> TransferReport {
     let server = ServerCommand::build(Direction::Pull, opts, remote_sources);
-    run_session(shell, &server, |conn, report| crate::pull::run_pull(conn, opts, remote_sources, dest, report))
+    run_session(shell, &server, |conn, report| {
+        crate::pull::run_pull(conn, opts, remote_sources, dest, report)
+    })
 }
 
 fn run_session(
@@ -118,10 +146,10 @@ fn run_session(
     if let Some(c) = report.messages.error_exit.filter(|c| *c != 0) {
         code = code.max(c);
     }
-    if let Some(r) = remote.filter(|r| *r != 0) {
-        if code == 0 || code == RERR_PARTIAL || code == RERR_VANISHED {
-            code = code.max(r);
-        }
+    if let Some(r) = remote.filter(|r| *r != 0)
+        && (code == 0 || code == RERR_PARTIAL || code == RERR_VANISHED)
+    {
+        code = code.max(r);
     }
     if code == 0 {
         let io = report.messages.io_error;

@@ -21,11 +21,21 @@ pub struct TransferStats {
 impl TransferStats {
     /// Reads the statistics as a client receiver (swapping read/written).
     pub fn decode(c: &mut ReadCursor<'_>, protocol: u32) -> Decoded<Self> {
-        let read = |c: &mut ReadCursor<'_>| if protocol >= 30 { c.varlong(3) } else { c.longint() };
+        let read = |c: &mut ReadCursor<'_>| {
+            if protocol >= 30 {
+                c.varlong(3)
+            } else {
+                c.longint()
+            }
+        };
         let server_read = read(c)?;
         let server_written = read(c)?;
         let total_size = read(c)?;
-        let (b, x) = if protocol >= 29 { (read(c)?, read(c)?) } else { (0, 0) };
+        let (b, x) = if protocol >= 29 {
+            (read(c)?, read(c)?)
+        } else {
+            (0, 0)
+        };
         Ok(TransferStats {
             bytes_received: server_written,
             bytes_sent: server_read,

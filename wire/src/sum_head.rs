@@ -43,7 +43,11 @@ impl SumHead {
         let block_len = c.i32()?;
         let s2length = if protocol >= 27 { c.i32()? } else { 2 };
         let remainder = c.i32()?;
-        let max_blen = if protocol >= 30 { MAX_BLOCK_SIZE } else { OLD_MAX_BLOCK_SIZE };
+        let max_blen = if protocol >= 30 {
+            MAX_BLOCK_SIZE
+        } else {
+            OLD_MAX_BLOCK_SIZE
+        };
         if !(0..=MAX_BLOCK_COUNT).contains(&count) {
             return Err(WireError::protocol(format!("Invalid checksum count {count}")).into());
         }
@@ -54,9 +58,16 @@ impl SumHead {
             return Err(WireError::protocol(format!("Invalid checksum length {s2length}")).into());
         }
         if !(0..=block_len).contains(&remainder) {
-            return Err(WireError::protocol(format!("Invalid remainder length {remainder}")).into());
+            return Err(
+                WireError::protocol(format!("Invalid remainder length {remainder}")).into(),
+            );
         }
-        Ok(SumHead { count, block_len, s2length, remainder })
+        Ok(SumHead {
+            count,
+            block_len,
+            s2length,
+            remainder,
+        })
     }
 }
 
@@ -99,17 +110,53 @@ mod tests {
             v
         };
         for bad in [
-            SumHead { count: -1, block_len: 700, s2length: 2, remainder: 0 },
-            SumHead { count: 3, block_len: 0, s2length: 2, remainder: 0 },
-            SumHead { count: 3, block_len: 700, s2length: 17, remainder: 0 },
-            SumHead { count: 3, block_len: 700, s2length: 2, remainder: 701 },
-            SumHead { count: 3, block_len: (1 << 17) + 1, s2length: 2, remainder: 0 },
+            SumHead {
+                count: -1,
+                block_len: 700,
+                s2length: 2,
+                remainder: 0,
+            },
+            SumHead {
+                count: 3,
+                block_len: 0,
+                s2length: 2,
+                remainder: 0,
+            },
+            SumHead {
+                count: 3,
+                block_len: 700,
+                s2length: 17,
+                remainder: 0,
+            },
+            SumHead {
+                count: 3,
+                block_len: 700,
+                s2length: 2,
+                remainder: 701,
+            },
+            SumHead {
+                count: 3,
+                block_len: (1 << 17) + 1,
+                s2length: 2,
+                remainder: 0,
+            },
         ] {
             let bytes = enc(bad);
-            assert!(SumHead::decode(&mut ReadCursor::new(&bytes), 31).is_err(), "{bad:?}");
+            assert!(
+                SumHead::decode(&mut ReadCursor::new(&bytes), 31).is_err(),
+                "{bad:?}"
+            );
         }
-        let good = SumHead { count: 3, block_len: 700, s2length: 2, remainder: 0 };
+        let good = SumHead {
+            count: 3,
+            block_len: 700,
+            s2length: 2,
+            remainder: 0,
+        };
         let bytes = enc(good);
-        assert_eq!(SumHead::decode(&mut ReadCursor::new(&bytes), 31).ok(), Some(good));
+        assert_eq!(
+            SumHead::decode(&mut ReadCursor::new(&bytes), 31).ok(),
+            Some(good)
+        );
     }
 }

@@ -47,7 +47,10 @@ pub fn decode_token<'a>(c: &mut ReadCursor<'a>) -> Decoded<Token<'a>> {
         return Ok(Token::End);
     }
     if n < 0 {
-        let block = n.checked_neg().map(|v| v - 1).ok_or_else(|| WireError::protocol("Invalid token"))?;
+        let block = n
+            .checked_neg()
+            .map(|v| v - 1)
+            .ok_or_else(|| WireError::protocol("Invalid token"))?;
         return Ok(Token::Copy(block as u32));
     }
     if n > MAX_LITERAL_LEN {

@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The real rsync; panics loudly when missing.
 pub fn rsync_bin() -> PathBuf {
     let p = PathBuf::from("/usr/bin/rsync");
-    assert!(p.exists(), "/usr/bin/rsync is missing: the wire interop tests need the real rsync 3.5.0");
+    assert!(
+        p.exists(),
+        "/usr/bin/rsync is missing: the wire interop tests need the real rsync 3.5.0"
+    );
     p
 }
 
@@ -30,7 +33,9 @@ pub fn scratch(name: &str) -> PathBuf {
 /// Writes an executable script.
 pub fn script(path: &Path, body: &str) {
     std::fs::write(path, body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    let mut perm = std::fs::metadata(path).map(|m| m.permissions()).unwrap_or_else(|e| panic!("{e}"));
+    let mut perm = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|e| panic!("{e}"));
     perm.set_mode(0o755);
     std::fs::set_permissions(path, perm).unwrap_or_else(|e| panic!("{e}"));
 }
@@ -48,7 +53,9 @@ pub fn local_rsh(dir: &Path) -> PathBuf {
 
 /// Runs a command and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -73,7 +80,12 @@ pub fn tree_listing(root: &Path) -> Vec<String> {
             let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
             let ft = md.file_type();
             let detail = if ft.is_symlink() {
-                format!("link->{}", std::fs::read_link(&p).map(|t| t.display().to_string()).unwrap_or_default())
+                format!(
+                    "link->{}",
+                    std::fs::read_link(&p)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default()
+                )
             } else if ft.is_file() {
                 let data = std::fs::read(&p).unwrap_or_default();
                 format!("file size={} sum={:016x}", data.len(), fnv(&data))
@@ -119,7 +131,8 @@ pub fn put_file(path: &Path, data: &[u8], mode: u32, mtime: i64) {
         std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
     }
     std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("{e}"));
     let t = filetime::FileTime::from_unix_time(mtime, 0);
     filetime::set_file_times(path, t, t).unwrap_or_else(|e| panic!("{e}"));
 }
@@ -138,10 +151,25 @@ pub fn make_tree(root: &Path) {
     put_file(&root.join("a"), b"hello\n", 0o644, 1_600_000_000);
     put_file(&root.join("Z upper"), b"upper", 0o600, 1_600_000_100);
     put_file(&root.join("empty"), b"", 0o644, 1_600_000_200);
-    put_file(&root.join("big.bin"), &noise(300_000, 1), 0o755, 1_600_000_300);
-    put_file(&root.join("mid.bin"), &noise(5_000, 2), 0o640, 1_600_000_301);
+    put_file(
+        &root.join("big.bin"),
+        &noise(300_000, 1),
+        0o755,
+        1_600_000_300,
+    );
+    put_file(
+        &root.join("mid.bin"),
+        &noise(5_000, 2),
+        0o640,
+        1_600_000_301,
+    );
     put_file(&root.join("d1/b"), b"in d1", 0o644, 1_600_000_400);
-    put_file(&root.join("d1/d2/c"), &noise(70_000, 3), 0o644, 1_600_000_500);
+    put_file(
+        &root.join("d1/d2/c"),
+        &noise(70_000, 3),
+        0o644,
+        1_600_000_500,
+    );
     put_file(&root.join("d1.x/x"), b"dot x", 0o644, 1_600_000_600);
     put_file(&root.join("d1-x"), b"dash x", 0o644, 1_600_000_700);
     let high = root.join(std::ffi::OsStr::from_bytes(b"caf\xc3\xa9 \xff"));
@@ -150,7 +178,11 @@ pub fn make_tree(root: &Path) {
     std::os::unix::fs::symlink("../a", root.join("d1/sl")).unwrap_or_else(|e| panic!("{e}"));
     set_mtime(&root.join("link"), 1_600_000_900);
     set_mtime(&root.join("d1/sl"), 1_600_000_901);
-    for (d, t) in [("d1/d2", 1_600_001_000), ("d1", 1_600_001_100), ("d1.x", 1_600_001_200)] {
+    for (d, t) in [
+        ("d1/d2", 1_600_001_000),
+        ("d1", 1_600_001_100),
+        ("d1.x", 1_600_001_200),
+    ] {
         set_mtime(&root.join(d), t);
     }
     set_mtime(root, 1_600_001_300);

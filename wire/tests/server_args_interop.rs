@@ -15,13 +15,17 @@ fn recorder(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) 
     let sh = dir.join(format!("{name}.sh"));
     common::script(
         &sh,
-        &format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done > '{}'\nexit 1\n", rec.display()),
+        &format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done > '{}'\nexit 1\n",
+            rec.display()
+        ),
     );
     (sh, rec)
 }
 
 fn read_argv(path: &Path) -> Vec<String> {
-    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("no argv recorded at {}: {e}", path.display()));
+    let raw = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("no argv recorded at {}: {e}", path.display()));
     raw.split(|b| *b == 0)
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8_lossy(s).into_owned())
@@ -36,36 +40,112 @@ struct Case {
 fn cases() -> Vec<Case> {
     let a = TransferOptions::archive;
     vec![
-        Case { rsync_args: &["-a"], opts: a() },
+        Case {
+            rsync_args: &["-a"],
+            opts: a(),
+        },
         Case {
             rsync_args: &["-a", "--delete", "--stats", "-v"],
-            opts: TransferOptions { delete: true, stats: true, verbose: 1, ..a() },
+            opts: TransferOptions {
+                delete: true,
+                stats: true,
+                verbose: 1,
+                ..a()
+            },
         },
         Case {
             rsync_args: &["-rlt", "-c", "-H"],
-            opts: TransferOptions { recursive: true, links: true, times: true, checksum: true, hard_links: true, ..Default::default() },
+            opts: TransferOptions {
+                recursive: true,
+                links: true,
+                times: true,
+                checksum: true,
+                hard_links: true,
+                ..Default::default()
+            },
         },
         Case {
-            rsync_args: &["-a", "--numeric-ids", "--checksum-seed=7", "-B", "2048", "--timeout=30"],
-            opts: TransferOptions { numeric_ids: true, checksum_seed: Some(7), block_size: Some(2048), timeout: Some(30), ..a() },
+            rsync_args: &[
+                "-a",
+                "--numeric-ids",
+                "--checksum-seed=7",
+                "-B",
+                "2048",
+                "--timeout=30",
+            ],
+            opts: TransferOptions {
+                numeric_ids: true,
+                checksum_seed: Some(7),
+                block_size: Some(2048),
+                timeout: Some(30),
+                ..a()
+            },
         },
-        Case { rsync_args: &["-a", "--protocol=29"], opts: TransferOptions { protocol: Some(29), ..a() } },
-        Case { rsync_args: &["-a", "--protocol=30", "-H"], opts: TransferOptions { protocol: Some(30), hard_links: true, ..a() } },
+        Case {
+            rsync_args: &["-a", "--protocol=29"],
+            opts: TransferOptions {
+                protocol: Some(29),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--protocol=30", "-H"],
+            opts: TransferOptions {
+                protocol: Some(30),
+                hard_links: true,
+                ..a()
+            },
+        },
         Case {
             rsync_args: &["-rtD", "--no-specials"],
-            opts: TransferOptions { recursive: true, times: true, devices: true, ..Default::default() },
+            opts: TransferOptions {
+                recursive: true,
+                times: true,
+                devices: true,
+                ..Default::default()
+            },
         },
         Case {
             rsync_args: &["-a", "-W", "-I", "-u", "-n"],
-            opts: TransferOptions { whole_file: true, ignore_times: true, update: true, dry_run: true, ..a() },
+            opts: TransferOptions {
+                whole_file: true,
+                ignore_times: true,
+                update: true,
+                dry_run: true,
+                ..a()
+            },
         },
         Case {
             rsync_args: &["-a", "--checksum-choice=md5"],
-            opts: TransferOptions { checksum_choice: Some("md5".into()), ..a() },
+            opts: TransferOptions {
+                checksum_choice: Some("md5".into()),
+                ..a()
+            },
         },
-        Case { rsync_args: &["-a", "--size-only", "-vv"], opts: TransferOptions { size_only: true, verbose: 2, ..a() } },
-        Case { rsync_args: &["-d", "-t"], opts: TransferOptions { dirs: true, times: true, ..Default::default() } },
-        Case { rsync_args: &["-rL"], opts: TransferOptions { recursive: true, copy_links: true, ..Default::default() } },
+        Case {
+            rsync_args: &["-a", "--size-only", "-vv"],
+            opts: TransferOptions {
+                size_only: true,
+                verbose: 2,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-d", "-t"],
+            opts: TransferOptions {
+                dirs: true,
+                times: true,
+                ..Default::default()
+            },
+        },
+        Case {
+            rsync_args: &["-rL"],
+            opts: TransferOptions {
+                recursive: true,
+                copy_links: true,
+                ..Default::default()
+            },
+        },
     ]
 }
 
@@ -90,7 +170,11 @@ fn server_command_matches_rsync_across_an_option_matrix() {
                     None => "host".to_string(),
                 };
                 let mut cmd = Command::new(&rsync);
-                cmd.current_dir(&dir).args(case.rsync_args).arg("--no-i-r").arg("-e").arg(&theirs_sh);
+                cmd.current_dir(&dir)
+                    .args(case.rsync_args)
+                    .arg("--no-i-r")
+                    .arg("-e")
+                    .arg(&theirs_sh);
                 if let Some(rp) = rsync_path {
                     cmd.arg(format!("--rsync-path={rp}"));
                 }
@@ -102,7 +186,8 @@ fn server_command_matches_rsync_across_an_option_matrix() {
                 let theirs = read_argv(&theirs_rec);
 
                 let (ours_sh, ours_rec) = recorder(&dir, &format!("{tag}-rdsync"));
-                let server = ServerCommand::build(direction, &case.opts, &[remote_path.to_string()]);
+                let server =
+                    ServerCommand::build(direction, &case.opts, &[remote_path.to_string()]);
                 let rsh = RemoteShell {
                     rsh: Some(ours_sh.display().to_string()),
                     rsync_path: rsync_path.map(str::to_string),
@@ -131,9 +216,17 @@ fn server_command_matches_rsync_across_an_option_matrix() {
 fn a_host_starting_with_a_dash_is_refused_before_spawning() {
     let dir = common::scratch("dash-host");
     let (sh, rec) = recorder(&dir, "never");
-    let rsh = RemoteShell { rsh: Some(sh.display().to_string()), rsync_path: None, user: None, host: "-oProxyCommand=touch /tmp/x".into() };
+    let rsh = RemoteShell {
+        rsh: Some(sh.display().to_string()),
+        rsync_path: None,
+        user: None,
+        host: "-oProxyCommand=touch /tmp/x".into(),
+    };
     let server = ServerCommand::build(Direction::Push, &TransferOptions::archive(), &["d".into()]);
-    let err = rsh.spawn(&server).err().unwrap_or_else(|| panic!("a -host must be refused"));
+    let err = rsh
+        .spawn(&server)
+        .err()
+        .unwrap_or_else(|| panic!("a -host must be refused"));
     assert_eq!(err.exit_code(), 1);
     assert!(!rec.exists(), "nothing may be spawned for a -host");
 }

@@ -23,7 +23,9 @@ fn setup(name: &str) -> Setup {
 fn shell(s: &Setup, protocol: Option<u32>) -> RemoteShell {
     RemoteShell {
         rsh: Some(s.rsh.display().to_string()),
-        rsync_path: protocol.map(|p| format!("/usr/bin/rsync --protocol={p}")).or(Some("/usr/bin/rsync".into())),
+        rsync_path: protocol
+            .map(|p| format!("/usr/bin/rsync --protocol={p}"))
+            .or(Some("/usr/bin/rsync".into())),
         user: None,
         host: "localhost".into(),
     }
@@ -38,7 +40,10 @@ fn rsync(s: &Setup, protocol: Option<u32>, args: &[&str], from: &str, to: &str) 
     };
     cmd.arg(from).arg(to);
     let (code, out, err) = common::run(&mut cmd);
-    assert!(code == 0 || code == 23 || code == 24, "rsync {args:?} {from} {to} failed {code}: {out} {err}");
+    assert!(
+        code == 0 || code == 23 || code == 24,
+        "rsync {args:?} {from} {to} failed {code}: {out} {err}"
+    );
     code
 }
 
@@ -63,16 +68,40 @@ fn push_case(protocol: Option<u32>, rsync_args: &[&str], opts: &TransferOptions,
         common::make_old_version(&theirs);
         common::make_old_version(&ours);
     }
-    rsync(&s, protocol, rsync_args, &slash(&src), &format!("localhost:{}", slash(&theirs)));
-    let report = push(&shell(&s, protocol), opts, &[PathBuf::from(slash(&src))], &slash(&ours));
-    assert!(report.error.is_none(), "push failed: {:?}\nstderr: {}", report.error, report.remote_stderr);
-    assert_eq!(report.exit_code, 0, "push exit code; stderr: {}", report.remote_stderr);
+    rsync(
+        &s,
+        protocol,
+        rsync_args,
+        &slash(&src),
+        &format!("localhost:{}", slash(&theirs)),
+    );
+    let report = push(
+        &shell(&s, protocol),
+        opts,
+        &[PathBuf::from(slash(&src))],
+        &slash(&ours),
+    );
+    assert!(
+        report.error.is_none(),
+        "push failed: {:?}\nstderr: {}",
+        report.error,
+        report.remote_stderr
+    );
+    assert_eq!(
+        report.exit_code, 0,
+        "push exit code; stderr: {}",
+        report.remote_stderr
+    );
     assert_eq!(report.remote_exit, Some(0));
     if let Some(p) = protocol {
         assert_eq!(report.params.as_ref().map(|x| x.protocol), Some(p.min(32)));
     }
     assert!(!report.transferred.is_empty(), "nothing was transferred");
-    assert_same_tree(&theirs, &ours, &format!("push proto {protocol:?} {rsync_args:?}"));
+    assert_same_tree(
+        &theirs,
+        &ours,
+        &format!("push proto {protocol:?} {rsync_args:?}"),
+    );
 }
 
 fn pull_case(protocol: Option<u32>, rsync_args: &[&str], opts: &TransferOptions, with_old: bool) {
@@ -85,17 +114,45 @@ fn pull_case(protocol: Option<u32>, rsync_args: &[&str], opts: &TransferOptions,
         common::make_old_version(&theirs);
         common::make_old_version(&ours);
     }
-    rsync(&s, protocol, rsync_args, &format!("localhost:{}", slash(&src)), &slash(&theirs));
-    let report = pull(&shell(&s, protocol), opts, &[slash(&src)], &PathBuf::from(slash(&ours)));
-    assert!(report.error.is_none(), "pull failed: {:?}\nstderr: {}", report.error, report.remote_stderr);
-    assert_eq!(report.exit_code, 0, "pull exit code; stderr: {}", report.remote_stderr);
+    rsync(
+        &s,
+        protocol,
+        rsync_args,
+        &format!("localhost:{}", slash(&src)),
+        &slash(&theirs),
+    );
+    let report = pull(
+        &shell(&s, protocol),
+        opts,
+        &[slash(&src)],
+        &PathBuf::from(slash(&ours)),
+    );
+    assert!(
+        report.error.is_none(),
+        "pull failed: {:?}\nstderr: {}",
+        report.error,
+        report.remote_stderr
+    );
+    assert_eq!(
+        report.exit_code, 0,
+        "pull exit code; stderr: {}",
+        report.remote_stderr
+    );
     assert_eq!(report.remote_exit, Some(0));
     assert!(report.stats.total_size > 0, "statistics were not received");
     if with_old {
         // big.bin and d1/d2/c have old versions: only the changed parts may travel.
-        assert!(report.stats.bytes_received < 250_000, "delta not used: {:?}", report.stats);
+        assert!(
+            report.stats.bytes_received < 250_000,
+            "delta not used: {:?}",
+            report.stats
+        );
     }
-    assert_same_tree(&theirs, &ours, &format!("pull proto {protocol:?} {rsync_args:?}"));
+    assert_same_tree(
+        &theirs,
+        &ours,
+        &format!("pull proto {protocol:?} {rsync_args:?}"),
+    );
 }
 
 #[test]
@@ -115,7 +172,10 @@ fn pull_archive_new_tree_every_protocol() {
 #[test]
 fn push_delta_with_delete() {
     for p in [None, Some(30), Some(29), Some(27)] {
-        let opts = TransferOptions { delete: true, ..TransferOptions::archive() };
+        let opts = TransferOptions {
+            delete: true,
+            ..TransferOptions::archive()
+        };
         push_case(p, &["-a", "--delete"], &opts, true);
     }
 }
@@ -123,7 +183,10 @@ fn push_delta_with_delete() {
 #[test]
 fn pull_delta_with_delete() {
     for p in [None, Some(30), Some(29), Some(27)] {
-        let opts = TransferOptions { delete: true, ..TransferOptions::archive() };
+        let opts = TransferOptions {
+            delete: true,
+            ..TransferOptions::archive()
+        };
         pull_case(p, &["-a", "--delete"], &opts, true);
     }
 }

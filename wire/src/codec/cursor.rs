@@ -135,7 +135,9 @@ impl<'a> ReadCursor<'a> {
             usize::from(first)
         };
         if len > max_len {
-            return Err(WireError::protocol(format!("vstring too long ({len} > {max_len})")).into());
+            return Err(
+                WireError::protocol(format!("vstring too long ({len} > {max_len})")).into(),
+            );
         }
         self.take(len)
     }

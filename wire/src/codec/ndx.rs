@@ -32,7 +32,11 @@ pub struct NdxDecoder {
 impl NdxEncoder {
     /// A fresh encoder for `protocol`.
     pub fn new(protocol: u32) -> Self {
-        NdxEncoder { protocol, prev_pos: -1, prev_neg: 1 }
+        NdxEncoder {
+            protocol,
+            prev_pos: -1,
+            prev_neg: 1,
+        }
     }
 
     /// Appends `ndx` to `out`.
@@ -69,7 +73,11 @@ impl NdxEncoder {
 impl NdxDecoder {
     /// A fresh decoder for `protocol`.
     pub fn new(protocol: u32) -> Self {
-        NdxDecoder { protocol, prev_pos: -1, prev_neg: 1 }
+        NdxDecoder {
+            protocol,
+            prev_pos: -1,
+            prev_neg: 1,
+        }
     }
 
     /// Reads one index; the state changes only when a whole index was available.
@@ -84,7 +92,11 @@ impl NdxDecoder {
         } else if first == 0 {
             return Ok(NDX_DONE);
         }
-        let prev = if negative { self.prev_neg } else { self.prev_pos };
+        let prev = if negative {
+            self.prev_neg
+        } else {
+            self.prev_pos
+        };
         let num: i64 = if first == 0xfe {
             let hi = c.u8()?;
             let lo = c.u8()?;

@@ -44,7 +44,11 @@ pub struct FileListDecoder {
 impl FileListDecoder {
     /// A decoder for a session.
     pub fn new(config: FileListConfig) -> Self {
-        FileListDecoder { config, prev: PrevState::default(), received: Vec::new() }
+        FileListDecoder {
+            config,
+            prev: PrevState::default(),
+            received: Vec::new(),
+        }
     }
 
     /// Entries received so far, in transmission order.
@@ -100,10 +104,15 @@ impl FileListDecoder {
         };
 
         // Name.
-        let l1 = if xflags & XMIT_SAME_NAME != 0 { usize::from(c.u8()?) } else { 0 };
+        let l1 = if xflags & XMIT_SAME_NAME != 0 {
+            usize::from(c.u8()?)
+        } else {
+            0
+        };
         let l2 = if xflags & XMIT_LONG_NAME != 0 {
             let v = if proto >= 30 { c.varint()? } else { c.i32()? };
-            usize::try_from(v).map_err(|_| WireError::protocol(format!("negative name length {v}")))?
+            usize::try_from(v)
+                .map_err(|_| WireError::protocol(format!("negative name length {v}")))?
         } else {
             usize::from(c.u8()?)
         };
@@ -118,20 +127,34 @@ impl FileListDecoder {
         check_safe_name(&name)?;
         prev.name = name.clone();
 
-        let mut entry = FileEntry { name, xflags, ..FileEntry::default() };
+        let mut entry = FileEntry {
+            name,
+            xflags,
+            ..FileEntry::default()
+        };
 
         // Hard-link follower (protocol ≥ 30).
         if proto >= 30 && xflags & XMIT_HLINKED != 0 {
             if !cfg.hard_links {
-                return Err(WireError::protocol("hard-link flag in the file list without -H").into());
+                return Err(
+                    WireError::protocol("hard-link flag in the file list without -H").into(),
+                );
             }
             if xflags & XMIT_HLINK_FIRST == 0 {
                 let first = c.varint()?;
                 let used = self.received.len();
-                let first_idx = usize::try_from(first).ok().filter(|f| *f < used).ok_or_else(|| {
-                    WireError::protocol(format!("hard-link reference out of range: {first} ({used})"))
-                })?;
-                let src = self.received.get(first_idx).ok_or_else(|| WireError::protocol("bad hard-link"))?;
+                let first_idx = usize::try_from(first)
+                    .ok()
+                    .filter(|f| *f < used)
+                    .ok_or_else(|| {
+                        WireError::protocol(format!(
+                            "hard-link reference out of range: {first} ({used})"
+                        ))
+                    })?;
+                let src = self
+                    .received
+                    .get(first_idx)
+                    .ok_or_else(|| WireError::protocol("bad hard-link"))?;
                 entry.size = src.size;
                 entry.mtime = src.mtime;
                 entry.mtime_nsec = src.mtime_nsec;
@@ -151,12 +174,24 @@ impl FileListDecoder {
             entry.hard_link = Some(HardLinkInfo::First);
         }
 
-        entry.size = if proto >= 30 { c.varlong(3)? } else { c.longint()? };
+        entry.size = if proto >= 30 {
+            c.varlong(3)?
+        } else {
+            c.longint()?
+        };
         if entry.size < 0 {
-            return Err(WireError::Unsupported(format!("negative file length for {}", entry.display_name())).into());
+            return Err(WireError::Unsupported(format!(
+                "negative file length for {}",
+                entry.display_name()
+            ))
+            .into());
         }
         if xflags & XMIT_SAME_TIME == 0 {
-            prev.mtime = if proto >= 30 { c.varlong(4)? } else { i64::from(c.i32()? as u32) };
+            prev.mtime = if proto >= 30 {
+                c.varlong(4)?
+            } else {
+                i64::from(c.i32()? as u32)
+            };
         }
         entry.mtime = prev.mtime;
         if xflags & XMIT_MOD_NSEC != 0 {
@@ -169,13 +204,21 @@ impl FileListDecoder {
         if xflags & XMIT_SAME_MODE == 0 {
             let m = c.i32()? as u32;
             if !mode::is_valid_type(m) {
-                return Err(WireError::protocol(format!("invalid mode {m:o} for {}", entry.display_name())).into());
+                return Err(WireError::protocol(format!(
+                    "invalid mode {m:o} for {}",
+                    entry.display_name()
+                ))
+                .into());
             }
             prev.mode = m;
         }
         entry.mode = prev.mode;
         if cfg.owner && xflags & XMIT_SAME_UID == 0 {
-            prev.uid = if proto < 30 { c.i32()? as u32 } else { c.varint()? as u32 };
+            prev.uid = if proto < 30 {
+                c.i32()? as u32
+            } else {
+                c.varint()? as u32
+            };
             if proto >= 30 && xflags & XMIT_USER_NAME_FOLLOWS != 0 {
                 let len = usize::from(c.u8()?);
                 c.take(len)?;
@@ -183,14 +226,19 @@ impl FileListDecoder {
         }
         entry.uid = prev.uid;
         if cfg.group && xflags & XMIT_SAME_GID == 0 {
-            prev.gid = if proto < 30 { c.i32()? as u32 } else { c.varint()? as u32 };
+            prev.gid = if proto < 30 {
+                c.i32()? as u32
+            } else {
+                c.varint()? as u32
+            };
             if proto >= 30 && xflags & XMIT_GROUP_NAME_FOLLOWS != 0 {
                 let len = usize::from(c.u8()?);
                 c.take(len)?;
             }
         }
         entry.gid = prev.gid;
-        if (cfg.devices && entry.is_device()) || (cfg.specials && entry.is_special() && proto < 31) {
+        if (cfg.devices && entry.is_device()) || (cfg.specials && entry.is_special() && proto < 31)
+        {
             if proto < 28 {
                 if xflags & XMIT_EXTENDED_FLAGS == 0 {
                     let r = c.i32()? as u32;
@@ -198,7 +246,11 @@ impl FileListDecoder {
                 }
             } else {
                 if xflags & XMIT_SAME_RDEV_MAJOR == 0 {
-                    prev.rdev_major = if proto >= 30 { c.varint()? as u32 } else { c.i32()? as u32 };
+                    prev.rdev_major = if proto >= 30 {
+                        c.varint()? as u32
+                    } else {
+                        c.i32()? as u32
+                    };
                 }
                 let minor = if proto >= 30 {
                     c.varint()? as u32
@@ -214,15 +266,25 @@ impl FileListDecoder {
         }
         if entry.is_symlink() {
             if !cfg.links {
-                return Err(WireError::protocol(format!("symlink {} without -l", entry.display_name())).into());
+                return Err(WireError::protocol(format!(
+                    "symlink {} without -l",
+                    entry.display_name()
+                ))
+                .into());
             }
             let len = if proto >= 30 { c.varint()? } else { c.i32()? };
-            let len = usize::try_from(len).ok().filter(|l| *l > 0 && *l < MAX_PATH_LEN).ok_or_else(|| {
-                WireError::protocol(format!("invalid symlink length {len} in recv_file_entry"))
-            })?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|l| *l > 0 && *l < MAX_PATH_LEN)
+                .ok_or_else(|| {
+                    WireError::protocol(format!("invalid symlink length {len} in recv_file_entry"))
+                })?;
             entry.link_target = Some(c.take(len)?.to_vec());
         }
-        if cfg.hard_links && proto < 30 && (xflags & XMIT_HLINKED != 0 || (proto < 28 && entry.is_regular())) {
+        if cfg.hard_links
+            && proto < 30
+            && (xflags & XMIT_HLINKED != 0 || (proto < 28 && entry.is_regular()))
+        {
             if proto < 28 || xflags & XMIT_SAME_DEV_PRE30 == 0 {
                 prev.dev = c.longint()?;
             }
@@ -231,12 +293,12 @@ impl FileListDecoder {
         } else if proto < 30 && xflags & XMIT_HLINKED != 0 && proto >= 28 {
             return Err(WireError::protocol("hard-link flag in the file list without -H").into());
         }
-        if let Some(len) = cfg.checksum_len {
-            if entry.is_regular() || proto < 28 {
-                let sum = c.take(len)?;
-                if entry.is_regular() {
-                    entry.checksum = Some(sum.to_vec());
-                }
+        if let Some(len) = cfg.checksum_len
+            && (entry.is_regular() || proto < 28)
+        {
+            let sum = c.take(len)?;
+            if entry.is_regular() {
+                entry.checksum = Some(sum.to_vec());
             }
         }
         Ok(FileListItem::Entry(entry))

@@ -25,7 +25,11 @@ pub struct FileListEncoder {
 }
 
 fn put_varint30(out: &mut Vec<u8>, proto: u32, v: i32) {
-    if proto >= 30 { put_varint(out, v) } else { put_int32(out, v) }
+    if proto >= 30 {
+        put_varint(out, v)
+    } else {
+        put_int32(out, v)
+    }
 }
 
 impl FileListEncoder {
@@ -52,12 +56,19 @@ impl FileListEncoder {
         let cfg = self.config;
         let proto = cfg.protocol;
         if e.name.len() >= MAX_PATH_LEN || e.name.is_empty() {
-            return Err(WireError::protocol(format!("bad name length for {}", e.display_name())));
+            return Err(WireError::protocol(format!(
+                "bad name length for {}",
+                e.display_name()
+            )));
         }
         let ndx = self.sent;
         self.sent += 1;
         let mut xflags: u32 = if e.is_dir() {
-            if proto >= 30 { e.xflags & (XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR) } else { e.xflags & XMIT_TOP_DIR }
+            if proto >= 30 {
+                e.xflags & (XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR)
+            } else {
+                e.xflags & XMIT_TOP_DIR
+            }
         } else {
             0
         };
@@ -118,28 +129,29 @@ impl FileListEncoder {
         }
         let mut first_hlink: Option<i32> = None;
         let mut devino: Option<(i64, i64)> = None;
-        if cfg.hard_links && !e.is_dir() {
-            if let Some(HardLinkInfo::DevIno(dev, ino)) = e.hard_link {
-                if proto >= 30 {
-                    match self.first_of_inode.get(&(dev, ino)) {
-                        Some(first) => first_hlink = Some(*first),
-                        None => {
-                            self.first_of_inode.insert((dev, ino), ndx);
-                            xflags |= XMIT_HLINK_FIRST;
-                        }
+        if cfg.hard_links
+            && !e.is_dir()
+            && let Some(HardLinkInfo::DevIno(dev, ino)) = e.hard_link
+        {
+            if proto >= 30 {
+                match self.first_of_inode.get(&(dev, ino)) {
+                    Some(first) => first_hlink = Some(*first),
+                    None => {
+                        self.first_of_inode.insert((dev, ino), ndx);
+                        xflags |= XMIT_HLINK_FIRST;
+                    }
+                }
+            } else {
+                if dev == self.dev {
+                    if proto >= 28 {
+                        xflags |= XMIT_SAME_DEV_PRE30;
                     }
                 } else {
-                    if dev == self.dev {
-                        if proto >= 28 {
-                            xflags |= XMIT_SAME_DEV_PRE30;
-                        }
-                    } else {
-                        self.dev = dev;
-                    }
-                    devino = Some((dev, ino));
+                    self.dev = dev;
                 }
-                xflags |= XMIT_HLINKED;
+                devino = Some((dev, ino));
             }
+            xflags |= XMIT_HLINKED;
         }
         let l1 = self
             .last_name
@@ -157,7 +169,14 @@ impl FileListEncoder {
             xflags |= XMIT_LONG_NAME;
         }
         if cfg.varint_flags {
-            put_varint(out, if xflags != 0 { xflags as i32 } else { XMIT_EXTENDED_FLAGS as i32 });
+            put_varint(
+                out,
+                if xflags != 0 {
+                    xflags as i32
+                } else {
+                    XMIT_EXTENDED_FLAGS as i32
+                },
+            );
         } else if proto >= 28 {
             if xflags == 0 && !e.is_dir() {
                 xflags |= XMIT_TOP_DIR;
@@ -170,7 +189,11 @@ impl FileListEncoder {
             }
         } else {
             if xflags & 0xff == 0 {
-                xflags |= if e.is_dir() { XMIT_LONG_NAME } else { XMIT_TOP_DIR };
+                xflags |= if e.is_dir() {
+                    XMIT_LONG_NAME
+                } else {
+                    XMIT_TOP_DIR
+                };
             }
             out.push(xflags as u8);
         }
@@ -216,7 +239,10 @@ impl FileListEncoder {
             let (major, minor) = self.rdev;
             if proto < 28 {
                 if xflags & XMIT_EXTENDED_FLAGS == 0 {
-                    put_int32(out, ((major << 8) | (minor & 0xff) | ((minor & !0xff) << 12)) as i32);
+                    put_int32(
+                        out,
+                        ((major << 8) | (minor & 0xff) | ((minor & !0xff) << 12)) as i32,
+                    );
                 }
             } else {
                 if xflags & XMIT_SAME_RDEV_MAJOR == 0 {
@@ -231,11 +257,11 @@ impl FileListEncoder {
                 }
             }
         }
-        if cfg.links {
-            if let Some(target) = &e.link_target {
-                put_varint30(out, proto, target.len() as i32);
-                out.extend_from_slice(target);
-            }
+        if cfg.links
+            && let Some(target) = &e.link_target
+        {
+            put_varint30(out, proto, target.len() as i32);
+            out.extend_from_slice(target);
         }
         if let Some((dev, ino)) = devino {
             if xflags & XMIT_SAME_DEV_PRE30 == 0 {
@@ -243,15 +269,15 @@ impl FileListEncoder {
             }
             put_longint(out, ino);
         }
-        if let Some(len) = cfg.checksum_len {
-            if e.is_regular() || proto < 28 {
-                let mut sum = e.checksum.clone().unwrap_or_default();
-                sum.resize(len, 0);
-                if !e.is_regular() {
-                    sum = vec![0; len];
-                }
-                out.extend_from_slice(&sum);
+        if let Some(len) = cfg.checksum_len
+            && (e.is_regular() || proto < 28)
+        {
+            let mut sum = e.checksum.clone().unwrap_or_default();
+            sum.resize(len, 0);
+            if !e.is_regular() {
+                sum = vec![0; len];
             }
+            out.extend_from_slice(&sum);
         }
         Ok(())
     }
@@ -262,7 +288,9 @@ impl FileListEncoder {
             put_varint(out, 0);
             put_varint(out, io_error);
         } else if self.config.safe_flist && io_error != 0 {
-            out.extend_from_slice(&((XMIT_EXTENDED_FLAGS | XMIT_IO_ERROR_ENDLIST) as u16).to_le_bytes());
+            out.extend_from_slice(
+                &((XMIT_EXTENDED_FLAGS | XMIT_IO_ERROR_ENDLIST) as u16).to_le_bytes(),
+            );
             put_varint(out, io_error);
         } else {
             out.push(0);

@@ -21,7 +21,10 @@ pub mod mode {
 
     /// Whether `m` is one of the seven standard file types.
     pub fn is_valid_type(m: u32) -> bool {
-        matches!(m & S_IFMT, S_IFSOCK | S_IFLNK | S_IFREG | S_IFBLK | S_IFDIR | S_IFCHR | S_IFIFO)
+        matches!(
+            m & S_IFMT,
+            S_IFSOCK | S_IFLNK | S_IFREG | S_IFBLK | S_IFDIR | S_IFCHR | S_IFIFO
+        )
     }
 }
 

@@ -13,11 +13,21 @@ pub type IdList = Vec<(u32, Vec<u8>)>;
 const MAX_ID_NAMES: usize = 1 << 20;
 
 fn put_varint30(out: &mut Vec<u8>, proto: u32, v: i32) {
-    if proto >= 30 { put_varint(out, v) } else { put_int32(out, v) }
+    if proto >= 30 {
+        put_varint(out, v)
+    } else {
+        put_int32(out, v)
+    }
 }
 
 /// Appends one list: non-zero ids with a name, `0`, and the name of id 0 if `id0_names`.
-pub fn encode_id_list(out: &mut Vec<u8>, proto: u32, ids: &IdList, id0_names: bool, id0_name: &[u8]) {
+pub fn encode_id_list(
+    out: &mut Vec<u8>,
+    proto: u32,
+    ids: &IdList,
+    id0_names: bool,
+    id0_name: &[u8],
+) {
     for (id, name) in ids {
         if *id != 0 && !name.is_empty() {
             put_varint30(out, proto, *id as i32);
@@ -70,10 +80,14 @@ impl IdNames {
         let mut me = IdNames::default();
         for line in text.split(|b| *b == b'\n') {
             let mut fields = line.split(|b| *b == b':');
-            let (Some(name), Some(_), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
+            let (Some(name), Some(_), Some(id)) = (fields.next(), fields.next(), fields.next())
+            else {
                 continue;
             };
-            let Some(id) = std::str::from_utf8(id).ok().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(id) = std::str::from_utf8(id)
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             me.by_id.entry(id).or_insert_with(|| name.to_vec());

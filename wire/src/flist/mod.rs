@@ -9,11 +9,11 @@ mod idlist;
 mod sort;
 
 pub use config::FileListConfig;
+pub use decode::check_safe_name;
 pub use decode::{FileListDecoder, FileListItem};
 pub use encode::FileListEncoder;
 pub use entry::{FileEntry, HardLinkInfo, mode};
 pub use idlist::{IdList, IdNames, decode_id_list, encode_id_list};
-pub use decode::check_safe_name;
 pub use sort::{clean_duplicates, compare_names, sort_file_list};
 
 /// `XMIT_TOP_DIR`.

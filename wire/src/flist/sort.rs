@@ -6,8 +6,11 @@ use std::collections::HashMap;
 
 use super::entry::FileEntry;
 
+/// A sort key: one (class, bytes) unit per path component.
+type SortKey = Vec<(u8, Vec<u8>)>;
+
 /// One comparison unit: (0 = final non-directory item, 1 = path level), bytes.
-fn sort_key(name: &[u8], is_dir: bool, protocol: u32) -> Vec<(u8, Vec<u8>)> {
+fn sort_key(name: &[u8], is_dir: bool, protocol: u32) -> SortKey {
     if protocol < 29 {
         return vec![(0, name.to_vec())];
     }
@@ -41,7 +44,7 @@ pub fn compare_names(a: &FileEntry, b: &FileEntry, protocol: u32) -> Ordering {
 
 /// Sorts entries stably into rsync's index order.
 pub fn sort_file_list(entries: &mut [FileEntry], protocol: u32) {
-    let mut keyed: Vec<(Vec<(u8, Vec<u8>)>, FileEntry)> = entries
+    let mut keyed: Vec<(SortKey, FileEntry)> = entries
         .iter()
         .map(|e| (sort_key(&e.name, e.is_dir(), protocol), e.clone()))
         .collect();
@@ -85,7 +88,11 @@ mod tests {
     fn e(name: &str, dir: bool) -> FileEntry {
         FileEntry {
             name: name.as_bytes().to_vec(),
-            mode: if dir { mode::S_IFDIR | 0o755 } else { mode::S_IFREG | 0o644 },
+            mode: if dir {
+                mode::S_IFDIR | 0o755
+            } else {
+                mode::S_IFREG | 0o644
+            },
             ..FileEntry::default()
         }
     }
@@ -93,20 +100,37 @@ mod tests {
     fn order(list: &[(&str, bool)], proto: u32) -> Vec<String> {
         let mut v: Vec<FileEntry> = list.iter().map(|(n, d)| e(n, *d)).collect();
         sort_file_list(&mut v, proto);
-        v.iter().map(|x| String::from_utf8_lossy(&x.name).into_owned()).collect()
+        v.iter()
+            .map(|x| String::from_utf8_lossy(&x.name).into_owned())
+            .collect()
     }
 
     const TREE: &[(&str, bool)] = &[
-        ("e", true), ("d1", true), ("d1/d2/c", false), ("d1/d2", true), ("d1/sl", false), ("d1/b", false),
-        ("d1.x/x", false), ("d1.x", true), ("hl_a", false), ("fifo", false), ("empty", false), ("blk", false),
-        ("a", false), ("Z upper", false), (".", true),
+        ("e", true),
+        ("d1", true),
+        ("d1/d2/c", false),
+        ("d1/d2", true),
+        ("d1/sl", false),
+        ("d1/b", false),
+        ("d1.x/x", false),
+        ("d1.x", true),
+        ("hl_a", false),
+        ("fifo", false),
+        ("empty", false),
+        ("blk", false),
+        ("a", false),
+        ("Z upper", false),
+        (".", true),
     ];
 
     #[test]
     fn protocol_29_plus_order_matches_the_capture() {
         assert_eq!(
             order(TREE, 31),
-            [".", "Z upper", "a", "blk", "empty", "fifo", "hl_a", "d1.x", "d1.x/x", "d1", "d1/b", "d1/sl", "d1/d2", "d1/d2/c", "e"]
+            [
+                ".", "Z upper", "a", "blk", "empty", "fifo", "hl_a", "d1.x", "d1.x/x", "d1",
+                "d1/b", "d1/sl", "d1/d2", "d1/d2/c", "e"
+            ]
         );
     }
 
@@ -114,7 +138,10 @@ mod tests {
     fn protocol_27_order_matches_the_capture() {
         assert_eq!(
             order(TREE, 27),
-            [".", "Z upper", "a", "blk", "d1", "d1.x", "d1.x/x", "d1/b", "d1/d2", "d1/d2/c", "d1/sl", "e", "empty", "fifo", "hl_a"]
+            [
+                ".", "Z upper", "a", "blk", "d1", "d1.x", "d1.x/x", "d1/b", "d1/d2", "d1/d2/c",
+                "d1/sl", "e", "empty", "fifo", "hl_a"
+            ]
         );
     }
 
