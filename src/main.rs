@@ -1,2 +1,5 @@
 //! The `rdsync` command.
-fn main() {}
+fn main() {
+    let code = rdsync::run_cli(std::env::args_os().skip(1).collect());
+    std::process::exit(code);
+}

@@ -21,6 +21,7 @@ pub mod filter;
 pub mod flist;
 pub mod fs;
 pub mod layout;
+pub mod local;
 pub mod patch;
 pub mod rolling;
 pub mod signature;

@@ -1,1 +1,11 @@
-//! (placeholder, being written)
+//! rsync's filter rules: the parser ([`FilterRule::parse`], [`parse_rules`]), the matcher
+//! ([`wildmatch`], [`FilterRule::matches`]) and the per-directory rule chain ([`FilterChain`])
+//! that handles `dir-merge` files such as `.rsync-filter`.
+
+mod chain;
+mod rule;
+mod wildmatch;
+
+pub use chain::FilterChain;
+pub use rule::{FilterError, FilterRule, RuleAction, RuleSyntax, parse_rules};
+pub use wildmatch::wildmatch;

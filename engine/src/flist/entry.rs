@@ -1,0 +1,57 @@
+//! One entry of the file list.
+
+use crate::fs::{FileKind, Stat};
+
+/// The name rsync gives the top directory of a `src/` transfer.
+pub const ROOT_NAME: &[u8] = b".";
+
+/// One file-list entry: a name relative to the transfer root and the `lstat` fields rsync
+/// keeps. About 100 bytes plus the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path relative to the transfer root, components separated by `/`; `.` for the root of a
+    /// `src/` transfer.
+    pub name: Box<[u8]>,
+    /// Symlink target, for symlinks.
+    pub link_target: Option<Box<[u8]>>,
+    /// The `lstat` fields.
+    pub stat: Stat,
+    /// Index of the source argument this entry came from.
+    pub source: u32,
+    /// Position in the order the walker read entries (readdir order, parents first); rsync's
+    /// transmission order, which decides the leader of a hard-link group.
+    pub scan_order: u32,
+    /// Whether this is a top-level entry of its source (rsync's `FLAG_TOP_DIR` for dirs).
+    pub top: bool,
+    /// Whether the contents of this directory are part of the transfer (false for a directory
+    /// named without `-r`, rsync's `FLAG_CONTENT_DIR` unset).
+    pub content_dir: bool,
+}
+
+impl FileEntry {
+    /// The kind of object.
+    pub fn kind(&self) -> FileKind {
+        self.stat.kind()
+    }
+
+    /// Whether this entry is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind() == FileKind::Dir
+    }
+
+    /// The last component of the name.
+    pub fn basename(&self) -> &[u8] {
+        match self.name.iter().rposition(|&b| b == b'/') {
+            Some(at) => &self.name[at + 1..],
+            None => &self.name,
+        }
+    }
+
+    /// The directory part of the name (empty for a top-level name).
+    pub fn dirname(&self) -> &[u8] {
+        match self.name.iter().rposition(|&b| b == b'/') {
+            Some(at) => &self.name[..at],
+            None => b"",
+        }
+    }
+}

@@ -1,0 +1,1064 @@
+//! The main pass: walk the sorted file list, compare with the destination, and update it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::filter::FilterChain;
+use crate::flist::{FileEntry, ScanError, ScanOptions, SourceRoot, compare_entries, scan_source};
+use crate::fs::{Attrs, DirFd, FileKind, Stat};
+
+use super::checksum::file_digest;
+use super::deleter::{delete_extraneous, join, source_children};
+use super::dest::{DestError, DestPlan, resolve};
+use super::event::{
+    DeleteEvent, Item, ItemChanges, Message, MessageKind, ProgressEvent, SyncSink, UpdateType,
+};
+use super::hardlinks::followers;
+use super::options::{DeleteTiming, LocalOptions};
+use super::stats::SyncOutcome;
+use super::transfer::{CopyError, CopyJob, run};
+
+/// Protocol whose sort order local syncs use (rsync 3.5.0 speaks 32).
+const PROTOCOL: u32 = 32;
+/// Copy jobs gathered before they are run in parallel.
+const BATCH_FILES: usize = 64;
+/// Bytes gathered before a batch is run.
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// Work and output waiting for the current batch of copies.
+enum Pending {
+    Item(Item),
+    Delete(DeleteEvent),
+    Message(Message),
+    Copy(Box<CopyJob>, Item),
+}
+
+struct DirLevel {
+    rel: Vec<u8>,
+    dir: Option<Arc<DirFd>>,
+}
+
+/// A directory whose final mode and mtime are applied at the end.
+struct DirFixup {
+    dir_rel: Vec<u8>,
+    attrs: Attrs,
+}
+
+struct Generator<'a> {
+    opts: &'a LocalOptions,
+    filters: &'a FilterChain,
+    entries: Vec<FileEntry>,
+    src_bases: Vec<Option<Arc<DirFd>>>,
+    plan: DestPlan,
+    root_dir: Option<Arc<DirFd>>,
+    stack: Vec<DirLevel>,
+    pending: Vec<Pending>,
+    pending_jobs: usize,
+    pending_bytes: u64,
+    fixups: Vec<DirFixup>,
+    outcome: SyncOutcome,
+    hl_followers: HashMap<usize, usize>,
+    deferred_links: Vec<usize>,
+    /// Destination directories the dry run "created" (their contents are all new).
+    missing_dirs: HashSet<Vec<u8>>,
+}
+
+fn io_message(text: String) -> Message {
+    Message {
+        kind: MessageKind::Error,
+        text,
+    }
+}
+
+fn abs_path(arg: &[u8]) -> Vec<u8> {
+    if arg.first() == Some(&b'/') {
+        return arg.to_vec();
+    }
+    let mut cwd = std::env::current_dir()
+        .map(|p| p.into_os_string().into_encoded_bytes())
+        .unwrap_or_default();
+    let mut rest = arg;
+    while let Some(r) = rest.strip_prefix(b"./") {
+        rest = r;
+    }
+    if !rest.is_empty() && rest != b"." {
+        cwd.push(b'/');
+        cwd.extend_from_slice(rest);
+    }
+    cwd
+}
+
+/// Runs a local sync of `sources` into `dest`. Events reach `sink` in rsync's order.
+pub fn sync_local(
+    sources: &[Vec<u8>],
+    dest: &[u8],
+    opts: &LocalOptions,
+    filters: &FilterChain,
+    sink: &mut dyn SyncSink,
+) -> Result<SyncOutcome, DestError> {
+    let start = Instant::now();
+    let mut outcome = SyncOutcome::default();
+    let scan_opts = ScanOptions {
+        recursive: opts.recursive,
+        dirs: opts.dirs,
+    };
+    let roots: Vec<SourceRoot> = sources.iter().map(|s| SourceRoot::parse(s)).collect();
+    let mut entries: Vec<FileEntry> = Vec::new();
+    let mut src_bases = Vec::new();
+    for (i, root) in roots.iter().enumerate() {
+        let source = u32::try_from(i).unwrap_or(u32::MAX);
+        let result = scan_source(root, source, &scan_opts, filters);
+        if let Some(err) = result.root_error {
+            sink.message(&io_message(format!(
+                "rsync: [sender] {} \"{}\" failed: {}",
+                err.op,
+                String::from_utf8_lossy(&abs_path(&root.arg)),
+                err.errno_string()
+            )));
+            outcome.partial = true;
+        }
+        let base_abs = abs_path(&root.base);
+        for e in result.errors {
+            match e {
+                ScanError::Vanished(p) => {
+                    sink.message(&io_message(format!(
+                        "file has vanished: \"{}\"",
+                        String::from_utf8_lossy(&join(&base_abs, &p))
+                    )));
+                    outcome.vanished = true;
+                }
+                ScanError::SkippedDir(p) => sink.message(&Message {
+                    kind: MessageKind::Info,
+                    text: format!("skipping directory {}", String::from_utf8_lossy(&p)),
+                }),
+                ScanError::Io(err) => {
+                    sink.message(&io_message(format!("rsync: [sender] {err}")));
+                    outcome.partial = true;
+                }
+            }
+        }
+        entries.extend(result.entries);
+        src_bases.push(crate::fs::DirFd::open_path(&root.base).ok().map(Arc::new));
+    }
+    entries.sort_by(|a, b| compare_entries(a, b, PROTOCOL));
+    dedupe(&mut entries);
+    outcome.stats.flist_build_secs = start.elapsed().as_secs_f64();
+    for e in &entries {
+        outcome.stats.files.add(e.kind());
+        if matches!(e.kind(), FileKind::File | FileKind::Symlink) {
+            outcome.stats.total_size += e.stat.size;
+        }
+    }
+    if entries.is_empty() {
+        outcome.stats.elapsed_secs = start.elapsed().as_secs_f64();
+        return Ok(outcome);
+    }
+    let plan = resolve(dest, &entries, opts.mkpath, opts.dry_run, sink)?;
+    let root_dir = plan
+        .root
+        .as_ref()
+        .and_then(|r| r.open_dir(b".").ok())
+        .map(Arc::new);
+    let hl_followers = if opts.hard_links && plan.rename.is_none() {
+        followers(&entries)
+    } else {
+        HashMap::new()
+    };
+    let mut generator = Generator {
+        opts,
+        filters,
+        entries,
+        src_bases,
+        plan,
+        root_dir,
+        stack: Vec::new(),
+        pending: Vec::new(),
+        pending_jobs: 0,
+        pending_bytes: 0,
+        fixups: Vec::new(),
+        outcome,
+        hl_followers,
+        deferred_links: Vec::new(),
+        missing_dirs: HashSet::new(),
+    };
+    generator.run(sink);
+    let mut outcome = generator.outcome;
+    outcome.stats.elapsed_secs = start.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// Removes later duplicates of a name (a directory wins over a non-directory).
+fn dedupe(entries: &mut Vec<FileEntry>) {
+    let mut seen: HashMap<Box<[u8]>, usize> = HashMap::new();
+    let mut drop_idx: HashSet<usize> = HashSet::new();
+    for (i, e) in entries.iter().enumerate() {
+        match seen.get(&e.name) {
+            Some(&first) => {
+                if e.is_dir() && !entries[first].is_dir() {
+                    drop_idx.insert(first);
+                    seen.insert(e.name.clone(), i);
+                } else {
+                    drop_idx.insert(i);
+                }
+            }
+            None => {
+                seen.insert(e.name.clone(), i);
+            }
+        }
+    }
+    if drop_idx.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    entries.retain(|_| {
+        let keep = !drop_idx.contains(&i);
+        i += 1;
+        keep
+    });
+}
+
+fn dir_of(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&b| b == b'/') {
+        Some(at) => &name[..at],
+        None => b"",
+    }
+}
+
+fn base_of(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&b| b == b'/') {
+        Some(at) => &name[at + 1..],
+        None => name,
+    }
+}
+
+impl Generator<'_> {
+    fn run(&mut self, sink: &mut dyn SyncSink) {
+        if self.opts.delete == Some(DeleteTiming::Before) && !self.opts.dry_run {
+            for i in 0..self.entries.len() {
+                if self.entries[i].is_dir() && self.entries[i].content_dir {
+                    self.delete_in(i);
+                }
+            }
+            self.flush(sink);
+        } else if self.opts.delete == Some(DeleteTiming::Before) {
+            for i in 0..self.entries.len() {
+                if self.entries[i].is_dir() && self.entries[i].content_dir {
+                    self.delete_in(i);
+                }
+            }
+        }
+        for i in 0..self.entries.len() {
+            self.process(i);
+            if self.pending_jobs >= BATCH_FILES || self.pending_bytes >= BATCH_BYTES {
+                self.flush(sink);
+            }
+        }
+        self.flush(sink);
+        self.stack.clear();
+        let deferred = std::mem::take(&mut self.deferred_links);
+        for i in deferred {
+            self.make_hard_link(i);
+        }
+        self.flush(sink);
+        if self.opts.delete == Some(DeleteTiming::After) {
+            for i in 0..self.entries.len() {
+                if self.entries[i].is_dir() && self.entries[i].content_dir {
+                    self.delete_in(i);
+                }
+            }
+            self.flush(sink);
+        }
+        if !self.opts.dry_run {
+            let fixups = std::mem::take(&mut self.fixups);
+            for fix in fixups.iter().rev() {
+                let result = if fix.dir_rel.is_empty() {
+                    match &self.root_dir {
+                        Some(d) => {
+                            let mut attrs = fix.attrs;
+                            if let Ok(now) = d.stat_self() {
+                                self.trim_attrs(&mut attrs, &now);
+                            }
+                            DirFd::apply_attrs_fd(d.fd(), b".", &attrs)
+                        }
+                        None => Ok(()),
+                    }
+                } else {
+                    let parent = dir_of(&fix.dir_rel);
+                    match self.plan.root.as_ref().map(|r| r.open_dir(parent)) {
+                        Some(Ok(d)) => {
+                            let base = base_of(&fix.dir_rel);
+                            let mut attrs = fix.attrs;
+                            if let Ok(now) = d.lstat(base) {
+                                self.trim_attrs(&mut attrs, &now);
+                            }
+                            d.apply_attrs(base, FileKind::Dir, &attrs)
+                        }
+                        Some(Err(e)) => Err(e),
+                        None => Ok(()),
+                    }
+                };
+                if let Err(e) = result {
+                    sink.message(&io_message(format!("rsync: [generator] {e}")));
+                    self.outcome.partial = true;
+                }
+            }
+        }
+    }
+
+    /// Drops from `attrs` what already matches `now` the way rsync's `set_file_attrs`
+    /// decides it: mtimes compare by whole seconds (exactly with `-c`).
+    fn trim_attrs(&self, attrs: &mut Attrs, now: &Stat) {
+        if let Some((sec, nsec)) = attrs.mtime {
+            let same = if self.opts.checksum {
+                sec == now.mtime && nsec == now.mtime_nsec
+            } else {
+                sec == now.mtime
+            };
+            if same {
+                attrs.mtime = None;
+            }
+        }
+        if attrs.perms == Some(now.perms()) {
+            attrs.perms = None;
+        }
+        if attrs.uid == Some(now.uid) {
+            attrs.uid = None;
+        }
+        if attrs.gid == Some(now.gid) {
+            attrs.gid = None;
+        }
+    }
+
+    /// The destination name of entry `i`, relative to the plan's root.
+    fn dest_name(&self, i: usize) -> Vec<u8> {
+        if let Some(r) = &self.plan.rename {
+            return r.clone();
+        }
+        let n = &self.entries[i].name;
+        if &**n == b"." { Vec::new() } else { n.to_vec() }
+    }
+
+    /// The display name of entry `i` (what rsync prints).
+    fn display_name(&self, i: usize) -> Vec<u8> {
+        let e = &self.entries[i];
+        let mut n = e.name.to_vec();
+        if e.is_dir() {
+            n.push(b'/');
+        }
+        n
+    }
+
+    /// The open destination directory `rel`, using the stack of open ancestors.
+    fn dest_dir(&mut self, rel: &[u8]) -> Option<Arc<DirFd>> {
+        while let Some(top) = self.stack.last() {
+            let is_prefix = top.rel.is_empty()
+                || rel == top.rel.as_slice()
+                || (rel.len() > top.rel.len()
+                    && rel.starts_with(&top.rel)
+                    && rel[top.rel.len()] == b'/');
+            if is_prefix {
+                break;
+            }
+            self.stack.pop();
+        }
+        if self.stack.is_empty() {
+            self.stack.push(DirLevel {
+                rel: Vec::new(),
+                dir: self.root_dir.clone(),
+            });
+        }
+        loop {
+            let top = self.stack.last()?;
+            if top.rel.as_slice() == rel {
+                return top.dir.clone();
+            }
+            let start = if top.rel.is_empty() {
+                0
+            } else {
+                top.rel.len() + 1
+            };
+            let rest = &rel[start..];
+            let comp = match rest.iter().position(|&b| b == b'/') {
+                Some(at) => &rest[..at],
+                None => rest,
+            };
+            let child_rel = join(&top.rel, comp);
+            let dir = if self.missing_dirs.contains(&child_rel) {
+                None
+            } else {
+                top.dir
+                    .as_ref()
+                    .and_then(|d| d.open_subdir(comp).ok())
+                    .map(Arc::new)
+            };
+            self.stack.push(DirLevel {
+                rel: child_rel,
+                dir,
+            });
+        }
+    }
+
+    fn push_item(&mut self, item: Item) {
+        if item.update != UpdateType::Unchanged || item.changes.any() {
+            self.pending.push(Pending::Item(item));
+        }
+    }
+
+    fn error(&mut self, text: String) {
+        self.outcome.partial = true;
+        self.pending.push(Pending::Message(io_message(text)));
+    }
+
+    /// Attribute columns for an existing destination object.
+    fn changes(&self, e: &FileEntry, old: &Stat) -> ItemChanges {
+        let kind = e.kind();
+        let mut c = ItemChanges::default();
+        if kind == FileKind::File && e.stat.size != old.size {
+            c.size = true;
+        }
+        let keep_time = self.opts.times;
+        if keep_time && e.stat.mtime != old.mtime {
+            c.time = true;
+        }
+        if kind != FileKind::Symlink && self.opts.perms && e.stat.perms() != old.perms() {
+            c.perms = true;
+        }
+        if self.opts.owner && self.opts.am_root && e.stat.uid != old.uid {
+            c.owner = true;
+        }
+        if self.opts.group && e.stat.gid != old.gid {
+            c.group = true;
+        }
+        c
+    }
+
+    /// The attributes to apply to a new or changed object.
+    fn attrs_for(&self, e: &FileEntry, new: bool, old: Option<&Stat>) -> Attrs {
+        let mut a = Attrs::default();
+        if e.kind() != FileKind::Symlink {
+            if self.opts.perms {
+                a.perms = Some(e.stat.perms());
+            } else if new {
+                // Without -p, new files get the source mode masked by the umask (rsync
+                // uses the default ACL/umask); existing files keep their mode.
+                a.perms = Some(e.stat.perms() & !umask() & 0o7777);
+            } else if let Some(o) = old {
+                a.perms = Some(o.perms());
+            }
+        }
+        if self.opts.owner && self.opts.am_root {
+            a.uid = Some(e.stat.uid);
+        }
+        if self.opts.group {
+            a.gid = Some(e.stat.gid);
+        }
+        if self.opts.times {
+            a.mtime = Some((e.stat.mtime, e.stat.mtime_nsec));
+        }
+        a
+    }
+
+    fn process(&mut self, i: usize) {
+        let kind = self.entries[i].kind();
+        let supported = match kind {
+            FileKind::Symlink => self.opts.links,
+            FileKind::Device => self.opts.devices,
+            FileKind::Special => self.opts.specials,
+            _ => true,
+        };
+        if !supported {
+            let text = format!(
+                "skipping non-regular file \"{}\"",
+                String::from_utf8_lossy(&self.entries[i].name)
+            );
+            self.pending.push(Pending::Message(Message {
+                kind: MessageKind::Info,
+                text,
+            }));
+            return;
+        }
+        if self.hl_followers.contains_key(&i) {
+            self.deferred_links.push(i);
+            return;
+        }
+        let dest_name = self.dest_name(i);
+        let (parent_rel, base) = if dest_name.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (dir_of(&dest_name).to_vec(), base_of(&dest_name).to_vec())
+        };
+        let parent = if dest_name.is_empty() {
+            // "." — the root itself; its parent is irrelevant.
+            None
+        } else {
+            self.dest_dir(&parent_rel)
+        };
+        let old: Option<Stat> = if dest_name.is_empty() {
+            if self.plan.created {
+                None
+            } else {
+                self.root_dir.as_ref().and_then(|d| d.stat_self().ok())
+            }
+        } else {
+            parent.as_ref().and_then(|d| d.lstat(&base).ok())
+        };
+        match kind {
+            FileKind::Dir => self.process_dir(i, &dest_name, parent, &base, old),
+            FileKind::File => self.process_file(i, parent, &base, old),
+            _ => self.process_other(i, parent, &base, old),
+        }
+    }
+
+    fn remove_existing(&mut self, dir: &DirFd, base: &[u8], old: &Stat, dest_name: &[u8]) -> bool {
+        if self.opts.dry_run {
+            return true;
+        }
+        let result = if old.kind() == FileKind::Dir {
+            let mut deleted = Vec::new();
+            let r = dir.remove_tree(base, &mut |rel: &[u8], kind| {
+                deleted.push((rel.to_vec(), kind))
+            });
+            for (_, kind) in deleted {
+                self.outcome.stats.deleted.add(kind);
+            }
+            r
+        } else {
+            dir.unlink(base)
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.error(format!(
+                    "rsync: [generator] delete_file: {} \"{}\" failed: {}",
+                    e.op,
+                    String::from_utf8_lossy(dest_name),
+                    e.errno_string()
+                ));
+                false
+            }
+        }
+    }
+
+    fn process_dir(
+        &mut self,
+        i: usize,
+        dest_name: &[u8],
+        parent: Option<Arc<DirFd>>,
+        base: &[u8],
+        old: Option<Stat>,
+    ) {
+        let e = self.entries[i].clone();
+        let e = &e;
+        let display = self.display_name(i);
+        let mut item = Item {
+            name: display,
+            kind: FileKind::Dir,
+            update: UpdateType::Unchanged,
+            changes: ItemChanges::default(),
+            link_target: None,
+            hardlink_to: None,
+            transferred: false,
+        };
+        let exists_as_dir = old.map(|o| o.kind() == FileKind::Dir).unwrap_or(false);
+        if exists_as_dir {
+            let old = old.unwrap_or_else(|| e.stat);
+            item.changes = self.changes(e, &old);
+            let attrs = self.attrs_for(e, false, Some(&old));
+            if !self.opts.dry_run {
+                // Ownership and mode now; time (and mode again) once the contents are done.
+                let now = Attrs {
+                    perms: attrs.perms,
+                    uid: attrs.uid,
+                    gid: attrs.gid,
+                    mtime: None,
+                };
+                let r = match &parent {
+                    Some(p) => p.apply_attrs(base, FileKind::Dir, &now),
+                    None => match &self.root_dir {
+                        Some(d) => DirFd::apply_attrs_fd(d.fd(), b".", &now),
+                        None => Ok(()),
+                    },
+                };
+                if let Err(err) = r {
+                    self.error(format!("rsync: [generator] {err}"));
+                }
+            }
+            self.fixups.push(DirFixup {
+                dir_rel: dest_name.to_vec(),
+                attrs,
+            });
+            self.push_item(item);
+        } else {
+            if let (Some(old), Some(p)) = (old, &parent)
+                && !self.remove_existing(p, base, &old, dest_name)
+            {
+                return;
+            }
+            item.update = UpdateType::Created;
+            item.changes.new = true;
+            let attrs = self.attrs_for(e, true, None);
+            self.outcome.stats.created.add(FileKind::Dir);
+            if self.opts.dry_run || parent.is_none() {
+                self.missing_dirs.insert(dest_name.to_vec());
+                if !self.opts.dry_run && dest_name.is_empty() {
+                    // The root itself always exists once resolved.
+                    self.missing_dirs.remove(dest_name);
+                }
+            } else if let Some(p) = &parent {
+                let mode = attrs.perms.unwrap_or(0o755) | 0o700;
+                if let Err(err) = p.mkdir(base, mode & 0o7777) {
+                    self.error(format!(
+                        "rsync: [generator] mkdir \"{}\" failed: {}",
+                        String::from_utf8_lossy(dest_name),
+                        err.errno_string()
+                    ));
+                    self.missing_dirs.insert(dest_name.to_vec());
+                    return;
+                }
+                if attrs.uid.is_some() || attrs.gid.is_some() {
+                    let own = Attrs {
+                        uid: attrs.uid,
+                        gid: attrs.gid,
+                        ..Attrs::default()
+                    };
+                    if let Err(err) = p.apply_attrs(base, FileKind::Dir, &own) {
+                        self.error(format!("rsync: [generator] {err}"));
+                    }
+                }
+            }
+            self.fixups.push(DirFixup {
+                dir_rel: dest_name.to_vec(),
+                attrs,
+            });
+            self.push_item(item);
+        }
+        if self.opts.delete == Some(DeleteTiming::During) && self.entries[i].content_dir {
+            self.delete_in(i);
+        }
+    }
+
+    /// Deletes extraneous entries in the destination directory of directory entry `i`.
+    fn delete_in(&mut self, i: usize) {
+        let dest_rel = self.dest_name(i);
+        if self.missing_dirs.contains(&dest_rel) {
+            return;
+        }
+        let dir = match &self.plan.root {
+            Some(r) => match r.open_dir(&dest_rel) {
+                Ok(d) => d,
+                Err(_) => return,
+            },
+            None => return,
+        };
+        let keep = source_children(&self.entries, i);
+        let mut events = Vec::new();
+        let mut errors = Vec::new();
+        delete_extraneous(
+            &dir,
+            &dest_rel,
+            &keep,
+            self.filters,
+            self.opts.dry_run,
+            &mut |ev| events.push(ev),
+            &mut |e| errors.push(e),
+        );
+        for ev in events {
+            self.outcome.stats.deleted.add(ev.kind);
+            self.pending.push(Pending::Delete(ev));
+        }
+        for e in errors {
+            self.error(format!("rsync: [generator] {e}"));
+        }
+    }
+
+    fn process_file(
+        &mut self,
+        i: usize,
+        parent: Option<Arc<DirFd>>,
+        base: &[u8],
+        old: Option<Stat>,
+    ) {
+        let e = self.entries[i].clone();
+        let display = self.display_name(i);
+        let old_file = old.filter(|o| o.kind() == FileKind::File);
+        if self.opts.existing && old.is_none() {
+            return;
+        }
+        if self.opts.ignore_existing && old.is_some() {
+            return;
+        }
+        if self.opts.update
+            && let Some(o) = &old_file
+            && o.mtime > e.stat.mtime
+        {
+            return;
+        }
+        let mut item = Item {
+            name: display,
+            kind: FileKind::File,
+            update: UpdateType::Received,
+            changes: ItemChanges::default(),
+            link_target: None,
+            hardlink_to: None,
+            transferred: true,
+        };
+        let up_to_date = match &old_file {
+            Some(o) if o.size == e.stat.size => {
+                if self.opts.checksum {
+                    let same = self.same_content(&e, parent.as_deref(), base);
+                    if !same {
+                        item.changes.checksum = true;
+                    }
+                    same
+                } else if self.opts.size_only {
+                    true
+                } else if self.opts.ignore_times {
+                    false
+                } else {
+                    o.mtime == e.stat.mtime
+                }
+            }
+            _ => false,
+        };
+        if up_to_date {
+            let Some(o) = old_file else { return };
+            item.update = UpdateType::Unchanged;
+            item.transferred = false;
+            item.changes = self.changes(&e, &o);
+            let mut attrs = self.attrs_for(&e, false, Some(&o));
+            let ns_differ = self.opts.checksum && o.mtime_nsec != e.stat.mtime_nsec;
+            if !item.changes.time && !ns_differ {
+                attrs.mtime = None;
+            }
+            if !item.changes.perms {
+                attrs.perms = None;
+            }
+            if !item.changes.owner {
+                attrs.uid = None;
+            }
+            if !item.changes.group {
+                attrs.gid = None;
+            }
+            if !self.opts.dry_run
+                && attrs != Attrs::default()
+                && let Some(p) = &parent
+                && let Err(err) = p.apply_attrs(base, FileKind::File, &attrs)
+            {
+                self.error(format!("rsync: [generator] {err}"));
+            }
+            self.push_item(item);
+            return;
+        }
+        match (&old_file, old) {
+            (Some(o), _) => {
+                let checksum = item.changes.checksum;
+                item.changes = self.changes(&e, o);
+                item.changes.checksum = checksum;
+            }
+            (None, Some(o)) => {
+                // Another kind of object is in the way.
+                if let Some(p) = &parent {
+                    let dest_name = self.dest_name(i);
+                    if !self.remove_existing(p, base, &o, &dest_name) {
+                        return;
+                    }
+                }
+                item.changes.new = true;
+                self.outcome.stats.created.add(FileKind::File);
+            }
+            (None, None) => {
+                item.changes.new = true;
+                self.outcome.stats.created.add(FileKind::File);
+            }
+        }
+        self.outcome.stats.transferred_files += 1;
+        self.outcome.stats.transferred_size += e.stat.size;
+        if self.opts.dry_run || parent.is_none() {
+            self.pending.push(Pending::Item(item));
+            return;
+        }
+        let Some(parent) = parent else { return };
+        let Some(src_base) = self.src_bases.get(e.source as usize).cloned().flatten() else {
+            self.error(format!(
+                "rsync: [sender] send_files failed to open \"{}\"",
+                String::from_utf8_lossy(&e.name)
+            ));
+            return;
+        };
+        let attrs = self.attrs_for(&e, item.changes.new, old_file.as_ref());
+        let job = CopyJob {
+            src_base,
+            src_name: e.name.clone(),
+            dest_dir: parent,
+            dest_name: base.to_vec(),
+            size: e.stat.size,
+            attrs,
+            inplace: self.opts.inplace && old_file.is_some(),
+        };
+        self.pending_jobs += 1;
+        self.pending_bytes += e.stat.size;
+        self.pending.push(Pending::Copy(Box::new(job), item));
+    }
+
+    fn same_content(&self, e: &FileEntry, parent: Option<&DirFd>, base: &[u8]) -> bool {
+        let Some(src_base) = self.src_bases.get(e.source as usize).cloned().flatten() else {
+            return false;
+        };
+        let Some(parent) = parent else { return false };
+        let (a, b) = rayon::join(
+            || {
+                src_base
+                    .open_read_beneath(&e.name)
+                    .ok()
+                    .and_then(|fd| file_digest(fd).ok())
+            },
+            || {
+                parent
+                    .open_read(base)
+                    .ok()
+                    .and_then(|fd| file_digest(fd).ok())
+            },
+        );
+        matches!((a, b), (Some(x), Some(y)) if x == y)
+    }
+
+    fn process_other(
+        &mut self,
+        i: usize,
+        parent: Option<Arc<DirFd>>,
+        base: &[u8],
+        old: Option<Stat>,
+    ) {
+        let e = self.entries[i].clone();
+        let kind = e.kind();
+        let mut item = Item {
+            name: self.display_name(i),
+            kind,
+            update: UpdateType::Created,
+            changes: ItemChanges::default(),
+            link_target: e.link_target.as_ref().map(|t| t.to_vec()),
+            hardlink_to: None,
+            transferred: false,
+        };
+        let same = match old {
+            Some(o) if o.kind() == kind => match kind {
+                FileKind::Symlink => parent
+                    .as_ref()
+                    .and_then(|p| p.readlink(base).ok())
+                    .is_some_and(|t| Some(t.as_slice()) == e.link_target.as_deref()),
+                FileKind::Device => {
+                    (o.mode & 0o170000) == (e.stat.mode & 0o170000) && o.rdev == e.stat.rdev
+                }
+                _ => (o.mode & 0o170000) == (e.stat.mode & 0o170000),
+            },
+            _ => false,
+        };
+        if self.opts.existing && old.is_none() {
+            return;
+        }
+        if self.opts.ignore_existing && old.is_some() {
+            return;
+        }
+        if same {
+            let Some(o) = old else { return };
+            item.update = UpdateType::Unchanged;
+            item.changes = self.changes(&e, &o);
+            let mut attrs = self.attrs_for(&e, false, Some(&o));
+            if !item.changes.time {
+                attrs.mtime = None;
+            }
+            if !item.changes.perms {
+                attrs.perms = None;
+            }
+            if !item.changes.owner {
+                attrs.uid = None;
+            }
+            if !item.changes.group {
+                attrs.gid = None;
+            }
+            if !self.opts.dry_run
+                && attrs != Attrs::default()
+                && let Some(p) = &parent
+                && let Err(err) = p.apply_attrs(base, kind, &attrs)
+            {
+                self.error(format!("rsync: [generator] {err}"));
+            }
+            self.push_item(item);
+            return;
+        }
+        let dest_name = self.dest_name(i);
+        match old {
+            Some(o) if o.kind() == kind => {
+                item.changes = self.changes(&e, &o);
+                item.changes.checksum = true;
+                item.changes.size = false;
+            }
+            _ => {
+                item.changes.new = true;
+                self.outcome.stats.created.add(kind);
+            }
+        }
+        if self.opts.dry_run {
+            self.push_item(item);
+            return;
+        }
+        let Some(p) = parent else {
+            self.push_item(item);
+            return;
+        };
+        if let Some(o) = old
+            && !self.remove_existing(&p, base, &o, &dest_name)
+        {
+            return;
+        }
+        let made = match kind {
+            FileKind::Symlink => p.symlink(e.link_target.as_deref().unwrap_or(b""), base),
+            _ => p.mknod(base, e.stat.mode, e.stat.rdev),
+        };
+        if let Err(err) = made {
+            self.error(format!(
+                "rsync: [receiver] {} \"{}\" failed: {}",
+                err.op,
+                String::from_utf8_lossy(&dest_name),
+                err.errno_string()
+            ));
+            return;
+        }
+        let mut attrs = self.attrs_for(&e, true, None);
+        if let Ok(now) = p.lstat(base) {
+            self.trim_attrs(&mut attrs, &now);
+        }
+        if let Err(err) = p.apply_attrs(base, kind, &attrs) {
+            self.error(format!("rsync: [receiver] {err}"));
+        }
+        self.push_item(item);
+    }
+
+    /// Links follower `i` to its group leader (after the leader's copy is done).
+    fn make_hard_link(&mut self, i: usize) {
+        let Some(&leader) = self.hl_followers.get(&i) else {
+            return;
+        };
+        let e = self.entries[i].clone();
+        let dest_name = self.dest_name(i);
+        let leader_name = self.dest_name(leader);
+        let mut item = Item {
+            name: self.display_name(i),
+            kind: e.kind(),
+            update: UpdateType::HardLink,
+            changes: ItemChanges::default(),
+            link_target: None,
+            hardlink_to: Some(self.entries[leader].name.to_vec()),
+            transferred: false,
+        };
+        let parent = self.dest_dir(dir_of(&dest_name));
+        let leader_dir = self
+            .plan
+            .root
+            .as_ref()
+            .and_then(|r| r.open_dir(dir_of(&leader_name)).ok());
+        let base = base_of(&dest_name).to_vec();
+        let old = parent.as_ref().and_then(|p| p.lstat(&base).ok());
+        let leader_st = leader_dir
+            .as_ref()
+            .and_then(|d| d.lstat(base_of(&leader_name)).ok());
+        if let (Some(o), Some(l)) = (old, leader_st)
+            && o.dev == l.dev
+            && o.ino == l.ino
+        {
+            return;
+        }
+        match old {
+            Some(o) => {
+                item.changes = self.changes(&e, &o);
+            }
+            None => {
+                item.changes.new = true;
+                self.outcome.stats.created.add(e.kind());
+            }
+        }
+        if self.opts.dry_run {
+            self.push_item(item);
+            return;
+        }
+        let (Some(p), Some(ld)) = (parent, leader_dir) else {
+            self.push_item(item);
+            return;
+        };
+        if let Some(o) = old
+            && !self.remove_existing(&p, &base, &o, &dest_name)
+        {
+            return;
+        }
+        if let Err(err) = p.link_from(&ld, base_of(&leader_name), &base) {
+            self.error(format!(
+                "rsync: [receiver] link \"{}\" => {} failed: {}",
+                String::from_utf8_lossy(&dest_name),
+                String::from_utf8_lossy(&leader_name),
+                err.errno_string()
+            ));
+            return;
+        }
+        self.push_item(item);
+    }
+
+    /// Runs the pending copies in parallel and reports everything pending in order.
+    fn flush(&mut self, sink: &mut dyn SyncSink) {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_jobs = 0;
+        self.pending_bytes = 0;
+        let results: Vec<Option<Result<u64, CopyError>>> = pending
+            .par_iter()
+            .map(|p| match p {
+                Pending::Copy(job, _) => Some(run(job)),
+                _ => None,
+            })
+            .collect();
+        for (p, r) in pending.into_iter().zip(results) {
+            match p {
+                Pending::Item(item) => sink.item(&item),
+                Pending::Delete(ev) => sink.deleted(&ev),
+                Pending::Message(m) => sink.message(&m),
+                Pending::Copy(job, item) => match r {
+                    Some(Ok(n)) => {
+                        self.outcome.stats.literal_data += n;
+                        sink.item(&item);
+                        if self.opts.progress {
+                            sink.progress(&ProgressEvent {
+                                name: item.name.clone(),
+                                done: n,
+                                size: job.size,
+                                finished: true,
+                            });
+                        }
+                    }
+                    Some(Err(CopyError::Vanished)) => {
+                        self.outcome.vanished = true;
+                        sink.message(&io_message(format!(
+                            "file has vanished: \"{}\"",
+                            String::from_utf8_lossy(&job.src_name)
+                        )));
+                    }
+                    Some(Err(CopyError::Io(err))) => {
+                        self.outcome.partial = true;
+                        sink.message(&io_message(format!("rsync: [receiver] {err}")));
+                    }
+                    None => {}
+                },
+            }
+        }
+    }
+}
+
+fn umask() -> u32 {
+    use std::sync::OnceLock;
+    static MASK: OnceLock<u32> = OnceLock::new();
+    *MASK.get_or_init(|| {
+        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        rustix::process::umask(old);
+        old.bits()
+    })
+}

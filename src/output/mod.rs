@@ -1,0 +1,14 @@
+//! rsync-compatible output, formatted by hand: itemized lines, `-v` names, deletions,
+//! `--stats`, `--progress`, and the escaping of unprintable bytes in names.
+
+mod escape;
+mod itemize;
+mod numbers;
+mod printer;
+mod stats;
+
+pub use escape::escape_name;
+pub use itemize::itemize_line;
+pub use numbers::{comma_number, human_number};
+pub use printer::Printer;
+pub use stats::{stats_text, summary_text};

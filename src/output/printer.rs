@@ -1,0 +1,189 @@
+//! The [`SyncSink`] that prints what rsync prints for the chosen verbosity.
+
+use std::io::{BufWriter, Stdout, Write};
+use std::time::Instant;
+
+use rdsync_engine::fs::FileKind;
+use rdsync_engine::local::{DeleteEvent, Item, Message, MessageKind, ProgressEvent, SyncSink};
+
+use super::escape::escape_name;
+use super::itemize::itemize_line;
+use super::numbers::comma_number;
+use crate::cli::Verbosity;
+
+/// Prints sync events to stdout (and errors to stderr) in rsync's formats.
+#[derive(Debug)]
+pub struct Printer {
+    out: BufWriter<Stdout>,
+    verbosity: Verbosity,
+    started: Instant,
+    transferred: u64,
+    total_bytes_done: u64,
+    /// Number of entries in the list (for progress `to-chk`).
+    pub total_files: u64,
+    /// Total size of the list (for `--info=progress2`).
+    pub total_size: u64,
+}
+
+impl Printer {
+    /// A printer for `verbosity`.
+    pub fn new(verbosity: Verbosity) -> Self {
+        Self {
+            out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            verbosity,
+            started: Instant::now(),
+            transferred: 0,
+            total_bytes_done: 0,
+            total_files: 0,
+            total_size: 0,
+        }
+    }
+
+    fn quiet(&self) -> bool {
+        self.verbosity.quiet
+    }
+
+    /// Writes a line to stdout (unless `-q`).
+    pub fn line(&mut self, bytes: &[u8]) {
+        if self.quiet() {
+            return;
+        }
+        let _ = self.out.write_all(bytes);
+        let _ = self.out.write_all(b"\n");
+    }
+
+    /// Writes raw text to stdout (unless `-q`).
+    pub fn text(&mut self, text: &str) {
+        if self.quiet() {
+            return;
+        }
+        let _ = self.out.write_all(text.as_bytes());
+    }
+
+    /// Writes a line to stderr, after flushing stdout so the two keep their order.
+    pub fn error_line(&mut self, text: &str) {
+        let _ = self.out.flush();
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.write_all(b"\n");
+    }
+
+    /// Flushes stdout.
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    fn names_wanted(&self) -> bool {
+        self.verbosity.itemize > 0 || self.verbosity.verbose > 0
+    }
+}
+
+fn rate_text(bytes: u64, secs: f64) -> String {
+    let rate = bytes as f64 / secs.max(0.000_001);
+    if rate >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:7.2}GB/s", rate / (1024.0 * 1024.0 * 1024.0))
+    } else if rate >= 1024.0 * 1024.0 {
+        format!("{:7.2}MB/s", rate / (1024.0 * 1024.0))
+    } else {
+        format!("{:7.2}kB/s", rate / 1024.0)
+    }
+}
+
+fn elapsed_text(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+impl SyncSink for Printer {
+    fn created_destination(&mut self, name: &[u8]) {
+        if self.names_wanted() {
+            let mut l = b"created directory ".to_vec();
+            l.extend_from_slice(&escape_name(name));
+            self.line(&l);
+        }
+    }
+
+    fn item(&mut self, item: &Item) {
+        if self.verbosity.itemize > 0 {
+            let l = itemize_line(item);
+            self.line(&l);
+        } else if self.verbosity.verbose > 0 || (self.verbosity.progress && item.transferred) {
+            let mut l = escape_name(&item.name);
+            if let Some(t) = &item.link_target {
+                l.extend_from_slice(b" -> ");
+                l.extend_from_slice(&escape_name(t));
+            }
+            if let Some(t) = &item.hardlink_to {
+                l.extend_from_slice(b" => ");
+                l.extend_from_slice(&escape_name(t));
+            }
+            self.line(&l);
+        }
+    }
+
+    fn deleted(&mut self, event: &DeleteEvent) {
+        let mut name = escape_name(&event.name);
+        if event.kind == FileKind::Dir {
+            name.push(b'/');
+        }
+        if self.verbosity.itemize > 0 {
+            let mut l = b"*deleting   ".to_vec();
+            l.extend_from_slice(&name);
+            self.line(&l);
+        } else if self.verbosity.verbose > 0 {
+            let mut l = b"deleting ".to_vec();
+            l.extend_from_slice(&name);
+            self.line(&l);
+        }
+    }
+
+    fn message(&mut self, message: &Message) {
+        match message.kind {
+            MessageKind::Info => {
+                let t = message.text.clone();
+                self.line(t.as_bytes());
+            }
+            MessageKind::Error => self.error_line(&message.text),
+        }
+    }
+
+    fn progress(&mut self, event: &ProgressEvent) {
+        if self.quiet() {
+            return;
+        }
+        self.transferred += 1;
+        self.total_bytes_done += event.done;
+        let secs = self.started.elapsed().as_secs_f64();
+        if self.verbosity.progress2 {
+            let pct = if self.total_size == 0 {
+                100
+            } else {
+                (self.total_bytes_done * 100 / self.total_size).min(100)
+            };
+            let t = format!(
+                "\r{:>15} {:3}% {}    {} (xfr#{}, to-chk={}/{})",
+                comma_number(self.total_bytes_done),
+                pct,
+                rate_text(self.total_bytes_done, secs),
+                elapsed_text(secs),
+                self.transferred,
+                self.total_files.saturating_sub(self.transferred),
+                self.total_files
+            );
+            self.text(&t);
+            let _ = self.out.flush();
+        } else if self.verbosity.progress {
+            let t = format!(
+                "{:>15} {:3}% {}    {} (xfr#{}, to-chk={}/{})\n",
+                comma_number(event.done),
+                100,
+                rate_text(event.done, secs),
+                elapsed_text(secs),
+                self.transferred,
+                self.total_files.saturating_sub(self.transferred),
+                self.total_files
+            );
+            self.text(&t);
+        }
+    }
+}

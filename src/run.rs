@@ -1,0 +1,133 @@
+//! The `rdsync` command: parse, run natively or fall back, print, exit code.
+
+use std::ffi::OsString;
+
+use rdsync_engine::filter::FilterChain;
+use rdsync_engine::local::{SyncOutcome, SyncSink};
+
+use crate::cli::{Options, ParseOutcome, UsageError, parse_args};
+use crate::exit;
+use crate::fallback::run_system_rsync;
+use crate::output::{Printer, stats_text, summary_text};
+
+/// Why a local sync could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The filter rules could not be loaded.
+    #[error("{0}")]
+    Filter(#[from] rdsync_engine::filter::FilterError),
+    /// The destination could not be used.
+    #[error("{0}")]
+    Dest(#[from] rdsync_engine::local::DestError),
+    /// Fewer than two paths.
+    #[error("need at least one source and a destination")]
+    Paths,
+}
+
+impl SyncError {
+    /// rsync's exit code for the error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SyncError::Filter(_) => exit::SYNTAX,
+            SyncError::Dest(e) => e.exit_code(),
+            SyncError::Paths => exit::SYNTAX,
+        }
+    }
+}
+
+/// Runs a local sync of `options.paths` (sources then destination), reporting to `sink`.
+pub fn sync_local(options: &Options, sink: &mut dyn SyncSink) -> Result<SyncOutcome, SyncError> {
+    let Some((dest, sources)) = options.paths.split_last() else {
+        return Err(SyncError::Paths);
+    };
+    if sources.is_empty() {
+        return Err(SyncError::Paths);
+    }
+    let rules = FilterChain::expand_merges(options.filter_rules.clone())?;
+    let mut chain = FilterChain::new(rules);
+    if options.delete_excluded {
+        chain = chain.into_delete_excluded();
+    }
+    let local = options.local_options();
+    Ok(rdsync_engine::local::sync_local(
+        sources, dest, &local, &chain, sink,
+    )?)
+}
+
+/// The whole `rdsync` command for `args` (without the program name); returns the exit code.
+pub fn run_cli(args: Vec<OsString>) -> i32 {
+    let options = match parse_args(args.clone()) {
+        Ok(ParseOutcome::Run(o)) => o,
+        Ok(ParseOutcome::Fallback(reason)) => return run_system_rsync(&args, &reason),
+        Ok(ParseOutcome::Version) => {
+            println!(
+                "rdsync version {} (rsync-compatible, protocol 32)",
+                env!("CARGO_PKG_VERSION")
+            );
+            return 0;
+        }
+        Ok(ParseOutcome::Help) => {
+            println!("Usage: rdsync [OPTION]... SRC [SRC]... DEST");
+            println!(
+                "rsync-compatible options; unsupported ones run {}.",
+                crate::fallback::SYSTEM_RSYNC
+            );
+            return 0;
+        }
+        Err(UsageError::Message(m)) => {
+            eprintln!("{m}");
+            eprintln!("{}", exit::closing_line(exit::SYNTAX));
+            return exit::SYNTAX;
+        }
+        Err(UsageError::FileIo(m)) => {
+            eprintln!("{m}");
+            eprintln!("{}", exit::closing_line(exit::FILE_IO));
+            return exit::FILE_IO;
+        }
+        Err(UsageError::Unsupported(reason)) => return run_system_rsync(&args, &reason),
+    };
+    if options.paths.len() < 2 {
+        return run_system_rsync(&args, "listing or usage without SRC and DEST");
+    }
+    let mut printer = Printer::new(options.verbosity);
+    if options.verbosity.verbose > 0 && !options.verbosity.quiet {
+        printer.line(b"sending incremental file list");
+    }
+    let result = sync_local(&options, &mut printer);
+    let code = match result {
+        Ok(outcome) => {
+            if options.verbosity.progress2 {
+                printer.text("\n");
+            }
+            if options.verbosity.stats {
+                printer.text(&stats_text(&outcome.stats, options.verbosity.human));
+            }
+            if options.verbosity.stats || options.verbosity.verbose > 0 {
+                printer.text(&summary_text(
+                    &outcome.stats,
+                    options.verbosity.human,
+                    options.dry_run,
+                ));
+            }
+            outcome.exit_code()
+        }
+        Err(SyncError::Dest(e)) => {
+            let text = e.to_string();
+            if text.starts_with("ERROR") {
+                printer.error_line(&text);
+            } else {
+                printer.error_line(&format!("rsync: [Receiver] {text}"));
+            }
+            e.exit_code()
+        }
+        Err(e) => {
+            printer.error_line(&format!("rsync: {e}"));
+            e.exit_code()
+        }
+    };
+    printer.flush();
+    if code != 0 {
+        printer.error_line(&exit::closing_line(code));
+    }
+    code
+}
