@@ -325,6 +325,12 @@ pub fn load_str(path: &Path, text: &str, ov: &Overrides) -> Result<Config, Confi
     };
     let mut warnings = Vec::new();
     for key in &unknown {
+        // serde_ignored writes `?` for an `Option` level; drop it from the dotted path.
+        let key = &key
+            .split('.')
+            .filter(|s| *s != "?")
+            .collect::<Vec<_>>()
+            .join(".");
         let last = key.rsplit('.').next().unwrap_or(key);
         let (line, column) = loc.find_key(last, is_json).unwrap_or((1, 1));
         let msg = format!("unknown key `{key}`");
