@@ -336,10 +336,13 @@ async fn scheduler(
             }
         }
         // Fire what is due.
-        let due: Vec<(String, DateTime<Utc>)> = plan
+        // In file order, so an instance run keeps upstream's sequential job order.
+        let due: Vec<(String, DateTime<Utc>)> = cfg
+            .jobs
             .iter()
+            .filter_map(|j| plan.get(&j.id).map(|p| (j.id.clone(), *p)))
             .filter(|(_, (_, at))| *at <= now)
-            .map(|(id, (sched, _))| (id.clone(), *sched))
+            .map(|(id, (sched, _))| (id, sched))
             .collect();
         for (id, sched) in &due {
             tracing::info!(job = %id, "cron fire for {sched}");

@@ -569,3 +569,57 @@ fn catch_up_runs_a_missed_fire_from_persisted_state() {
             .success()
     );
 }
+
+#[test]
+fn systemd_notify_ready_and_stopping_and_unit_file() {
+    let env = Env::new();
+    let nsock = env.path("notify.sock");
+    let rx = std::os::unix::net::UnixDatagram::bind(&nsock).unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let cfg = env.write_config(
+        "jobs:\n  - id: boot\n    run_on_start: true\n    actions:\n      - {action: command, command: /bin/true}\n  - id: yearly\n    schedule: \"0 0 1 1 *\"\n    jitter: 1h\n    actions:\n      - {action: command, command: /bin/true}\n",
+    );
+    let mut d = env.spawn_env(&cfg, &[], &[("NOTIFY_SOCKET", nsock.to_str().unwrap())]);
+    let mut buf = [0u8; 512];
+    let n = rx.recv(&mut buf).expect("no READY=1 from the daemon");
+    let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg}");
+    // run_on_start ran once; the yearly job's next run carries its jitter (within 1h).
+    wait_until(Duration::from_secs(10), "the run_on_start run", || {
+        history(&env, "boot")
+            .iter()
+            .any(|r| r["trigger"] == "start" && r["result"] == "success")
+    });
+    let j = control_json(&env.socket(), "/api/v1/jobs/yearly");
+    let next = chrono::DateTime::parse_from_rfc3339(j["next_run"].as_str().unwrap()).unwrap();
+    let next_year = chrono::Datelike::year(&chrono::Utc::now()) + 1;
+    let base =
+        chrono::DateTime::parse_from_rfc3339(&format!("{next_year}-01-01T00:00:00Z")).unwrap();
+    let off = next - base;
+    assert!(
+        off >= chrono::Duration::zero() && off < chrono::Duration::hours(1),
+        "next {next} base {base}"
+    );
+    d.signal("TERM");
+    let n = rx.recv(&mut buf).expect("no STOPPING=1 from the daemon");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), "STOPPING=1");
+    assert!(
+        d.wait_exit(Duration::from_secs(10))
+            .expect("exit")
+            .success()
+    );
+
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/rdsync-director@.service"
+    ))
+    .unwrap();
+    for line in [
+        "Type=notify",
+        "KillMode=mixed",
+        "ExecReload=/bin/kill -USR1 $MAINPID",
+        "EnvironmentFile=-/etc/rsyncdirector/rsyncdirector-%i.env",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "unit lacks {line}");
+    }
+}

@@ -104,6 +104,11 @@ impl Env {
 
     /// Starts the daemon without waiting.
     pub fn spawn(&self, config: &Path, extra: &[&str]) -> Daemon {
+        self.spawn_env(config, extra, &[])
+    }
+
+    /// Starts the daemon without waiting, with extra environment variables.
+    pub fn spawn_env(&self, config: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Daemon {
         let log = self.path(&format!("daemon-{}.log", fastrand_suffix()));
         let f = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin())
@@ -112,6 +117,7 @@ impl Env {
             .arg(config)
             .args(extra)
             .env_remove("NOTIFY_SOCKET")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(f)
             .spawn()
