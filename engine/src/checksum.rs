@@ -167,7 +167,9 @@ impl BlockHasher {
         match self.algorithm {
             ChecksumAlgorithm::Md4 => self.seeded::<Md4>(block),
             ChecksumAlgorithm::Md5 => self.seeded::<Md5>(block),
-            ChecksumAlgorithm::Xxh64 => StrongDigest::from_slice(&xxh64(block, seed64).to_le_bytes()),
+            ChecksumAlgorithm::Xxh64 => {
+                StrongDigest::from_slice(&xxh64(block, seed64).to_le_bytes())
+            }
             ChecksumAlgorithm::Xxh3 => {
                 StrongDigest::from_slice(&xxh3_64_with_seed(block, seed64).to_le_bytes())
             }
@@ -336,7 +338,10 @@ mod tests {
             "99e9d85137db46ef"
         );
         // XXH3_64("", 0) = 0x2d06800538d394c2.
-        assert_eq!(hex(&ChecksumAlgorithm::Xxh3.digest(b"")), "c294d3380580062d");
+        assert_eq!(
+            hex(&ChecksumAlgorithm::Xxh3.digest(b"")),
+            "c294d3380580062d"
+        );
         // XXH3_128("", 0) = 0x99aa06d3014798d86001c324468d497f: low 64 bits LE, then high.
         assert_eq!(
             hex(&ChecksumAlgorithm::Xxh128.digest(b"")),
@@ -352,11 +357,20 @@ mod tests {
         let cat = |a: &[u8], b: &[u8]| [a, b].concat();
 
         let last = BlockHasher::new(ChecksumAlgorithm::Md4, seed, SeedOrder::SeedLast);
-        assert_eq!(last.digest(block), ChecksumAlgorithm::Md4.digest(&cat(block, &s)));
+        assert_eq!(
+            last.digest(block),
+            ChecksumAlgorithm::Md4.digest(&cat(block, &s))
+        );
         let first = BlockHasher::new(ChecksumAlgorithm::Md5, seed, SeedOrder::SeedFirst);
-        assert_eq!(first.digest(block), ChecksumAlgorithm::Md5.digest(&cat(&s, block)));
+        assert_eq!(
+            first.digest(block),
+            ChecksumAlgorithm::Md5.digest(&cat(&s, block))
+        );
         let md5_last = BlockHasher::new(ChecksumAlgorithm::Md5, seed, SeedOrder::SeedLast);
-        assert_eq!(md5_last.digest(block), ChecksumAlgorithm::Md5.digest(&cat(block, &s)));
+        assert_eq!(
+            md5_last.digest(block),
+            ChecksumAlgorithm::Md5.digest(&cat(block, &s))
+        );
         // A zero seed is left out of block sums.
         let zero = BlockHasher::new(ChecksumAlgorithm::Md4, 0, SeedOrder::SeedLast);
         assert_eq!(zero.digest(block), ChecksumAlgorithm::Md4.digest(block));
@@ -366,8 +380,14 @@ mod tests {
     fn xxh_seed_is_sign_extended() {
         let block = b"0123456789abcdef";
         let h = BlockHasher::new(ChecksumAlgorithm::Xxh64, -5, SeedOrder::SeedFirst);
-        assert_eq!(h.digest(block).as_bytes(), xxh64(block, 0xffff_ffff_ffff_fffb).to_le_bytes());
-        assert_ne!(h.digest(block).as_bytes(), xxh64(block, 0xffff_fffb).to_le_bytes());
+        assert_eq!(
+            h.digest(block).as_bytes(),
+            xxh64(block, 0xffff_ffff_ffff_fffb).to_le_bytes()
+        );
+        assert_ne!(
+            h.digest(block).as_bytes(),
+            xxh64(block, 0xffff_fffb).to_le_bytes()
+        );
         let h3 = BlockHasher::new(ChecksumAlgorithm::Xxh3, -5, SeedOrder::SeedLast);
         assert_eq!(
             h3.digest(block).as_bytes(),
@@ -400,11 +420,20 @@ mod tests {
             ChecksumAlgorithm::Md4.digest(&[&[0u8; 4][..], data].concat())
         );
         let p = ChecksumProfile::for_protocol(30, None, seed, true);
-        assert_eq!(p.block, BlockHasher::new(ChecksumAlgorithm::Md5, seed, SeedOrder::SeedFirst));
+        assert_eq!(
+            p.block,
+            BlockHasher::new(ChecksumAlgorithm::Md5, seed, SeedOrder::SeedFirst)
+        );
         let p = ChecksumProfile::for_protocol(30, None, seed, false);
-        assert_eq!(p.block, BlockHasher::new(ChecksumAlgorithm::Md5, seed, SeedOrder::SeedLast));
+        assert_eq!(
+            p.block,
+            BlockHasher::new(ChecksumAlgorithm::Md5, seed, SeedOrder::SeedLast)
+        );
         let p = ChecksumProfile::for_protocol(31, Some(ChecksumAlgorithm::Md4), seed, true);
-        assert_eq!(p.block, BlockHasher::new(ChecksumAlgorithm::Md4, seed, SeedOrder::SeedLast));
+        assert_eq!(
+            p.block,
+            BlockHasher::new(ChecksumAlgorithm::Md4, seed, SeedOrder::SeedLast)
+        );
         let p = ChecksumProfile::for_protocol(32, Some(ChecksumAlgorithm::Xxh128), seed, true);
         assert_eq!(p.file_algorithm, ChecksumAlgorithm::Xxh128);
         assert_eq!(p.file_seed_prefix, None);

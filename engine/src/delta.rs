@@ -98,7 +98,11 @@ impl BlockIndex {
             let (a, b) = (a as usize, b as usize);
             sig.weak(a)
                 .cmp(&sig.weak(b))
-                .then_with(|| layout.block_size(a as u64).cmp(&layout.block_size(b as u64)))
+                .then_with(|| {
+                    layout
+                        .block_size(a as u64)
+                        .cmp(&layout.block_size(b as u64))
+                })
                 .then_with(|| sig.strong(a).cmp(sig.strong(b)))
                 .then_with(|| a.cmp(&b))
         });
@@ -394,7 +398,9 @@ mod tests {
         let sig = Signature::generate(basis, layout, &profile.block).unwrap();
         let generator = DeltaGenerator::new(&sig, profile.block);
         let mut sink = TokenCollector::default();
-        let out = generator.run(new, profile.file_hasher(), &mut sink).unwrap();
+        let out = generator
+            .run(new, profile.file_hasher(), &mut sink)
+            .unwrap();
         (sink.tokens, out)
     }
 
@@ -469,7 +475,10 @@ mod tests {
         let mut new = vec![0u8; 700 * 20_000];
         new[5] = 1;
         let (tokens, out) = delta(&basis, &new, 700);
-        assert_eq!(out.stats.literal_bytes + out.stats.matched_bytes, new.len() as u64);
+        assert_eq!(
+            out.stats.literal_bytes + out.stats.matched_bytes,
+            new.len() as u64
+        );
         assert!(tokens.len() > 19_000);
     }
 
@@ -506,6 +515,10 @@ mod tests {
             .run(&new[..], profile.file_hasher(), &mut sink)
             .unwrap();
         assert_eq!(sink.1, new.len() as u64);
-        assert!(sink.0 <= READ_CHUNK + LITERAL_FLUSH + 1400, "piece of {}", sink.0);
+        assert!(
+            sink.0 <= READ_CHUNK + LITERAL_FLUSH + 1400,
+            "piece of {}",
+            sink.0
+        );
     }
 }

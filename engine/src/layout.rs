@@ -87,8 +87,8 @@ pub fn strong_len_for(len: u64, block_len: u32, params: &LayoutParams) -> usize 
         return max;
     }
     // b = 10 + 2·⌊log2 len⌋ − ⌊log2 block_len⌋ (not below 0); s2 = (b − 24) / 8 toward zero.
-    let b = (10 + 2 * i64::from(floor_log2(len)) - i64::from(floor_log2(u64::from(block_len))))
-        .max(0);
+    let b =
+        (10 + 2 * i64::from(floor_log2(len)) - i64::from(floor_log2(u64::from(block_len)))).max(0);
     let s2 = ((b - 24) / 8).max(0) as usize;
     s2.max(params.min_strong_len).min(max)
 }
@@ -161,7 +161,10 @@ mod tests {
         let l = first(1_000_000);
         assert_eq!((l.block_len, l.strong_len), (1000, 2));
         let l = first(17_000_000);
-        assert_eq!((l.block_len, l.strong_len, l.count, l.remainder), (4120, 2, 4127, 880));
+        assert_eq!(
+            (l.block_len, l.strong_len, l.count, l.remainder),
+            (4120, 2, 4127, 880)
+        );
         let l = first(5_000_000_000);
         assert_eq!(
             (l.block_len, l.strong_len, l.count, l.remainder),

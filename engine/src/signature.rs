@@ -70,9 +70,12 @@ impl Signature {
         let mut strong = vec![0u8; count * strong_len];
 
         let blocks_per_batch = (BATCH_BYTES / block_len).max(1);
-        let mut buf = vec![0u8; blocks_per_batch.saturating_mul(block_len).min(
-            usize::try_from(layout.file_len).unwrap_or(usize::MAX),
-        )];
+        let mut buf = vec![
+            0u8;
+            blocks_per_batch
+                .saturating_mul(block_len)
+                .min(usize::try_from(layout.file_len).unwrap_or(usize::MAX),)
+        ];
         let mut done_blocks = 0usize;
         let mut read_total = 0u64;
         while done_blocks < count {
@@ -231,7 +234,10 @@ mod tests {
         let layout = BlockLayout::with_block_len(2000, 700, 2);
         let hasher = BlockHasher::new(ChecksumAlgorithm::Md4, 0, SeedOrder::SeedLast);
         let err = Signature::generate(&data[..], layout, &hasher).unwrap_err();
-        assert!(matches!(err, SignatureError::BasisShrank { actual: 1000, .. }));
+        assert!(matches!(
+            err,
+            SignatureError::BasisShrank { actual: 1000, .. }
+        ));
     }
 
     #[test]

@@ -11,12 +11,27 @@ use rdsync_engine::signature::Signature;
 /// One edit applied to the basis to make the new file.
 #[derive(Debug, Clone)]
 enum Edit {
-    Insert { at: usize, bytes: Vec<u8> },
-    Delete { at: usize, len: usize },
+    Insert {
+        at: usize,
+        bytes: Vec<u8>,
+    },
+    Delete {
+        at: usize,
+        len: usize,
+    },
     /// Copy a range to another place (a moved or repeated block).
-    Duplicate { from: usize, len: usize, to: usize },
-    Overwrite { at: usize, bytes: Vec<u8> },
-    Truncate { at: usize },
+    Duplicate {
+        from: usize,
+        len: usize,
+        to: usize,
+    },
+    Overwrite {
+        at: usize,
+        bytes: Vec<u8>,
+    },
+    Truncate {
+        at: usize,
+    },
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -160,7 +175,10 @@ fn empty_files_every_way() {
     for alg in ChecksumAlgorithm::ALL {
         assert_eq!(roundtrip(&[], &[], alg, 700, 16, 1), Some(vec![]));
         assert_eq!(roundtrip(b"abc", &[], alg, 700, 16, 1), Some(vec![]));
-        assert_eq!(roundtrip(&[], b"abc", alg, 700, 16, 1), Some(b"abc".to_vec()));
+        assert_eq!(
+            roundtrip(&[], b"abc", alg, 700, 16, 1),
+            Some(b"abc".to_vec())
+        );
     }
 }
 
@@ -179,7 +197,9 @@ fn large_file_with_scattered_changes() {
         .collect();
     let mut new = basis.clone();
     for i in (1000..new.len() - 5000).step_by(300_000) {
-        new[i..i + 3000].iter_mut().for_each(|b| *b = b.wrapping_add(1));
+        new[i..i + 3000]
+            .iter_mut()
+            .for_each(|b| *b = b.wrapping_add(1));
     }
     new.splice(4_000_001..4_000_001, b"inserted".iter().copied());
     new.drain(6_000_000..6_000_777);
