@@ -90,7 +90,7 @@ impl SyncPlan {
 
 /// The `-e` value for an endpoint, as upstream builds it (only when a port or key is set).
 pub fn ssh_e_option(ep: &SshEndpoint) -> Option<String> {
-    if ep.port.is_none() && ep.key.is_none() {
+    if ep.port.is_none() && ep.key.is_none() && ep.options.is_empty() {
         return None;
     }
     let mut s = "ssh".to_string();
@@ -99,6 +99,9 @@ pub fn ssh_e_option(ep: &SshEndpoint) -> Option<String> {
     }
     if let Some(k) = &ep.key {
         write!(s, " -i {}", shellwords::quote(k)).ok();
+    }
+    for o in &ep.options {
+        write!(s, " {}", shellwords::quote(o)).ok();
     }
     Some(s)
 }
@@ -318,6 +321,7 @@ mod tests {
             host: "backup_a.example.com".into(),
             port: Some(22000),
             key: Some("/var/tmp/some-private-ssh-key".into()),
+            options: Vec::new(),
         };
         let opts: Vec<String> = [
             "-av",

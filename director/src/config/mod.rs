@@ -86,6 +86,8 @@ pub struct SshEndpoint {
     pub port: Option<u16>,
     /// Private key (`private_ssh_key` or `private_key_path`).
     pub key: Option<String>,
+    /// Extra ssh options from the native `ssh:` section (e.g. `-o UserKnownHostsFile=...`).
+    pub options: Vec<String>,
 }
 
 impl SshEndpoint {
@@ -106,6 +108,7 @@ impl SshEndpoint {
             v.push("-i".into());
             v.push(k.clone());
         }
+        v.extend(self.options.iter().cloned());
         v.push(match &self.user {
             Some(u) => format!("{u}@{}", self.host),
             None => self.host.clone(),
@@ -441,6 +444,7 @@ fn endpoint(
     key1: &Option<String>,
     key2: &Option<String>,
     what: &str,
+    ssh_opts: &[String],
 ) -> Result<Place, String> {
     match kind {
         RawPlace::Local => Ok(Place::Local),
@@ -453,6 +457,7 @@ fn endpoint(
                 host,
                 port: port_of(port, what)?,
                 key: key1.clone().or_else(|| key2.clone()),
+                options: ssh_opts.to_vec(),
             }))
         }
     }
@@ -589,6 +594,26 @@ fn build(
         .map(|d| d.0)
         .unwrap_or(Duration::from_secs(30));
     let defaults = raw.defaults.clone().unwrap_or_default();
+    let mut ssh_opts = Vec::new();
+    if let Some(ssh) = &raw.ssh {
+        if let Some(kh) = &ssh.known_hosts {
+            ssh_opts.push("-o".to_string());
+            ssh_opts.push(format!("UserKnownHostsFile={kh}"));
+        }
+        if let Some(hk) = &ssh.host_key_checking {
+            let v = match hk.as_str() {
+                "strict" | "yes" => "yes",
+                "accept-new" => "accept-new",
+                "off" | "no" => "no",
+                other => {
+                    return Err(loc.err_near(other, format!("ssh.host_key_checking: expected strict, accept-new or off, got {other:?}")));
+                }
+            };
+            ssh_opts.push("-o".to_string());
+            ssh_opts.push(format!("StrictHostKeyChecking={v}"));
+        }
+        ssh_opts.extend(ssh.options.iter().flatten().cloned());
+    }
 
     let mut jobs = Vec::new();
     for rj in raw.jobs.unwrap_or_default() {
@@ -605,6 +630,7 @@ fn build(
             &rj.private_ssh_key,
             &rj.private_key_path,
             "job",
+            &ssh_opts,
         )
         .map_err(&e)?;
         if rj.kind.is_none() && !native {
@@ -710,6 +736,7 @@ fn build(
                     &l.private_ssh_key,
                     &l.private_key_path,
                     "lock_files",
+                    &ssh_opts,
                 )
                 .map_err(&e)?,
                 path: l.path.clone(),
@@ -726,6 +753,7 @@ fn build(
                     &b.private_ssh_key,
                     &b.private_key_path,
                     "blocks_on",
+                    &ssh_opts,
                 )
                 .map_err(&e)?,
                 path: b.path.clone(),
@@ -761,7 +789,7 @@ fn build(
             return Err(e("duplicate job/target id".into()));
         }
         let opts = t.options().or(&defaults);
-        let kind = target_action(&name, &t).map_err(&e)?;
+        let kind = target_action(&name, &t, &ssh_opts).map_err(&e)?;
         let mut group = None;
         match t.handler.as_deref() {
             None => {}
@@ -861,7 +889,11 @@ fn make_action(
     }
 }
 
-fn target_action(name: &str, t: &raw::RawTarget) -> Result<ActionKind, String> {
+fn target_action(
+    name: &str,
+    t: &raw::RawTarget,
+    ssh_opts: &[String],
+) -> Result<ActionKind, String> {
     let attrs = &t.attrs;
     let s = |k: &str| attrs.get(k).and_then(|v| v.as_str()).map(str::to_string);
     match t.class.as_str() {
@@ -918,6 +950,7 @@ fn target_action(name: &str, t: &raw::RawTarget) -> Result<ActionKind, String> {
                 host,
                 port,
                 key: s("key"),
+                options: ssh_opts.to_vec(),
             };
             let cmds: Vec<String> = attrs
                 .get("cmds")

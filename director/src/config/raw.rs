@@ -165,6 +165,8 @@ pub struct RawFile {
     pub metrics: Option<RawMetrics>,
     /// Control endpoint (native).
     pub control: Option<RawControl>,
+    /// ssh settings for remote locks, blocks, syncs and targets (native).
+    pub ssh: Option<RawSsh>,
     /// Defaults inherited by every job (native).
     pub defaults: Option<RawJobOptions>,
     /// rsyncdirector jobs.
@@ -192,6 +194,17 @@ pub struct RawMetrics {
     pub startup_retry_wait_seconds: Option<serde_json::Value>,
     /// Accepted for compatibility; unused.
     pub startup_retry_limit: Option<serde_json::Value>,
+}
+
+/// `ssh:`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSsh {
+    /// `UserKnownHostsFile`.
+    pub known_hosts: Option<String>,
+    /// `strict`, `accept-new` or `off` (`StrictHostKeyChecking`).
+    pub host_key_checking: Option<String>,
+    /// Further ssh arguments, e.g. `["-o", "ServerAliveInterval=30"]`.
+    pub options: Option<Vec<String>>,
 }
 
 /// `control:`.
