@@ -4,7 +4,9 @@ use std::io::{BufWriter, Stdout, Write};
 use std::time::Instant;
 
 use rdsync_engine::fs::FileKind;
-use rdsync_engine::local::{DeleteEvent, Item, Message, MessageKind, ProgressEvent, SyncSink};
+use rdsync_engine::local::{
+    DeleteEvent, Item, Message, MessageKind, ProgressEvent, SyncSink, UpdateType,
+};
 
 use super::escape::escape_name;
 use super::itemize::itemize_line;
@@ -107,7 +109,11 @@ impl SyncSink for Printer {
         if self.verbosity.itemize > 0 {
             let l = itemize_line(item);
             self.line(&l);
-        } else if self.verbosity.verbose > 0 || (self.verbosity.progress && item.transferred) {
+        } else if (self.verbosity.verbose > 0
+            && (item.update != UpdateType::Unchanged
+                || (item.kind == FileKind::Dir && item.changes.any())))
+            || (self.verbosity.progress && item.transferred)
+        {
             let mut l = escape_name(&item.name);
             if let Some(t) = &item.link_target {
                 l.extend_from_slice(b" -> ");

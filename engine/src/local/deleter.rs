@@ -78,7 +78,7 @@ pub(crate) fn delete_extraneous(
     for (name, is_dir) in extra.iter().rev() {
         let full = join(dir_rel, name);
         if dry_run {
-            report_dry(dir, name, &full, *is_dir, report);
+            report_tree(dir, name, &full, *is_dir, report);
             continue;
         }
         let mut cb = |rel: &[u8], kind: FileKind| {
@@ -93,8 +93,8 @@ pub(crate) fn delete_extraneous(
     }
 }
 
-/// Reports what a dry run would delete (children first), without deleting.
-fn report_dry(
+/// Reports what deleting `name` would delete (children first), without deleting.
+pub(crate) fn report_tree(
     dir: &DirFd,
     name: &[u8],
     full: &[u8],
@@ -117,7 +117,7 @@ fn report_dry(
                 .collect();
             kids.sort_by(|a, b| compare_names(&a.0, a.1, &b.0, b.1));
             for (k, d) in kids.iter().rev() {
-                report_dry(&sub, k, &join(full, k), *d, report);
+                report_tree(&sub, k, &join(full, k), *d, report);
             }
         }
         report(DeleteEvent {

@@ -11,12 +11,12 @@ use crate::flist::{FileEntry, ScanError, ScanOptions, SourceRoot, compare_entrie
 use crate::fs::{Attrs, DirFd, FileKind, Stat};
 
 use super::checksum::file_digest;
-use super::deleter::{delete_extraneous, join, source_children};
+use super::deleter::{delete_extraneous, join, report_tree, source_children};
 use super::dest::{DestError, DestPlan, resolve};
 use super::event::{
     DeleteEvent, Item, ItemChanges, Message, MessageKind, ProgressEvent, SyncSink, UpdateType,
 };
-use super::hardlinks::followers;
+use super::hardlinks::HardLinkGroups;
 use super::options::{DeleteTiming, LocalOptions};
 use super::stats::SyncOutcome;
 use super::transfer::{CopyError, CopyJob, run};
@@ -60,8 +60,11 @@ struct Generator<'a> {
     pending_bytes: u64,
     fixups: Vec<DirFixup>,
     outcome: SyncOutcome,
-    hl_followers: HashMap<usize, usize>,
-    deferred_links: Vec<usize>,
+    hard_links: HardLinkGroups,
+    /// Entries whose content is (or, in a dry run, would be) transferred.
+    transferred: HashSet<usize>,
+    /// (member, leader) pairs to link once the copies are done.
+    deferred_links: Vec<(usize, usize)>,
     /// Destination directories the dry run "created" (their contents are all new).
     missing_dirs: HashSet<Vec<u8>>,
 }
@@ -162,10 +165,10 @@ pub fn sync_local(
         .as_ref()
         .and_then(|r| r.open_dir(b".").ok())
         .map(Arc::new);
-    let hl_followers = if opts.hard_links && plan.rename.is_none() {
-        followers(&entries)
+    let hard_links = if opts.hard_links && plan.rename.is_none() {
+        HardLinkGroups::new(&entries)
     } else {
-        HashMap::new()
+        HardLinkGroups::default()
     };
     let mut generator = Generator {
         opts,
@@ -180,7 +183,8 @@ pub fn sync_local(
         pending_bytes: 0,
         fixups: Vec::new(),
         outcome,
-        hl_followers,
+        hard_links,
+        transferred: HashSet::new(),
         deferred_links: Vec::new(),
         missing_dirs: HashSet::new(),
     };
@@ -258,9 +262,16 @@ impl Generator<'_> {
         }
         self.flush(sink);
         self.stack.clear();
-        let deferred = std::mem::take(&mut self.deferred_links);
-        for i in deferred {
-            self.make_hard_link(i);
+        let mut deferred = std::mem::take(&mut self.deferred_links);
+        for g in 0..self.hard_links.members.len() {
+            if let Some(leader) = self.hard_links.leader[g] {
+                for &w in self.hard_links.waiting[g].iter().rev() {
+                    deferred.push((w, leader));
+                }
+            }
+        }
+        for (i, leader) in deferred {
+            self.make_hard_link(i, leader);
         }
         self.flush(sink);
         if self.opts.delete == Some(DeleteTiming::After) {
@@ -480,8 +491,11 @@ impl Generator<'_> {
             }));
             return;
         }
-        if self.hl_followers.contains_key(&i) {
-            self.deferred_links.push(i);
+        let group = self.hard_links.group_of.get(&i).copied();
+        if let Some(g) = group
+            && let Some(leader) = self.hard_links.leader[g]
+        {
+            self.deferred_links.push((i, leader));
             return;
         }
         let dest_name = self.dest_name(i);
@@ -505,6 +519,14 @@ impl Generator<'_> {
         } else {
             parent.as_ref().and_then(|d| d.lstat(&base).ok())
         };
+        if let Some(g) = group {
+            let missing = old.is_none_or(|o| o.kind() != FileKind::File);
+            if missing && !self.hard_links.is_last(g, i) {
+                self.hard_links.waiting[g].push(i);
+                return;
+            }
+            self.hard_links.leader[g] = Some(i);
+        }
         match kind {
             FileKind::Dir => self.process_dir(i, &dest_name, parent, &base, old),
             FileKind::File => self.process_file(i, parent, &base, old),
@@ -513,22 +535,39 @@ impl Generator<'_> {
     }
 
     fn remove_existing(&mut self, dir: &DirFd, base: &[u8], old: &Stat, dest_name: &[u8]) -> bool {
+        if old.kind() == FileKind::Dir {
+            // rsync reports the directory's contents (not the directory itself) as deleted.
+            let mut deleted: Vec<DeleteEvent> = Vec::new();
+            let result = if self.opts.dry_run {
+                report_tree(dir, base, dest_name, true, &mut |ev| deleted.push(ev));
+                Ok(())
+            } else {
+                dir.remove_tree(base, &mut |rel: &[u8], kind| {
+                    let name = join(dir_of(dest_name), rel);
+                    deleted.push(DeleteEvent { name, kind });
+                })
+            };
+            for ev in deleted {
+                if ev.name.as_slice() != dest_name {
+                    self.outcome.stats.deleted.add(ev.kind);
+                    self.pending.push(Pending::Delete(ev));
+                }
+            }
+            if let Err(e) = result {
+                self.error(format!(
+                    "rsync: [generator] delete_file: {} \"{}\" failed: {}",
+                    e.op,
+                    String::from_utf8_lossy(dest_name),
+                    e.errno_string()
+                ));
+                return false;
+            }
+            return true;
+        }
         if self.opts.dry_run {
             return true;
         }
-        let result = if old.kind() == FileKind::Dir {
-            let mut deleted = Vec::new();
-            let r = dir.remove_tree(base, &mut |rel: &[u8], kind| {
-                deleted.push((rel.to_vec(), kind))
-            });
-            for (_, kind) in deleted {
-                self.outcome.stats.deleted.add(kind);
-            }
-            r
-        } else {
-            dir.unlink(base)
-        };
-        match result {
+        match dir.unlink(base) {
             Ok(()) => true,
             Err(e) => {
                 self.error(format!(
@@ -776,6 +815,7 @@ impl Generator<'_> {
         }
         self.outcome.stats.transferred_files += 1;
         self.outcome.stats.transferred_size += e.stat.size;
+        self.transferred.insert(i);
         if self.opts.dry_run || parent.is_none() {
             self.pending.push(Pending::Item(item));
             return;
@@ -938,10 +978,7 @@ impl Generator<'_> {
     }
 
     /// Links follower `i` to its group leader (after the leader's copy is done).
-    fn make_hard_link(&mut self, i: usize) {
-        let Some(&leader) = self.hl_followers.get(&i) else {
-            return;
-        };
+    fn make_hard_link(&mut self, i: usize, leader: usize) {
         let e = self.entries[i].clone();
         let dest_name = self.dest_name(i);
         let leader_name = self.dest_name(leader);
@@ -965,7 +1002,9 @@ impl Generator<'_> {
         let leader_st = leader_dir
             .as_ref()
             .and_then(|d| d.lstat(base_of(&leader_name)).ok());
+        let leader_replaced = self.opts.dry_run && self.transferred.contains(&leader);
         if let (Some(o), Some(l)) = (old, leader_st)
+            && !leader_replaced
             && o.dev == l.dev
             && o.ino == l.ino
         {
@@ -974,6 +1013,10 @@ impl Generator<'_> {
         match old {
             Some(o) => {
                 item.changes = self.changes(&e, &o);
+                if self.opts.dry_run {
+                    // rsync's dry run names no link target for an existing file.
+                    item.hardlink_to = None;
+                }
             }
             None => {
                 item.changes.new = true;
