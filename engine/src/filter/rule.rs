@@ -223,7 +223,8 @@ impl FilterRule {
                     b'!' => (RuleAction::Clear, None),
                     _ => return Err(FilterError::Unknown(shown())),
                 };
-                (a, s, &text[1..])
+                let rest = &text[1..];
+                (a, s, rest.strip_prefix(b",").unwrap_or(rest))
             }
         };
         let mut rule = Self::new(action, b"");
