@@ -441,8 +441,7 @@ fn endpoint(
     host: &Option<String>,
     user: &Option<String>,
     port: &Option<NumOrStr>,
-    key1: &Option<String>,
-    key2: &Option<String>,
+    (key1, key2): (&Option<String>, &Option<String>),
     what: &str,
     ssh_opts: &[String],
 ) -> Result<Place, String> {
@@ -627,8 +626,7 @@ fn build(
             &rj.host,
             &rj.user,
             &rj.port,
-            &rj.private_ssh_key,
-            &rj.private_key_path,
+            (&rj.private_ssh_key, &rj.private_key_path),
             "job",
             &ssh_opts,
         )
@@ -733,8 +731,7 @@ fn build(
                     &l.host,
                     &l.user,
                     &l.port,
-                    &l.private_ssh_key,
-                    &l.private_key_path,
+                    (&l.private_ssh_key, &l.private_key_path),
                     "lock_files",
                     &ssh_opts,
                 )
@@ -750,8 +747,7 @@ fn build(
                     &b.host,
                     &b.user,
                     &b.port,
-                    &b.private_ssh_key,
-                    &b.private_key_path,
+                    (&b.private_ssh_key, &b.private_key_path),
                     "blocks_on",
                     &ssh_opts,
                 )
