@@ -528,8 +528,27 @@ impl Core {
                 i += 1;
                 continue;
             }
-            let Some(p) = self.pending.remove(i) else {
+            // Within a group, the pending job with the highest priority goes first (ties: request
+            // order). This generalises py9tor's rsnapshot handler (yearly > ... > hourly).
+            let mut pick = i;
+            if job.group.is_some() {
+                let mut best = job.priority;
+                for (k, p) in self.pending.iter().enumerate().skip(i + 1) {
+                    if let Some(other) = self.config.job(&p.job)
+                        && other.group == job.group
+                        && other.priority > best
+                        && !self.running.contains_key(&p.job)
+                    {
+                        best = other.priority;
+                        pick = k;
+                    }
+                }
+            }
+            let Some(p) = self.pending.remove(pick) else {
                 break;
+            };
+            let Some(job) = self.config.job(&p.job).cloned() else {
+                continue;
             };
             self.start(job, p);
         }

@@ -277,7 +277,16 @@ pub fn report(config: &Config, from: DateTime<Utc>, n: usize) -> String {
             }
         }
         if let Some(g) = &job.group {
-            writeln!(out, "  group: {g} (one job of the group runs at a time)").ok();
+            writeln!(
+                out,
+                "  group: {g} (one job of the group runs at a time){}",
+                if job.priority != 0 {
+                    format!(", priority {}", job.priority)
+                } else {
+                    String::new()
+                }
+            )
+            .ok();
         }
         for b in &job.blocks_on {
             writeln!(

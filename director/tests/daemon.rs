@@ -40,6 +40,17 @@ fn sighup_while_busy_queues_exactly_one_run() {
         let s = control_json(&env.socket(), "/api/v1/jobs/slow");
         s["state"] == "running" && s["queued_requests"] == 3
     });
+    let (_, m) = http_get(env.port, "/metrics");
+    assert_eq!(
+        metric(&m, "rdsync_director_job_running", &["job=\"slow\""]),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "rdsync_director_job_queued", &["job=\"slow\""]),
+        Some(1.0),
+        "{m}"
+    );
     wait_until(Duration::from_secs(15), "two finished runs", || {
         history(&env, "slow").len() >= 2
     });
@@ -354,7 +365,7 @@ fn once_reports_failures_timeouts_retries_and_block_timeouts() {
     let block = env.path("block");
     std::fs::write(&block, "1").unwrap();
     let cfg = env.write_config(&format!(
-        "jobs:\n  - id: fails\n    actions:\n      - {{action: command, command: \"false\"}}\n      - {{action: command, id: never, command: touch, args: [{never}]}}\n  - id: times_out\n    kill_grace: 1s\n    actions:\n      - {{action: command, id: nap, command: sleep, args: [\"30\"], timeout: 0.5, retries: 1, retry_wait: 0.1}}\n  - id: blocked\n    blocks_on: [{{type: local, path: {block}, wait_time: 0.2, timeout: 1}}]\n    actions:\n      - {{action: command, command: /bin/true}}\n",
+        "jobs:\n  - id: fails\n    actions:\n      - {{action: command, command: \"false\"}}\n      - {{action: command, id: never, command: touch, args: [{never}]}}\n  - id: times_out\n    kill_grace: 1s\n    actions:\n      - {{action: command, id: nap, command: sleep, args: [\"30\"], timeout: 0.5, retries: 1, retry_wait: 0.1}}\n  - id: job_timeout\n    timeout: 1\n    kill_grace: 1s\n    actions:\n      - {{action: command, command: sleep, args: [\"30\"], retries: 3, retry_wait: 0.1}}\n  - id: blocked\n    blocks_on: [{{type: local, path: {block}, wait_time: 0.2, timeout: 1}}]\n    actions:\n      - {{action: command, command: /bin/true}}\n",
         never = env.path("never").display(),
         block = block.display()
     ));
@@ -368,6 +379,13 @@ fn once_reports_failures_timeouts_retries_and_block_timeouts() {
     );
 
     let o = run(&["run", "--config", c, "--once", "--job", "times_out"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&["run", "--config", c, "--once", "--job", "job_timeout"]);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -398,6 +416,14 @@ fn once_reports_failures_timeouts_retries_and_block_timeouts() {
         t["actions"][0]["duration_seconds"].as_f64().unwrap() < 5.0,
         "{t}"
     );
+    let jt = runs.iter().find(|r| r["job"] == "job_timeout").unwrap();
+    assert_eq!(jt["result"], "timeout");
+    assert_eq!(
+        jt["actions"][0]["attempts"], 1,
+        "no retry once the job is out of time: {jt}"
+    );
+    let secs = chrono_secs(&jt["finished_at"]) - chrono_secs(&jt["started_at"]);
+    assert!((0.9..3.0).contains(&secs), "job timeout took {secs}s");
     let b = runs.iter().find(|r| r["job"] == "blocked").unwrap();
     assert_eq!(b["result"], "skipped_blocked");
     // The timeout is exact (upstream waited twice as long).

@@ -208,6 +208,9 @@ pub struct Job {
     pub schedule: Option<Schedule>,
     /// Jobs of one group run one at a time (FIFO). rsyncdirector jobs share [`INSTANCE_GROUP`].
     pub group: Option<String>,
+    /// Within a group, higher priorities are admitted first (py9tor rsnapshot: yearly 5 ...
+    /// hourly 1).
+    pub priority: i32,
     /// Disabled jobs are not scheduled.
     pub enabled: bool,
     /// Random delay per cron fire.
@@ -761,6 +764,7 @@ fn build(
             id,
             schedule,
             group,
+            priority: rj.priority.unwrap_or(0),
             enabled: rj.enabled.unwrap_or(true),
             jitter: opts.jitter.map(|d| d.0).unwrap_or_default(),
             catch_up: opts
@@ -787,6 +791,7 @@ fn build(
         let opts = t.options().or(&defaults);
         let kind = target_action(&name, &t, &ssh_opts).map_err(&e)?;
         let mut group = None;
+        let mut priority = 0;
         match t.handler.as_deref() {
             None => {}
             Some("py9tor.handlers.cardinality") if t.instances.unwrap_or(1) > 1 => {
@@ -806,6 +811,13 @@ fn build(
                     )));
                 }
                 group = Some("rsnapshot".to_string());
+                priority = match iv.as_str() {
+                    "yearly" => 5,
+                    "monthly" => 4,
+                    "weekly" => 3,
+                    "daily" => 2,
+                    _ => 1,
+                };
             }
             Some(h) => {
                 return Err(e(format!(
@@ -821,6 +833,7 @@ fn build(
             id: name.clone(),
             schedule,
             group,
+            priority,
             enabled: true,
             jitter: opts.jitter.map(|d| d.0).unwrap_or_default(),
             catch_up: opts
@@ -841,7 +854,7 @@ fn build(
     if dialect == Dialect::Py9tor {
         warnings.push(format!(
             "{}: note: py9tor targets run on demand (`rdsync-director trigger TARGET`); the XML-RPC \
-             endpoint on {}:{} is not served; rsnapshot targets run one at a time in request order",
+             endpoint on {}:{} is not served; rsnapshot targets run one at a time, the longest pending interval first",
             path.display(),
             raw.host.as_deref().unwrap_or("localhost"),
             port_of(&raw.port, "port").ok().flatten().unwrap_or(8000)

@@ -269,6 +269,8 @@ pub struct RawJob {
     pub enabled: Option<bool>,
     /// Mutual-exclusion group.
     pub group: Option<String>,
+    /// Admission priority within the group (higher first).
+    pub priority: Option<i32>,
     /// Random delay in `[0, jitter)` per cron fire.
     pub jitter: Option<Dur>,
     /// Catch-up policy.
