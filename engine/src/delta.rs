@@ -16,6 +16,7 @@ use std::io::{self, Read};
 use crate::checksum::{BlockHasher, FileHasher, StrongDigest};
 use crate::rolling::RollingChecksum;
 use crate::signature::{Signature, read_full};
+use crate::weak_scan::{WeakFilter, scan};
 
 /// Pending literal data is handed to the sink once it reaches this many bytes.
 pub const LITERAL_FLUSH: usize = 256 << 10;
@@ -67,9 +68,8 @@ pub struct DeltaOutcome {
 
 /// A lookup structure over a signature's blocks: weak sum → candidates sorted by strong sum.
 struct BlockIndex {
-    /// Bitmap over a hash of the weak sum: a clear bit means "no block has this weak sum".
-    filter: Vec<u64>,
-    filter_shift: u32,
+    /// A clear bit means "no block has this weak sum".
+    filter: WeakFilter,
     /// Open-addressing table of (weak, start, len) groups into `order`; `len == 0` is empty.
     slots: Vec<Slot>,
     slot_shift: u32,
@@ -107,11 +107,7 @@ impl BlockIndex {
                 .then_with(|| a.cmp(&b))
         });
 
-        let filter_bits = (count.max(1) * FILTER_BITS_PER_BLOCK)
-            .next_power_of_two()
-            .clamp(1 << 16, 1 << 26);
-        let filter_shift = 32 - filter_bits.trailing_zeros();
-        let mut filter = vec![0u64; filter_bits / 64];
+        let mut filter = WeakFilter::with_capacity(count, FILTER_BITS_PER_BLOCK);
 
         let slot_count = (count.max(1) * 2).next_power_of_two().max(16);
         let slot_shift = 32 - slot_count.trailing_zeros();
@@ -125,8 +121,7 @@ impl BlockIndex {
             while j < order.len() && sig.weak(order[j] as usize) == weak {
                 j += 1;
             }
-            let bit = (mix(weak) >> filter_shift) as usize;
-            filter[bit / 64] |= 1 << (bit % 64);
+            filter.insert(weak);
             let mut s = (mix(weak) >> slot_shift) as usize;
             while slots[s].len != 0 {
                 s = (s + 1) & mask;
@@ -140,7 +135,6 @@ impl BlockIndex {
         }
         Self {
             filter,
-            filter_shift,
             slots,
             slot_shift,
             order,
@@ -149,11 +143,7 @@ impl BlockIndex {
 
     #[inline(always)]
     fn may_contain(&self, weak: u32) -> bool {
-        let bit = (mix(weak) >> self.filter_shift) as usize;
-        // The filter has 2^(32 - filter_shift) bits, so `bit / 64` is in range.
-        self.filter
-            .get(bit / 64)
-            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        self.filter.may_contain(weak)
     }
 
     /// The candidates whose weak sum is `weak`.
@@ -279,38 +269,28 @@ impl<'a> DeltaGenerator<'a> {
                     // the weak sum is certainly absent.
                     if k == block_len {
                         let limit = end - k;
-                        let outgoing = &buf[pos..limit];
-                        let incoming = &buf[pos + k..end];
-                        let mut advanced = 0;
-                        for (&out, &inb) in outgoing.iter().zip(incoming) {
-                            if self.index.may_contain(rolling.digest()) {
-                                break;
-                            }
-                            rolling.roll(out, inb);
-                            advanced += 1;
-                        }
-                        pos += advanced;
+                        pos = scan(&buf[..end], pos, k, limit, &mut rolling, &self.index.filter);
                     }
                     if !(pos < end - k || eof) {
                         fill!(block_len + 1);
                         continue;
                     }
                     let weak = rolling.digest();
-                    if self.index.may_contain(weak) {
-                        if let Some(i) = self.find(weak, &buf[pos..pos + k], want) {
-                            if pos > lit {
-                                sink.literal(&buf[lit..pos]).map_err(DeltaError::Sink)?;
-                                stats.literal_bytes += (pos - lit) as u64;
-                            }
-                            sink.copy(i).map_err(DeltaError::Sink)?;
-                            stats.matched_bytes += k as u64;
-                            stats.matched_blocks += 1;
-                            pos += k;
-                            lit = pos;
-                            want = i + 1;
-                            fill!(block_len + 1);
-                            continue 'outer;
+                    if self.index.may_contain(weak)
+                        && let Some(i) = self.find(weak, &buf[pos..pos + k], want)
+                    {
+                        if pos > lit {
+                            sink.literal(&buf[lit..pos]).map_err(DeltaError::Sink)?;
+                            stats.literal_bytes += (pos - lit) as u64;
                         }
+                        sink.copy(i).map_err(DeltaError::Sink)?;
+                        stats.matched_bytes += k as u64;
+                        stats.matched_blocks += 1;
+                        pos += k;
+                        lit = pos;
+                        want = i + 1;
+                        fill!(block_len + 1);
+                        continue 'outer;
                     }
                     // No match here: slide one byte, or shrink the window at the end of file.
                     if pos + k < end {

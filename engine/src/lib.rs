@@ -25,3 +25,4 @@ pub mod local;
 pub mod patch;
 pub mod rolling;
 pub mod signature;
+mod weak_scan;

@@ -198,7 +198,7 @@ mod tests {
     use super::*;
     use crate::checksum::{ChecksumAlgorithm, ChecksumProfile};
 
-    fn patcher<'a>(basis: &'a [u8], block: u32) -> Patcher<&'a [u8], Vec<u8>> {
+    fn patcher(basis: &[u8], block: u32) -> Patcher<&[u8], Vec<u8>> {
         let layout = BlockLayout::with_block_len(basis.len() as u64, block, 2);
         let hasher = ChecksumProfile::local(ChecksumAlgorithm::Md5).file_hasher();
         Patcher::new(Some(basis), layout, Vec::new(), hasher)

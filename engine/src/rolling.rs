@@ -70,6 +70,20 @@ impl RollingChecksum {
         }
     }
 
+    /// Rebuilds a checksum from its running sums and window length.
+    pub(crate) fn from_sums(s1: u32, s2: u32, len: usize) -> Self {
+        Self {
+            s1,
+            s2,
+            len: len as u32,
+        }
+    }
+
+    /// The running sums `(s1, s2)`.
+    pub(crate) fn sums(&self) -> (u32, u32) {
+        (self.s1, self.s2)
+    }
+
     /// The checksum as rsync sends it: `(s1 & 0xffff) | (s2 << 16)`.
     #[inline(always)]
     pub fn digest(&self) -> u32 {
