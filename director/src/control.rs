@@ -97,7 +97,8 @@ pub async fn serve(listener: UnixListener, ctx: ControlContext) {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let (rd, wr) = stream.into_split();
-            let resp = match http::read_request(rd).await {
+            let req = tokio::time::timeout(http::REQUEST_TIMEOUT, http::read_request(rd)).await;
+            let resp = match req.unwrap_or_else(|_| Err(std::io::Error::other("request timeout"))) {
                 Ok(Some(req)) => handle(&ctx, req).await,
                 Ok(None) => return,
                 Err(e) => Response::json(400, &json!({"error": e.to_string()})),

@@ -6,6 +6,9 @@ use std::io;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
+/// How long a peer may take to send its request.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Largest accepted request or response head.
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest accepted request body.

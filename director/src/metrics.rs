@@ -430,7 +430,8 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
         let m = metrics.clone();
         tokio::spawn(async move {
             let (rd, wr) = stream.into_split();
-            let resp = match http::read_request(rd).await {
+            let req = tokio::time::timeout(http::REQUEST_TIMEOUT, http::read_request(rd)).await;
+            let resp = match req.unwrap_or_else(|_| Err(std::io::Error::other("request timeout"))) {
                 Ok(Some(req)) => match (req.method.as_str(), req.path.as_str()) {
                     ("GET", "/metrics") => Response {
                         status: 200,

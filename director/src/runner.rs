@@ -383,7 +383,9 @@ pub async fn run_job(mut ctx: RunContext) -> RunRecord {
                 failed_action = Some(action.id.clone());
                 result = match outcome.as_str() {
                     "timeout" => RunResult::Timeout,
-                    "cancelled" => RunResult::Cancelled,
+                    // Killed from outside (e.g. `systemctl kill -s HUP` without
+                    // --kill-whom=main): recorded as cancelled, not as an ordinary failure.
+                    "cancelled" | "signal" => RunResult::Cancelled,
                     _ => RunResult::Failure,
                 };
                 message = format!("action {} failed ({outcome})", action.id);
@@ -609,7 +611,11 @@ async fn run_action(
             ok = true;
             break;
         }
-        let reason = reason_of(&outcome);
+        // rsync exits 20 when a signal (SIGINT, SIGTERM, SIGHUP) stopped it.
+        let reason = match outcome {
+            ProcOutcome::Exited(20) if is_sync => "signal",
+            _ => reason_of(&outcome),
+        };
         rec.outcome = reason.into();
         if reason != "cancelled" {
             m.action_failures
@@ -623,6 +629,7 @@ async fn run_action(
         let job_out_of_time = deadline.is_some_and(|d| Instant::now() >= d);
         let retryable = match outcome {
             ProcOutcome::Cancelled => false,
+            _ if reason == "signal" => false,
             ProcOutcome::TimedOut => !job_out_of_time,
             _ => true,
         };

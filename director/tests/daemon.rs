@@ -649,3 +649,42 @@ fn systemd_notify_ready_and_stopping_and_unit_file() {
         assert!(unit.lines().any(|l| l == line), "unit lacks {line}");
     }
 }
+
+#[test]
+fn rsync_stopped_by_an_outside_signal_is_recorded_as_cancelled() {
+    require_rsync();
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    write_random(&src.join("big.bin"), 4 << 20);
+    let dst = env.path("dst-hup");
+    let cfg = env.write_config(&format!(
+        "jobs:\n  - id: hup\n    actions:\n      - {{action: sync, id: s, source: {src}/, dest: {dst}/, opts: [\"-a\", \"--bwlimit=64\"], retries: 2}}\n",
+        src = src.display(),
+        dst = dst.display()
+    ));
+    let mut d = env.spawn(&cfg, &["--once"]);
+    let needle = dst.display().to_string();
+    wait_until(Duration::from_secs(10), "rsync to start", || {
+        !pids_with_cmdline(&needle).is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // What `systemctl kill -s HUP` (without --kill-whom=main) does to the children.
+    for pid in pids_with_cmdline(&needle) {
+        let _ = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status();
+    }
+    let st = d
+        .wait_exit(Duration::from_secs(15))
+        .expect("run --once did not finish");
+    assert_eq!(st.code(), Some(1), "{}", d.log_text());
+    let h = std::fs::read_to_string(env.path("state/history.jsonl")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(h.lines().last().unwrap()).unwrap();
+    assert_eq!(r["result"], "cancelled", "{r:#}");
+    assert_eq!(r["actions"][0]["outcome"], "signal", "{r:#}");
+    assert_eq!(
+        r["actions"][0]["attempts"], 1,
+        "no retry after an outside signal: {r:#}"
+    );
+}
