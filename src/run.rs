@@ -84,6 +84,11 @@ pub fn run_cli(args: Vec<OsString>) -> i32 {
             eprintln!("{}", exit::closing_line(exit::FILE_IO));
             return exit::FILE_IO;
         }
+        Err(UsageError::Fatal(m, code)) => {
+            eprintln!("{m}");
+            eprintln!("{}", exit::closing_line(code));
+            return code;
+        }
         Err(UsageError::Unsupported(reason)) => return run_system_rsync(&args, &reason),
     };
     if options.paths.len() < 2 {

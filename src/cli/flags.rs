@@ -553,9 +553,10 @@ pub const FLAGS: &[Flag] = &[
             ];
             for part in name.split(',') {
                 if !known.contains(&part) {
-                    return Err(UsageError::Message(format!(
-                        "unknown checksum name: {part}"
-                    )));
+                    return Err(UsageError::Fatal(
+                        format!("unknown checksum name: {part}"),
+                        4,
+                    ));
                 }
             }
             o.checksum_choice = Some(name);

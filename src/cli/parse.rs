@@ -19,6 +19,9 @@ pub enum UsageError {
     /// A file named by an option could not be read (exit code 1 too, after the message).
     #[error("{0}")]
     FileIo(String),
+    /// An error with its own exit code (e.g. 4 for an unknown checksum name).
+    #[error("{0}")]
+    Fatal(String, i32),
     /// Valid rsync, but not handled natively: run the system rsync.
     #[error("{0}")]
     Unsupported(String),

@@ -105,6 +105,19 @@ impl SyncSink for Printer {
         }
     }
 
+    fn created_path(&mut self, count: usize, path: &[u8]) {
+        if self.names_wanted() {
+            let noun = if count == 1 {
+                "directory"
+            } else {
+                "directories"
+            };
+            let mut l = format!("created {count} {noun} for ").into_bytes();
+            l.extend_from_slice(&escape_name(path));
+            self.line(&l);
+        }
+    }
+
     fn item(&mut self, item: &Item) {
         if self.verbosity.itemize > 0 {
             let l = itemize_line(item);

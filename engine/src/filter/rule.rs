@@ -33,10 +33,10 @@ pub enum RuleSyntax {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
     /// Unknown rule prefix or modifier.
-    #[error("Unknown filter rule: `{0}'")]
+    #[error("Unknown filter rule: {0}")]
     Unknown(String),
     /// A rule that needs a pattern had none.
-    #[error("Invalid filter rule: `{0}'")]
+    #[error("unexpected end of filter rule: {0}")]
     Invalid(String),
     /// A merge file could not be read.
     #[error("failed to open filter file {0}: {1}")]

@@ -141,8 +141,12 @@ pub fn scan_source(
             let dir = match DirFd::open_path(&root.base) {
                 Ok(d) => d,
                 Err(e) => {
-                    // rsync reports a missing source as a failed link_stat.
-                    result.root_error = Some(FsError::new("link_stat", &root.arg, e.errno));
+                    // rsync reports a missing `src/` as a failed change_dir.
+                    let mut shown = root.arg.clone();
+                    while shown.len() > 1 && shown.ends_with(b"/") {
+                        shown.pop();
+                    }
+                    result.root_error = Some(FsError::new("change_dir", &shown, e.errno));
                     return result;
                 }
             };

@@ -24,11 +24,20 @@ pub enum DestError {
     /// Several entries but the destination is not a directory (exit 3).
     #[error("ERROR: destination must be a directory when copying more than 1 file")]
     NotADirectory,
-    /// The destination's parent does not exist (exit 3).
-    #[error("change_dir#3 \"{}\" failed: {}", String::from_utf8_lossy(.0), crate::fs::FsError::new("", b"", *.1).errno_string())]
+    /// A directory entry over an existing non-directory (exit 3).
+    #[error("ERROR: cannot overwrite non-directory with a directory")]
+    DirOverFile,
+    /// A trailing-slash destination that exists as a non-directory (exit 1).
+    #[error("ERROR: destination path is not a directory")]
+    PathNotDirectory,
+    /// The destination cannot be examined (exit 3).
+    #[error("ERROR: cannot stat destination \"{}\": {}", String::from_utf8_lossy(.0), errno_text(*.1))]
+    Stat(Vec<u8>, Errno),
+    /// The destination's parent cannot be entered (exit 3).
+    #[error("change_dir#3 \"{}\" failed: {}", String::from_utf8_lossy(.0), errno_text(*.1))]
     ChangeDir(Vec<u8>, Errno),
     /// mkdir of the destination failed (exit 11).
-    #[error("mkdir \"{}\" failed: {}", String::from_utf8_lossy(.0), crate::fs::FsError::new("", b"", *.1).errno_string())]
+    #[error("mkdir \"{}\" failed: {}", String::from_utf8_lossy(.0), errno_text(*.1))]
     Mkdir(Vec<u8>, Errno),
 }
 
@@ -37,49 +46,65 @@ impl DestError {
     pub fn exit_code(&self) -> i32 {
         match self {
             DestError::Mkdir(..) => 11,
+            DestError::PathNotDirectory => 1,
             _ => 3,
         }
     }
 }
 
-fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
-    let trimmed = {
-        let mut p = path;
-        while p.len() > 1 && p.ends_with(b"/") {
-            p = &p[..p.len() - 1];
-        }
-        p
-    };
-    match trimmed.iter().rposition(|&b| b == b'/') {
-        Some(0) => (b"/", &trimmed[1..]),
-        Some(at) => (&trimmed[..at], &trimmed[at + 1..]),
-        None => (b".", trimmed),
+fn errno_text(e: Errno) -> String {
+    crate::fs::FsError::new("", b"", e).errno_string()
+}
+
+/// rsync's `full_fname`: the path made absolute against the current directory.
+pub(crate) fn full_name(path: &[u8]) -> Vec<u8> {
+    if path.first() == Some(&b'/') {
+        return path.to_vec();
     }
+    let mut out = std::env::current_dir()
+        .map(|p| p.into_os_string().into_encoded_bytes())
+        .unwrap_or_default();
+    let mut rest = path;
+    while let Some(r) = rest.strip_prefix(b"./") {
+        rest = r;
+    }
+    if !rest.is_empty() && rest != b"." {
+        out.push(b'/');
+        out.extend_from_slice(rest);
+    }
+    out
 }
 
 fn stat_follow(path: &[u8]) -> Result<crate::fs::Stat, Errno> {
     rustix::fs::stat(path).map(|st| crate::fs::Stat::from_raw(&st))
 }
 
-/// Creates every missing directory of `path`; returns how many were created.
-fn mkpath(path: &[u8], dry_run: bool) -> Result<usize, DestError> {
+/// Creates the missing directories of `path` (all of it, or without its last component when
+/// `drop_name`); returns how many were created.
+fn make_path(path: &[u8], drop_name: bool, dry_run: bool) -> Result<usize, DestError> {
+    let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+    let keep = if drop_name {
+        comps.len().saturating_sub(1)
+    } else {
+        comps.len()
+    };
     let mut created = 0;
     let mut prefix: Vec<u8> = Vec::new();
-    for (i, comp) in path.split(|&b| b == b'/').enumerate() {
+    for (i, comp) in comps.iter().take(keep).enumerate() {
         if i > 0 {
             prefix.push(b'/');
         }
         prefix.extend_from_slice(comp);
-        if comp.is_empty() || comp == b"." {
+        if comp.is_empty() || *comp == b"." || *comp == b".." {
             continue;
         }
         match stat_follow(&prefix) {
             Ok(st) if st.kind() == FileKind::Dir => {}
-            Ok(_) => return Err(DestError::Mkdir(prefix, Errno::NOTDIR)),
+            Ok(_) => return Err(DestError::Mkdir(full_name(&prefix), Errno::NOTDIR)),
             Err(_) if dry_run => created += 1,
             Err(_) => {
-                rustix::fs::mkdir(prefix.as_slice(), rustix::fs::Mode::from_raw_mode(0o755))
-                    .map_err(|e| DestError::Mkdir(prefix.clone(), e))?;
+                rustix::fs::mkdir(prefix.as_slice(), rustix::fs::Mode::from_raw_mode(0o777))
+                    .map_err(|e| DestError::Mkdir(full_name(&prefix), e))?;
                 created += 1;
             }
         }
@@ -87,7 +112,8 @@ fn mkpath(path: &[u8], dry_run: bool) -> Result<usize, DestError> {
     Ok(created)
 }
 
-/// Decides where the sorted `entries` go and creates the destination directory if needed.
+/// Decides where the sorted `entries` go (rsync's `get_local_name`) and creates the
+/// destination directory if needed.
 pub(crate) fn resolve(
     dest: &[u8],
     entries: &[FileEntry],
@@ -95,89 +121,82 @@ pub(crate) fn resolve(
     dry_run: bool,
     sink: &mut dyn SyncSink,
 ) -> Result<DestPlan, DestError> {
-    let dest_arg: &[u8] = if dest.is_empty() { b"." } else { dest };
+    let dest_path: &[u8] = if dest.is_empty() { b"." } else { dest };
+    let total = entries.len();
+    let cp = dest_path.iter().rposition(|&b| b == b'/');
+    let trailing_slash = cp == Some(dest_path.len() - 1);
     let open =
-        |p: &[u8]| Root::open(p).map_err(|e: FsError| DestError::ChangeDir(p.to_vec(), e.errno));
-    match stat_follow(dest_arg) {
+        |p: &[u8]| Root::open(p).map_err(|e: FsError| DestError::ChangeDir(full_name(p), e.errno));
+    let mut st = stat_follow(dest_path);
+    let mut mkpath_pending = false;
+    if mkpath_opt && st.is_err() && (cp.is_some() || total > 1) {
+        let drop_name = !(total > 1 && !trailing_slash);
+        let n = make_path(dest_path, drop_name, dry_run)?;
+        if n > 0 {
+            let shown: &[u8] = match cp {
+                Some(at) if total == 1 || trailing_slash => &dest_path[..at],
+                _ => dest_path,
+            };
+            sink.created_path(n, shown);
+            if dry_run {
+                mkpath_pending = true;
+            }
+            st = stat_follow(dest_path);
+        }
+    }
+    match st {
         Ok(st) if st.kind() == FileKind::Dir => {
             return Ok(DestPlan {
-                root: Some(open(dest_arg)?),
+                root: Some(open(dest_path)?),
                 rename: None,
                 created: false,
             });
         }
-        Ok(_) if entries.len() > 1 => return Err(DestError::NotADirectory),
-        _ => {}
+        Ok(_) if total > 1 => return Err(DestError::NotADirectory),
+        Ok(_) if entries.first().is_some_and(|e| e.is_dir()) => return Err(DestError::DirOverFile),
+        Ok(_) => {}
+        Err(Errno::NOENT) => {}
+        Err(e) => return Err(DestError::Stat(full_name(dest_path), e)),
     }
-    let exists = stat_follow(dest_arg).is_ok();
-    let trailing_slash = dest_arg.ends_with(b"/");
-    let (parent, base) = split_parent(dest_arg);
-    if entries.len() > 1 || (trailing_slash && !exists) {
-        // Create the destination directory.
-        if mkpath_opt {
-            let n = mkpath(parent, dry_run)?;
-            if n > 0 {
-                let noun = if n == 1 { "directory" } else { "directories" };
-                sink.message(&super::event::Message {
-                    kind: super::event::MessageKind::Info,
-                    text: format!("created {n} {noun} for {}", String::from_utf8_lossy(parent)),
-                });
-            }
-        } else if !dry_run || stat_follow(parent).is_ok() {
-            match stat_follow(parent) {
-                Ok(st) if st.kind() == FileKind::Dir => {}
-                Ok(_) => return Err(DestError::ChangeDir(parent.to_vec(), Errno::NOTDIR)),
-                Err(e) => return Err(DestError::ChangeDir(parent.to_vec(), e)),
-            }
+    let exists = st.is_ok();
+    if total > 1 || trailing_slash {
+        let mut trimmed = dest_path.to_vec();
+        while trimmed.len() > 1 && trimmed.ends_with(b"/") {
+            trimmed.pop();
         }
-        let shown = {
-            let mut s = dest_arg.to_vec();
-            while s.len() > 1 && s.ends_with(b"/") {
-                s.pop();
-            }
-            s
-        };
+        if exists {
+            return Err(DestError::PathNotDirectory);
+        }
+        if !dry_run {
+            rustix::fs::mkdir(trimmed.as_slice(), rustix::fs::Mode::from_raw_mode(0o777))
+                .map_err(|e| DestError::Mkdir(full_name(&trimmed), e))?;
+        }
+        sink.created_destination(&trimmed);
         if dry_run {
-            sink.created_destination(&shown);
             return Ok(DestPlan {
                 root: None,
                 rename: None,
                 created: true,
             });
         }
-        match rustix::fs::mkdir(dest_arg, rustix::fs::Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(DestError::Mkdir(shown, e)),
-        }
-        sink.created_destination(&shown);
         return Ok(DestPlan {
-            root: Some(open(dest_arg)?),
+            root: Some(open(&trimmed)?),
             rename: None,
             created: true,
         });
     }
-    // A single entry is written under the destination's name.
-    if mkpath_opt {
-        let n = mkpath(parent, dry_run)?;
-        if n > 0 {
-            let noun = if n == 1 { "directory" } else { "directories" };
-            sink.message(&super::event::Message {
-                kind: super::event::MessageKind::Info,
-                text: format!("created {n} {noun} for {}", String::from_utf8_lossy(parent)),
-            });
-        }
-        if dry_run && n > 0 {
-            return Ok(DestPlan {
-                root: None,
-                rename: Some(base.to_vec()),
-                created: false,
-            });
-        }
-    }
-    match stat_follow(parent) {
-        Ok(st) if st.kind() == FileKind::Dir => {}
-        Ok(_) => return Err(DestError::ChangeDir(parent.to_vec(), Errno::NOTDIR)),
-        Err(e) => return Err(DestError::ChangeDir(parent.to_vec(), e)),
+    // A single entry is written under the destination's name ("mode 2").
+    let (parent, base): (&[u8], &[u8]) = match cp {
+        None => (b".", dest_path),
+        Some(0) => (b"/", &dest_path[1..]),
+        Some(at) => (&dest_path[..at], &dest_path[at + 1..]),
+    };
+    if dry_run && (mkpath_pending || (mkpath_opt && stat_follow(parent).is_err())) {
+        return Ok(DestPlan {
+            root: None,
+            rename: Some(base.to_vec()),
+            created: false,
+        });
     }
     Ok(DestPlan {
         root: Some(open(parent)?),

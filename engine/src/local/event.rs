@@ -113,6 +113,8 @@ pub struct ProgressEvent {
 pub trait SyncSink {
     /// `created directory DEST`.
     fn created_destination(&mut self, _name: &[u8]) {}
+    /// `created N directories for PATH` (`--mkpath`).
+    fn created_path(&mut self, _count: usize, _path: &[u8]) {}
     /// An itemized change (called for every examined item; unchanged ones have no changes).
     fn item(&mut self, _item: &Item) {}
     /// A deletion.

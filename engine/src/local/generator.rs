@@ -65,6 +65,8 @@ struct Generator<'a> {
     transferred: HashSet<usize>,
     /// (member, leader) pairs to link once the copies are done.
     deferred_links: Vec<(usize, usize)>,
+    /// A directory `--existing` skipped: everything below it is skipped too.
+    skip_dir: Option<Vec<u8>>,
     /// Destination directories the dry run "created" (their contents are all new).
     missing_dirs: HashSet<Vec<u8>>,
 }
@@ -118,7 +120,7 @@ pub fn sync_local(
             sink.message(&io_message(format!(
                 "rsync: [sender] {} \"{}\" failed: {}",
                 err.op,
-                String::from_utf8_lossy(&abs_path(&root.arg)),
+                String::from_utf8_lossy(&abs_path(&err.path)),
                 err.errno_string()
             )));
             outcome.partial = true;
@@ -187,6 +189,7 @@ pub fn sync_local(
         transferred: HashSet::new(),
         deferred_links: Vec::new(),
         missing_dirs: HashSet::new(),
+        skip_dir: None,
     };
     generator.run(sink);
     let mut outcome = generator.outcome;
@@ -491,6 +494,13 @@ impl Generator<'_> {
             }));
             return;
         }
+        if let Some(skip) = &self.skip_dir {
+            let n = &self.entries[i].name;
+            if n.len() > skip.len() && n.starts_with(skip) && n[skip.len()] == b'/' {
+                return;
+            }
+            self.skip_dir = None;
+        }
         let group = self.hard_links.group_of.get(&i).copied();
         if let Some(g) = group
             && let Some(leader) = self.hard_links.leader[g]
@@ -519,6 +529,12 @@ impl Generator<'_> {
         } else {
             parent.as_ref().and_then(|d| d.lstat(&base).ok())
         };
+        if self.opts.existing && old.is_none() && !dest_name.is_empty() {
+            if kind == FileKind::Dir {
+                self.skip_dir = Some(self.entries[i].name.to_vec());
+            }
+            return;
+        }
         if let Some(g) = group {
             let missing = old.is_none_or(|o| o.kind() != FileKind::File);
             if missing && !self.hard_links.is_last(g, i) {
@@ -795,7 +811,8 @@ impl Generator<'_> {
             (Some(o), _) => {
                 let checksum = item.changes.checksum;
                 item.changes = self.changes(&e, o);
-                item.changes.checksum = checksum;
+                item.changes.checksum = checksum || self.opts.checksum;
+                item.changes.time_now = !self.opts.times;
             }
             (None, Some(o)) => {
                 // Another kind of object is in the way.
@@ -935,6 +952,7 @@ impl Generator<'_> {
                 item.changes = self.changes(&e, &o);
                 item.changes.checksum = true;
                 item.changes.size = false;
+                item.changes.time_now = !self.opts.times;
             }
             _ => {
                 item.changes.new = true;

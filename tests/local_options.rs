@@ -1,0 +1,167 @@
+//! Option sets and source/destination forms against the real rsync.
+
+mod local_support;
+
+use local_support::*;
+
+/// Applies changes that exercise the quick check: same size with a new mtime, new content
+/// with the old mtime and size, a newer destination file, and a changed big file.
+fn mutate_for_quick_check(s: &Scratch, dests: &[&str]) {
+    let src = s.join("src");
+    // Same size and mtime, different content: only -c/-I notice.
+    let md = std::fs::symlink_metadata(src.join("d1/b.txt")).unwrap();
+    write(&src.join("d1/b.txt"), b"BEE\n");
+    use std::os::unix::fs::MetadataExt;
+    set_mtime(&src.join("d1/b.txt"), md.mtime(), md.mtime_nsec());
+    // A newer file in the destinations (-u keeps it).
+    for d in dests {
+        write(&s.join(d).join("with space.txt"), b"newer in dest\n");
+        set_mtime(&s.join(d).join("with space.txt"), 1_900_000_000, 0);
+    }
+    // A changed big file (delta against the destination with --no-whole-file).
+    let mut big = std::fs::read(src.join("big.bin")).unwrap();
+    for i in (0..big.len()).step_by(700_000) {
+        big[i] ^= 0xff;
+    }
+    big.extend_from_slice(b"tail");
+    write(&src.join("big.bin"), &big);
+    set_mtime(&src.join("big.bin"), 1_600_000_123, 0);
+    write(&src.join("brand_new"), b"new\n");
+    set_mtime(&src.join("brand_new"), 1_600_000_000, 0);
+    set_mtime(&src, 1_599_000_000, 0);
+}
+
+#[test]
+fn option_sets_match_rsync() {
+    require_rsync();
+    let sets: &[&[&str]] = &[
+        &["-ri"],
+        &["-rlti"],
+        &["-ai", "--no-p", "--no-o", "--no-g"],
+        &["-ai", "-c"],
+        &["-ai", "-c", "--checksum-choice=md5"],
+        &["-ai", "--size-only"],
+        &["-ai", "--ignore-times"],
+        &["-ai", "--existing"],
+        &["-ai", "--ignore-existing"],
+        &["-aiu"],
+        &["-ai", "--inplace"],
+        &["-ai", "--no-whole-file"],
+        &["-ai", "-W", "--partial"],
+        &["-ai", "--numeric-ids"],
+        &["-rlptDi"],
+        &["-aqi"],
+    ];
+    for (n, opts) in sets.iter().enumerate() {
+        let s = Scratch::new("opts");
+        make_fixture(&s.join("src"));
+        let (a, b) = (format!("dest_rsync_{n}"), format!("dest_rdsync_{n}"));
+        compare_runs(&s.path, opts, &["src/"], &a, &b, &format!("first {opts:?}"));
+        mutate_for_quick_check(&s, &[&a, &b]);
+        compare_runs(
+            &s.path,
+            opts,
+            &["src/"],
+            &a,
+            &b,
+            &format!("update {opts:?}"),
+        );
+    }
+}
+
+#[test]
+fn source_and_destination_forms_match_rsync() {
+    require_rsync();
+    let s = Scratch::new("forms");
+    make_fixture(&s.join("src"));
+    write(&s.join("other/o.txt"), b"other\n");
+    write(&s.join("single.txt"), b"single\n");
+    std::fs::create_dir_all(s.join("emptysrc")).unwrap();
+    fix_times(&s.join("other"), 1_500_000_000);
+    set_mtime(&s.join("single.txt"), 1_500_000_000, 0);
+    fix_times(&s.join("emptysrc"), 1_500_000_000);
+    let cases: &[(&[&str], &[&str], &str)] = &[
+        (&["-ai"], &["src"], "d_noslash"),
+        (&["-ai"], &["src/", "other/"], "d_two_contents"),
+        (&["-ai"], &["src", "other"], "d_two_dirs"),
+        (&["-ai"], &["single.txt"], "d_single_new_name"),
+        (&["-ai"], &["single.txt"], "d_single_dir/"),
+        (&["-ai"], &["emptysrc/"], "d_empty_contents"),
+        (&["-ai"], &["emptysrc"], "d_empty_dir"),
+        (&["-ai"], &["single.txt", "other/o.txt"], "d_two_files/"),
+        (&["-ai", "--mkpath"], &["single.txt"], "d_mk/a/b/file"),
+        (&["-ai", "--mkpath"], &["src/"], "d_mk2/a/b/"),
+        (&["-ai"], &["src/d1/", "src/d1.x"], "d_sub"),
+    ];
+    for (opts, sources, dest) in cases {
+        let a = format!("rsync_{dest}");
+        let b = format!("rdsync_{dest}");
+        compare_runs(
+            &s.path,
+            opts,
+            sources,
+            &a,
+            &b,
+            &format!("{opts:?} {sources:?} {dest}"),
+        );
+        // A second run changes nothing.
+        compare_runs(
+            &s.path,
+            opts,
+            sources,
+            &a,
+            &b,
+            &format!("again {opts:?} {sources:?} {dest}"),
+        );
+    }
+}
+
+#[test]
+fn errors_and_exit_codes_match_rsync() {
+    require_rsync();
+    let s = Scratch::new("errors");
+    make_fixture(&s.join("src"));
+    write(&s.join("single.txt"), b"single\n");
+    write(&s.join("afile"), b"f\n");
+    let cases: &[(&[&str], &str)] = &[
+        (&["-a", "missing_src/", "dest"], "missing source"),
+        (
+            &["-a", "src/", "missing_src", "dest2"],
+            "one missing source",
+        ),
+        (
+            &["-a", "single.txt", "src/", "afile"],
+            "several files into a file",
+        ),
+        (&["-a", "single.txt", "no/such/dir/"], "missing parent"),
+        (&["-a", "--exclude"], "missing argument"),
+        (&["-a", "--filter=x y", "src/", "d3"], "bad filter rule"),
+        (&["-a", "--no-such-option", "src/", "d4"], "unknown option"),
+        (
+            &["-a", "--exclude-from=nonexistent", "src/", "d5"],
+            "missing exclude file",
+        ),
+        (
+            &["-a", "--checksum-choice=bogus", "src/", "d6"],
+            "bad checksum name",
+        ),
+    ];
+    for (args, what) in cases {
+        let r1 = rsync(args, &s.path);
+        let r2 = rdsync(args, &s.path);
+        assert_eq!(
+            r1.code, r2.code,
+            "{what}: exit code\nrsync: {r1:?}\nrdsync: {r2:?}"
+        );
+        // The first error line names the same problem.
+        let first = |r: &Run| r.stderr.lines().next().unwrap_or("").to_string();
+        if !what.contains("unknown option") {
+            let key = |l: String| l.split(" failed").next().unwrap_or("").to_string();
+            assert_eq!(
+                key(first(&r1)),
+                key(first(&r2)),
+                "{what}: message\n{r1:?}\n{r2:?}"
+            );
+        }
+    }
+}
