@@ -201,6 +201,19 @@ pub async fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
             catch_up,
         ));
         sdnotify::notify("READY=1\nSTATUS=scheduling");
+        // systemd watchdog: ping from the admission path, so a wedged admission task stops the
+        // pings and systemd restarts us.
+        let watchdog = sdnotify::watchdog_interval().map(|every| {
+            let adm = admission.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every / 2).await;
+                    if tokio::time::timeout(every / 2, adm.status()).await.is_ok() {
+                        sdnotify::notify("WATCHDOG=1");
+                    }
+                }
+            })
+        });
         tracing::info!("ready");
         loop {
             tokio::select! {
@@ -225,6 +238,9 @@ pub async fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
             }
         }
         sched_task.abort();
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         0
     };
 

@@ -28,3 +28,17 @@ pub fn notify(state: &str) -> bool {
     }
     sent
 }
+
+/// The watchdog interval systemd asked for (`WATCHDOG_USEC`, for this process per
+/// `WATCHDOG_PID`), if any. Pings should be sent at half this interval.
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Some(pid) = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        && pid != std::process::id()
+    {
+        return None;
+    }
+    (usec > 0).then(|| std::time::Duration::from_micros(usec))
+}
