@@ -5,7 +5,7 @@ mod local_support;
 
 use local_support::*;
 
-fn fresh(s: &Scratch, n: usize) -> (String, String) {
+fn fresh(_s: &Scratch, n: usize) -> (String, String) {
     (format!("dest_rsync_{n}"), format!("dest_rdsync_{n}"))
 }
 

@@ -174,11 +174,10 @@ impl SyncSink for Printer {
         self.total_bytes_done += event.done;
         let secs = self.started.elapsed().as_secs_f64();
         if self.verbosity.progress2 {
-            let pct = if self.total_size == 0 {
-                100
-            } else {
-                (self.total_bytes_done * 100 / self.total_size).min(100)
-            };
+            let pct = (self.total_bytes_done * 100)
+                .checked_div(self.total_size)
+                .unwrap_or(100)
+                .min(100);
             let t = format!(
                 "\r{:>15} {:3}% {}    {} (xfr#{}, to-chk={}/{})",
                 comma_number(self.total_bytes_done),

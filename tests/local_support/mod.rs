@@ -172,7 +172,7 @@ pub fn make_fixture(src: &Path) {
     std::fs::hard_link(src.join("d1/b.txt"), src.join("zz_hard_b")).unwrap();
     rustix::fs::mknodat(
         CWD,
-        &src.join("fifo"),
+        src.join("fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o640),
         0,
@@ -180,7 +180,7 @@ pub fn make_fixture(src: &Path) {
     .unwrap();
     rustix::fs::mknodat(
         CWD,
-        &src.join("chardev"),
+        src.join("chardev"),
         rustix::fs::FileType::CharacterDevice,
         rustix::fs::Mode::from_raw_mode(0o600),
         rustix::fs::makedev(1, 3),

@@ -130,7 +130,7 @@ pub(crate) fn resolve(
     let mut st = stat_follow(dest_path);
     let mut mkpath_pending = false;
     if mkpath_opt && st.is_err() && (cp.is_some() || total > 1) {
-        let drop_name = !(total > 1 && !trailing_slash);
+        let drop_name = total <= 1 || trailing_slash;
         let n = make_path(dest_path, drop_name, dry_run)?;
         if n > 0 {
             let shown: &[u8] = match cp {

@@ -52,6 +52,8 @@ struct Generator<'a> {
     filters: &'a FilterChain,
     entries: Vec<FileEntry>,
     src_bases: Vec<Option<Arc<DirFd>>>,
+    /// Absolute paths of the source bases (for messages).
+    src_abs: Vec<Vec<u8>>,
     plan: DestPlan,
     root_dir: Option<Arc<DirFd>>,
     stack: Vec<DirLevel>,
@@ -113,6 +115,7 @@ pub fn sync_local(
     let roots: Vec<SourceRoot> = sources.iter().map(|s| SourceRoot::parse(s)).collect();
     let mut entries: Vec<FileEntry> = Vec::new();
     let mut src_bases = Vec::new();
+    let mut src_abs = Vec::new();
     for (i, root) in roots.iter().enumerate() {
         let source = u32::try_from(i).unwrap_or(u32::MAX);
         let result = scan_source(root, source, &scan_opts, filters);
@@ -147,6 +150,7 @@ pub fn sync_local(
         }
         entries.extend(result.entries);
         src_bases.push(crate::fs::DirFd::open_path(&root.base).ok().map(Arc::new));
+        src_abs.push(abs_path(&root.base));
     }
     entries.sort_by(|a, b| compare_entries(a, b, PROTOCOL));
     dedupe(&mut entries);
@@ -177,6 +181,7 @@ pub fn sync_local(
         filters,
         entries,
         src_bases,
+        src_abs,
         plan,
         root_dir,
         stack: Vec::new(),
@@ -619,7 +624,7 @@ impl Generator<'_> {
         };
         let exists_as_dir = old.map(|o| o.kind() == FileKind::Dir).unwrap_or(false);
         if exists_as_dir {
-            let old = old.unwrap_or_else(|| e.stat);
+            let old = old.unwrap_or(e.stat);
             item.changes = self.changes(e, &old);
             let attrs = self.attrs_for(e, false, Some(&old));
             if !self.opts.dry_run {
@@ -847,6 +852,7 @@ impl Generator<'_> {
         };
         let attrs = self.attrs_for(&e, item.changes.new, old_file.as_ref());
         let job = CopyJob {
+            source: e.source,
             src_base,
             src_name: e.name.clone(),
             dest_dir: parent,
@@ -1029,14 +1035,14 @@ impl Generator<'_> {
             return;
         }
         match old {
-            Some(o) => {
+            Some(o) if o.kind() == e.kind() => {
                 item.changes = self.changes(&e, &o);
                 if self.opts.dry_run {
                     // rsync's dry run names no link target for an existing file.
                     item.hardlink_to = None;
                 }
             }
-            None => {
+            _ => {
                 item.changes.new = true;
                 self.outcome.stats.created.add(e.kind());
             }
@@ -1098,9 +1104,14 @@ impl Generator<'_> {
                     }
                     Some(Err(CopyError::Vanished)) => {
                         self.outcome.vanished = true;
+                        let base = self
+                            .src_abs
+                            .get(job.source as usize)
+                            .cloned()
+                            .unwrap_or_default();
                         sink.message(&io_message(format!(
                             "file has vanished: \"{}\"",
-                            String::from_utf8_lossy(&job.src_name)
+                            String::from_utf8_lossy(&join(&base, &job.src_name))
                         )));
                     }
                     Some(Err(CopyError::Io(err))) => {

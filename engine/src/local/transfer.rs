@@ -9,6 +9,8 @@ use crate::fs::{AtomicFile, Attrs, DirFd, FsError, copy_range};
 /// One file to copy.
 #[derive(Debug)]
 pub(crate) struct CopyJob {
+    /// Index of the source argument.
+    pub source: u32,
     /// Source base directory of the entry's source argument.
     pub src_base: Arc<DirFd>,
     /// Entry name relative to the source base.
