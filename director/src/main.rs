@@ -140,6 +140,9 @@ enum Cmd {
         /// Allow a leading seconds field (native dialect).
         #[arg(long)]
         seconds: bool,
+        /// Read the expression as rsyncdirector's APScheduler did (0 = Monday, DOM AND DOW).
+        #[arg(long)]
+        apscheduler: bool,
     },
     /// Show the daemon's status.
     Status(#[command(flatten)] LoadArgs),
@@ -291,12 +294,15 @@ async fn real_main(cli: Cli) -> Result<u8> {
             from,
             count,
             seconds,
+            apscheduler,
         } => {
             let zone = match tz {
                 Some(t) => Zone::parse(&t)?,
                 None => Zone::Local,
             };
-            let dialect = if seconds {
+            let dialect = if apscheduler {
+                CronDialect::ApScheduler
+            } else if seconds {
                 CronDialect::WithSeconds
             } else {
                 CronDialect::Standard

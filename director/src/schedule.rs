@@ -41,6 +41,51 @@ pub enum CronDialect {
     Standard,
     /// Five fields or six with a leading seconds field (native configs only).
     WithSeconds,
+    /// rsyncdirector's actual dialect (APScheduler 3 `from_crontab`): five fields, numeric day of
+    /// week 0-6 with **0 = Monday**, day of month and day of week ANDed, no macros. Opt-in with
+    /// `cron_dialect: apscheduler` for bit-compatible upstream behaviour.
+    ApScheduler,
+}
+
+/// Rewrites an APScheduler day-of-week field (0 = Monday .. 6 = Sunday) into croner's numbering
+/// (1 = Monday .. 7 = Sunday). Names are the same in both and are kept.
+fn apscheduler_dow(field: &str) -> Result<String, String> {
+    let shift = |n: &str| -> Result<String, String> {
+        let v: u8 = n
+            .parse()
+            .map_err(|_| format!("invalid day of week {n:?}"))?;
+        if v > 6 {
+            return Err(format!(
+                "day of week {v} is out of range: APScheduler numbers 0-6 with 0 = Monday"
+            ));
+        }
+        Ok((v + 1).to_string())
+    };
+    let mut out = Vec::new();
+    for tok in field.split(',') {
+        if tok.chars().any(|c| c.is_ascii_alphabetic()) || tok == "*" {
+            out.push(tok.to_string());
+            continue;
+        }
+        let (range, step) = match tok.split_once('/') {
+            Some((r, st)) => (r, Some(st)),
+            None => (tok, None),
+        };
+        let range = match (range, step) {
+            ("*", _) => "1-7".to_string(),
+            (r, _) if r.contains('-') => {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                format!("{}-{}", shift(a)?, shift(b)?)
+            }
+            (r, Some(_)) => format!("{}-7", shift(r)?),
+            (r, None) => shift(r)?,
+        };
+        out.push(match step {
+            Some(st) => format!("{range}/{st}"),
+            None => range,
+        });
+    }
+    Ok(out.join(","))
 }
 
 /// The time zone in which a schedule is evaluated.
@@ -99,6 +144,9 @@ impl Schedule {
         let trimmed = expr.trim();
         let fields: Vec<&str> = trimmed.split_whitespace().collect();
         let is_macro = trimmed.starts_with('@');
+        if is_macro && dialect == CronDialect::ApScheduler {
+            return Err(invalid("the apscheduler dialect has no @macros".into()));
+        }
         if is_macro {
             let known = [
                 "@yearly",
@@ -117,14 +165,14 @@ impl Schedule {
             }
         } else {
             let ok = match dialect {
-                CronDialect::Standard => fields.len() == 5,
+                CronDialect::Standard | CronDialect::ApScheduler => fields.len() == 5,
                 CronDialect::WithSeconds => fields.len() == 5 || fields.len() == 6,
             };
             if !ok {
                 return Err(invalid(format!(
                     "expected {} fields, found {}",
                     match dialect {
-                        CronDialect::Standard => "5",
+                        CronDialect::Standard | CronDialect::ApScheduler => "5",
                         CronDialect::WithSeconds => "5 or 6 (seconds first)",
                     },
                     fields.len()
@@ -133,18 +181,23 @@ impl Schedule {
         }
         let pattern = if trimmed.eq_ignore_ascii_case("@midnight") {
             "0 0 * * *".to_string()
+        } else if dialect == CronDialect::ApScheduler {
+            let mut f: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+            f[4] = apscheduler_dow(&f[4]).map_err(invalid)?;
+            f.join(" ")
         } else {
             trimmed.to_string()
         };
         // Vixie cron: a day field starting with '*' is "unrestricted", so DOM and DOW are ANDed
         // (croner only treats a bare '*' that way).
         let n = fields.len();
-        let dom_and_dow = !is_macro && n >= 5 && {
-            let (dom, dow) = (fields[n - 3], fields[n - 1]);
-            (dom.starts_with('*') && dom != "*") || (dow.starts_with('*') && dow != "*")
-        };
+        let dom_and_dow = dialect == CronDialect::ApScheduler
+            || !is_macro && n >= 5 && {
+                let (dom, dow) = (fields[n - 3], fields[n - 1]);
+                (dom.starts_with('*') && dom != "*") || (dow.starts_with('*') && dow != "*")
+            };
         let seconds = match dialect {
-            CronDialect::Standard => Seconds::Disallowed,
+            CronDialect::Standard | CronDialect::ApScheduler => Seconds::Disallowed,
             CronDialect::WithSeconds => Seconds::Optional,
         };
         let cron = CronParser::builder()
@@ -267,6 +320,15 @@ mod tests {
         // Nov 23 (Mon, odd day 23 -> dom */2 matches 1,3,..,23) fired at 00:00 exactly, so the
         // next must also be a Monday on an odd day.
         assert_eq!(next.format("%a").to_string(), "Mon");
+    }
+
+    #[test]
+    fn apscheduler_day_of_week_mapping() {
+        assert_eq!(apscheduler_dow("0").unwrap(), "1");
+        assert_eq!(apscheduler_dow("0-4").unwrap(), "1-5");
+        assert_eq!(apscheduler_dow("*/2").unwrap(), "1-7/2");
+        assert_eq!(apscheduler_dow("5/1,mon").unwrap(), "6-7/1,mon");
+        assert!(apscheduler_dow("7").is_err());
     }
 
     #[test]

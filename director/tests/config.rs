@@ -331,3 +331,87 @@ fn native_config_plans_per_job_schedules_in_their_zone() {
         "{out}"
     );
 }
+
+#[test]
+fn apscheduler_dialect_keeps_upstream_reading_and_vixie_warns() {
+    // APScheduler: 0 = Monday, and DOM AND DOW (Friday the 13th only).
+    let o = run(&[
+        "cron-next",
+        "0 3 * * 0",
+        "--apscheduler",
+        "--tz",
+        "UTC",
+        "--from",
+        "2026-11-23T00:00:00Z",
+        "-n",
+        "1",
+    ]);
+    assert_eq!(
+        stdout(&o).trim(),
+        "2026-11-23T03:00:00+00:00",
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "cron-next",
+        "0 0 13 * 4",
+        "--apscheduler",
+        "--tz",
+        "UTC",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "-n",
+        "3",
+    ]);
+    assert_eq!(
+        stdout(&o).lines().collect::<Vec<_>>(),
+        vec![
+            "2026-02-13T00:00:00+00:00",
+            "2026-03-13T00:00:00+00:00",
+            "2026-11-13T00:00:00+00:00"
+        ],
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["cron-next", "0 0 * * 7", "--apscheduler", "--tz", "UTC"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "APScheduler rejects day of week 7"
+    );
+
+    let env = Env::new();
+    let p = env.path("u.yaml");
+    let body = "cron_schedule: \"0 3 * * 0\"\njobs:\n  - id: a\n    type: local\n    actions:\n      - {action: command, command: /bin/true}\n";
+    std::fs::write(&p, format!("rsync_id: x\n{body}")).unwrap();
+    let o = run(&[
+        "check-config",
+        p.to_str().unwrap(),
+        "--plan",
+        "1",
+        "--from",
+        "2026-11-23T00:00:00Z",
+    ]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("read 0 as Monday"), "{}", stderr(&o));
+    std::fs::write(
+        &p,
+        format!("rsync_id: x\ntimezone: UTC\ncron_dialect: apscheduler\n{body}"),
+    )
+    .unwrap();
+    let o = run(&[
+        "check-config",
+        p.to_str().unwrap(),
+        "--plan",
+        "1",
+        "--from",
+        "2026-11-23T00:00:00Z",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("Monday"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("next: 2026-11-23T03:00:00+00:00"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -501,10 +501,16 @@ fn build(
         ));
     };
     let native = dialect == Dialect::Native;
-    let cron_dialect = if native {
-        CronDialect::WithSeconds
-    } else {
-        CronDialect::Standard
+    let cron_dialect = match raw.cron_dialect.as_deref() {
+        None | Some("vixie") if native => CronDialect::WithSeconds,
+        None | Some("vixie") => CronDialect::Standard,
+        Some("apscheduler") => CronDialect::ApScheduler,
+        Some(other) => {
+            return Err(loc.err_near(
+                other,
+                format!("cron_dialect: expected vixie or apscheduler, got {other:?}"),
+            ));
+        }
     };
     let stem = path
         .file_stem()
@@ -535,11 +541,14 @@ fn build(
         }
         None => None,
     };
-    if let (Some(s), Dialect::RsyncDirector) = (&instance_schedule, dialect) {
+    if let (Some(s), Dialect::RsyncDirector, CronDialect::Standard) =
+        (&instance_schedule, dialect, cron_dialect)
+    {
         if s.uses_numeric_dow() {
             warnings.push(format!(
                 "{}: warning: cron_schedule {:?} uses a numeric day of week: it is read as Vixie \
-                 cron (0 and 7 = Sunday), while rsyncdirector (APScheduler) read 0 as Monday",
+                 cron (0 and 7 = Sunday), while rsyncdirector (APScheduler) read 0 as Monday; set \
+                 `cron_dialect: apscheduler` to keep upstream's reading",
                 path.display(),
                 s.expr()
             ));
@@ -547,7 +556,8 @@ fn build(
         if s.uses_dom_dow_or() {
             warnings.push(format!(
                 "{}: warning: cron_schedule {:?} restricts both day fields: they are ORed (Vixie \
-                 cron), while rsyncdirector (APScheduler) ANDed them",
+                 cron), while rsyncdirector (APScheduler) ANDed them; set `cron_dialect: apscheduler` \
+                 to keep upstream's reading",
                 path.display(),
                 s.expr()
             ));

@@ -155,6 +155,8 @@ pub struct RawFile {
     pub cron_schedule: Option<String>,
     /// IANA time zone for schedules.
     pub timezone: Option<String>,
+    /// `vixie` (default) or `apscheduler` (rsyncdirector's actual cron reading).
+    pub cron_dialect: Option<String>,
     /// Directory of the pid file (may be null or empty, as upstream allows).
     pub pid_file_dir: Option<Option<String>>,
     /// Directory of persisted state (native).
