@@ -465,7 +465,8 @@ impl Core {
         let busy = self.running.contains_key(job_id);
         if let Some(p) = self.pending.iter_mut().find(|p| p.job == job_id) {
             p.coalesced += 1;
-            p.dry_run &= dry_run;
+            // A real request makes the merged run real, unless the whole daemon is in dry-run mode.
+            p.dry_run = (p.dry_run && dry_run) || self.dry_run;
             if let Some(d) = done {
                 p.waiters.push(d);
             }

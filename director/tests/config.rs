@@ -415,3 +415,25 @@ fn apscheduler_dialect_keeps_upstream_reading_and_vixie_warns() {
         stdout(&o)
     );
 }
+
+#[test]
+fn config_path_from_upstream_environment_variable() {
+    let f = seed("rsyncdirector/rsyncdirector.yaml");
+    let o = std::process::Command::new(common::bin())
+        .args(["check-config", "--plan", "1"])
+        .env_remove("RDSYNC_DIRECTOR_CONFIG")
+        .env("RSYNCMANANGER_CONFIG", &f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&f), "{}", stdout(&o));
+    let o = std::process::Command::new(common::bin())
+        .args(["check-config"])
+        .env_remove("RDSYNC_DIRECTOR_CONFIG")
+        .env_remove("RSYNCMANANGER_CONFIG")
+        .env_remove("RSYNCMANAGER_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no configuration"), "{}", stderr(&o));
+}
