@@ -1,0 +1,234 @@
+//! A real OpenSSH `sshd` on 127.0.0.1 with throwaway keys, for end-to-end tests.
+//!
+//! Missing prerequisites (`/usr/sbin/sshd`, `ssh`, `ssh-keygen`, `rsync`) are a loud failure:
+//! `tools/test.sh` installs them.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn require(path: &str, what: &str) {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: {what} is a prerequisite of this test (tools/test.sh installs it)"
+    );
+}
+
+fn check(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh scratch directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    dir
+}
+
+/// A running sshd and the client configuration that reaches it.
+pub struct Sshd {
+    child: Child,
+    /// Its state directory (keys, configs, log).
+    pub dir: PathBuf,
+    /// The port it listens on (127.0.0.1 only).
+    pub port: u16,
+    /// An `-e` value that logs in to it: `ssh -F <config>`.
+    pub rsh: String,
+}
+
+impl Sshd {
+    /// Generates keys and configs, starts sshd, and waits until a real login works.
+    pub fn start() -> Self {
+        require(SSHD, "OpenSSH's sshd (Debian package openssh-server)");
+        require("/usr/bin/ssh", "the OpenSSH client");
+        require("/usr/bin/ssh-keygen", "ssh-keygen");
+        require("/usr/bin/rsync", "rsync");
+        let dir = scratch("sshd");
+        for key in ["host_key", "client_key"] {
+            check(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(dir.join(key)),
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let user = check(Command::new("id").arg("-un")).trim().to_string();
+        let client_pub = std::fs::read_to_string(dir.join("client_key.pub")).unwrap_or_default();
+        let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap_or_default();
+        std::fs::write(dir.join("authorized_keys"), client_pub).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {host_pub}"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.display();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nAllowUsers {user}\nPubkeyAuthentication yes\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                 PermitRootLogin prohibit-password\nStrictModes no\nMaxStartups 100:30:200\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.join("ssh_config"),
+            format!(
+                "Host *\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {d}/client_key\n\
+                 \x20 IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking yes\n\
+                 \x20 UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let key_mode = std::fs::metadata(dir.join("client_key"))
+            .map(|m| m.mode())
+            .unwrap_or(0);
+        assert_eq!(
+            key_mode & 0o077,
+            0,
+            "ssh-keygen left the client key readable by others"
+        );
+        if check(Command::new("id").arg("-u")).trim() == "0" {
+            std::fs::create_dir_all("/run/sshd").unwrap_or_else(|e| panic!("/run/sshd: {e}"));
+        }
+        check(
+            Command::new(SSHD)
+                .arg("-t")
+                .arg("-f")
+                .arg(dir.join("sshd_config")),
+        );
+        let log = std::fs::File::create(dir.join("sshd.log")).unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting sshd: {e}"));
+        let rsh = format!("ssh -F {}", dir.join("ssh_config").display());
+        let sshd = Sshd {
+            child,
+            dir,
+            port,
+            rsh,
+        };
+        sshd.wait_ready();
+        sshd
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                let ok = Command::new("ssh")
+                    .args(["-F"])
+                    .arg(self.dir.join("ssh_config"))
+                    .args(["127.0.0.1", "rsync", "--version"])
+                    .output()
+                    .map(|o| o.status.success())
+                    .unwrap_or(false);
+                if ok {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sshd on 127.0.0.1:{} did not accept a login within 20 s; log:\n{}",
+                self.port,
+                std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A listing of a tree (path, type, mode, mtime, size, content hash, link target), sorted.
+pub fn tree_listing(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in
+            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        {
+            let p = e.unwrap_or_else(|e| panic!("{e}")).path();
+            let md = std::fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{e}"));
+            let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+            let detail = if md.file_type().is_symlink() {
+                format!(
+                    "link->{}",
+                    std::fs::read_link(&p)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default()
+                )
+            } else if md.is_file() {
+                let data = std::fs::read(&p).unwrap_or_default();
+                let sum = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                });
+                format!(
+                    "file size={} sum={sum:016x} mtime={}",
+                    data.len(),
+                    md.mtime()
+                )
+            } else if md.is_dir() {
+                stack.push(p.clone());
+                format!("dir mtime={}", md.mtime())
+            } else {
+                format!("special rdev={}", md.rdev())
+            };
+            out.push(format!("{rel} {detail} mode={:o}", md.mode()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Writes a file with a mode and mtime.
+pub fn put_file(path: &Path, data: &[u8], mode: u32, mtime: i64) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(mtime as u64);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(t))
+        .unwrap_or_else(|e| panic!("mtime {}: {e}", path.display()));
+}
