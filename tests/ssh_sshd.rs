@@ -84,6 +84,23 @@ fn shell(sshd: &Sshd) -> RemoteShell {
     }
 }
 
+/// Asserts a clean transfer, then that our tree equals rsync's.
+fn assert_round(round: &str, report: &rdsync::wire::TransferReport, ours: &Path, theirs: &Path) {
+    assert!(
+        report.error.is_none() && report.exit_code == 0,
+        "{round}: transfer failed: {:?} (exit {}), remote stderr: {}",
+        report.error,
+        report.exit_code,
+        report.remote_stderr
+    );
+    assert_eq!(report.remote_exit, Some(0), "{round}");
+    assert_eq!(
+        tree_listing(ours),
+        tree_listing(theirs),
+        "{round}: trees differ"
+    );
+}
+
 fn delete_opts() -> TransferOptions {
     TransferOptions {
         delete: true,
@@ -118,19 +135,7 @@ fn push_over_real_sshd_matches_rsync() {
             &[PathBuf::from(slash(&src))],
             &slash(&ours),
         );
-        assert!(
-            report.error.is_none() && report.exit_code == 0,
-            "{round}: push failed: {:?} (exit {}), remote stderr: {}",
-            report.error,
-            report.exit_code,
-            report.remote_stderr
-        );
-        assert_eq!(report.remote_exit, Some(0), "{round}");
-        assert_eq!(
-            tree_listing(&ours),
-            tree_listing(&theirs),
-            "{round}: trees differ"
-        );
+        assert_round(round, &report, &ours, &theirs);
     }
     assert!(
         !ours.join("dir/empty").exists(),
@@ -161,17 +166,6 @@ fn pull_over_real_sshd_matches_rsync() {
             &[slash(&src)],
             &PathBuf::from(slash(&ours)),
         );
-        assert!(
-            report.error.is_none() && report.exit_code == 0,
-            "{round}: pull failed: {:?} (exit {}), remote stderr: {}",
-            report.error,
-            report.exit_code,
-            report.remote_stderr
-        );
-        assert_eq!(
-            tree_listing(&ours),
-            tree_listing(&theirs),
-            "{round}: trees differ"
-        );
+        assert_round(round, &report, &ours, &theirs);
     }
 }
