@@ -14,7 +14,8 @@ use crate::config::raw::ShellMode;
 use crate::config::{Action, ActionKind, Config, Place, SshEndpoint};
 use crate::shellwords;
 
-/// The program a system rsync sync runs.
+/// The program a sync runs by default: the system rsync (found on `PATH`). The native
+/// `rsync_path` key replaces it, e.g. with an rsync-compatible `rdsync` binary.
 pub const RSYNC: &str = "rsync";
 
 /// The process an action runs.
@@ -65,17 +66,17 @@ pub enum SyncPlan {
 }
 
 impl SyncPlan {
-    /// Builds the program, inserting `extra` options right after `rsync`.
-    pub fn program(&self, extra: &[&str]) -> Program {
+    /// Builds the program `rsync` (a path or name), inserting `extra` options right after it.
+    pub fn program(&self, rsync: &str, extra: &[&str]) -> Program {
         match self {
             SyncPlan::Argv(args) => {
-                let mut v = vec![RSYNC.to_string()];
+                let mut v = vec![rsync.to_string()];
                 v.extend(extra.iter().map(|s| s.to_string()));
                 v.extend(args.iter().cloned());
                 Program::Argv(v)
             }
             SyncPlan::Shell(rest) => {
-                let mut s = RSYNC.to_string();
+                let mut s = shellwords::quote(rsync);
                 for e in extra {
                     s.push(' ');
                     s.push_str(e);
@@ -204,7 +205,7 @@ pub fn plan_command(
 pub fn action_program(action: &Action, dry_run: bool) -> Program {
     match &action.kind {
         ActionKind::Command { program, .. } => program.clone(),
-        ActionKind::Sync(plan) => {
+        ActionKind::Sync { plan, rsync } => {
             let has = |o: &str| match plan {
                 SyncPlan::Argv(a) => a.iter().any(|x| x == o),
                 SyncPlan::Shell(s) => s.split_whitespace().any(|x| x == o),
@@ -216,7 +217,7 @@ pub fn action_program(action: &Action, dry_run: bool) -> Program {
             if dry_run && !has("--dry-run") && !has("-n") {
                 extra.push("--dry-run");
             }
-            plan.program(&extra)
+            plan.program(rsync, &extra)
         }
     }
 }
@@ -306,9 +307,12 @@ pub fn report(config: &Config, from: DateTime<Utc>, n: usize) -> String {
         for a in &job.actions {
             let prog = action_program(a, false);
             let what = match (&a.kind, &prog) {
-                (ActionKind::Sync(_), _) => "sync (system rsync)",
-                (ActionKind::Command { .. }, Program::Shell(_)) => "command (bash -c)",
-                (ActionKind::Command { .. }, Program::Argv(_)) => "command (argv)",
+                (ActionKind::Sync { rsync, .. }, _) if rsync == RSYNC => {
+                    "sync (system rsync)".to_string()
+                }
+                (ActionKind::Sync { rsync, .. }, _) => format!("sync ({rsync})"),
+                (ActionKind::Command { .. }, Program::Shell(_)) => "command (bash -c)".to_string(),
+                (ActionKind::Command { .. }, Program::Argv(_)) => "command (argv)".to_string(),
             };
             writeln!(out, "  action {} [{what}]: {}", a.id, prog.display()).ok();
             if let ActionKind::Command { stdin: Some(s), .. } = &a.kind {
@@ -350,7 +354,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            p.program(&[]).argv(),
+            p.program(RSYNC, &[]).argv(),
             vec![
                 "rsync",
                 "-av",
@@ -371,7 +375,7 @@ mod tests {
     fn glob_source_uses_shell() {
         let p = plan_sync(&Place::Local, "/src/*", "/dst", &[], ShellMode::Auto).unwrap();
         assert_eq!(
-            p.program(&["--stats"]),
+            p.program(RSYNC, &["--stats"]),
             Program::Shell("rsync --stats /src/* /dst".into())
         );
         assert!(plan_sync(&Place::Local, "/src/*", "/dst", &[], ShellMode::Never).is_err());

@@ -528,10 +528,10 @@ async fn run_action(
     let m = ctx.metrics.clone();
     let program = plan::action_program(action, ctx.dry_run);
     let t0 = Instant::now();
-    let is_sync = matches!(action.kind, ActionKind::Sync(_));
+    let is_sync = matches!(action.kind, ActionKind::Sync { .. });
     let stdin = match &action.kind {
         ActionKind::Command { stdin, .. } => stdin.clone(),
-        ActionKind::Sync(_) => None,
+        ActionKind::Sync { .. } => None,
     };
     let mut rec = ActionRecord {
         id: action.id.clone(),
@@ -552,9 +552,14 @@ async fn run_action(
         rec.outcome = "dry_run".into();
         return (rec, true);
     }
-    if is_sync {
+    if let ActionKind::Sync { rsync, .. } = &action.kind {
+        let with = if rsync == plan::RSYNC {
+            "the system rsync (the native rdsync engine is not used yet)".to_string()
+        } else {
+            rsync.clone()
+        };
         log.info(&format!(
-            "action {}: sync with the system rsync (the native rdsync engine is not used yet): {}",
+            "action {}: sync with {with}: {}",
             action.id,
             program.display()
         ));

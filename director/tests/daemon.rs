@@ -706,3 +706,49 @@ fn rsync_stopped_by_an_outside_signal_is_recorded_as_cancelled() {
         "no retry after an outside signal: {r:#}"
     );
 }
+
+#[test]
+fn rsync_path_selects_the_rsync_compatible_program() {
+    require_rsync();
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "data").unwrap();
+    let dst = env.path("dst");
+    let marker = env.path("wrapper-called");
+    let wrapper = env.path("my-rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec rsync \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cfg = env.write_config(&format!(
+        "rsync_path: {w}\njobs:\n  - id: j\n    actions:\n      - {{action: sync, id: s, source: {src}/, dest: {dst}/, opts: [\"-a\"]}}\n",
+        w = wrapper.display(),
+        src = src.display(),
+        dst = dst.display()
+    ));
+    let o = run(&["check-config", cfg.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!(
+            "[sync ({})]: {} --stats -a",
+            wrapper.display(),
+            wrapper.display()
+        )),
+        "{out}"
+    );
+    let o = run(&["run", "--config", cfg.to_str().unwrap(), "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(dst.join("f")).unwrap(), "data");
+    let called = std::fs::read_to_string(&marker).unwrap();
+    assert!(called.starts_with("--stats -a "), "{called}");
+}

@@ -171,8 +171,13 @@ impl BlockSpec {
 /// What an action does.
 #[derive(Debug, Clone)]
 pub enum ActionKind {
-    /// A transfer with the system rsync.
-    Sync(SyncPlan),
+    /// A transfer with the system rsync (or `rsync_path`).
+    Sync {
+        /// The resolved arguments.
+        plan: SyncPlan,
+        /// The rsync-compatible program to run.
+        rsync: String,
+    },
     /// A local command.
     Command {
         /// The process.
@@ -606,6 +611,10 @@ fn build(
         .map(|d| d.0)
         .unwrap_or(Duration::from_secs(30));
     let defaults = raw.defaults.clone().unwrap_or_default();
+    let rsync_path = raw
+        .rsync_path
+        .clone()
+        .unwrap_or_else(|| plan::RSYNC.to_string());
     let mut ssh_opts = Vec::new();
     if let Some(ssh) = &raw.ssh {
         if let Some(kh) = &ssh.known_hosts {
@@ -683,7 +692,10 @@ fn build(
                     .map_err(|x: PlanError| e(x.to_string()))?;
                     actions.push(make_action(
                         format!("sync-{}", i + 1),
-                        ActionKind::Sync(plan),
+                        ActionKind::Sync {
+                            plan,
+                            rsync: rsync_path.clone(),
+                        },
                         &opts,
                         None,
                     ));
@@ -706,8 +718,8 @@ fn build(
                                     path.display()
                                 ));
                             }
-                            ActionKind::Sync(
-                                plan::plan_sync(
+                            ActionKind::Sync {
+                                plan: plan::plan_sync(
                                     &place,
                                     src,
                                     dst,
@@ -715,7 +727,8 @@ fn build(
                                     shell,
                                 )
                                 .map_err(|x| e(format!("action {aid:?}: {x}")))?,
-                            )
+                                rsync: rsync_path.clone(),
+                            }
                         }
                         RawActionKind::Command => {
                             let Some(cmd) = &a.command else {

@@ -167,6 +167,8 @@ pub struct RawFile {
     pub metrics: Option<RawMetrics>,
     /// Control endpoint (native).
     pub control: Option<RawControl>,
+    /// The rsync-compatible program syncs run (native; default `rsync` on `PATH`).
+    pub rsync_path: Option<String>,
     /// ssh settings for remote locks, blocks, syncs and targets (native).
     pub ssh: Option<RawSsh>,
     /// Defaults inherited by every job (native).
