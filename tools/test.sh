@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { echo "tools/test.sh: FATAL: $*" >&2; exit 1; }
+trap 'echo "tools/test.sh: FATAL: command failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
+first_line() { local out; out=$("$@") || return 1; echo "${out%%$'\n'*}"; }
 as_root() { [ "$(id -u)" = 0 ]; }
 apt_updated=
 apt_update() { [ -n "$apt_updated" ] || { apt-get update -qq && apt_updated=1; }; }
@@ -23,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_update
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-rsync --version | head -1
+first_line rsync --version
 
 # rsync 3.2.7, the older peer of the interop matrix, unpacked beside the system one.
 peers="$PWD/target/peers"
@@ -40,7 +42,8 @@ if [ ! -x "$rsync327" ]; then
   dpkg -x "$dl"/rsync_3.2.7-*.deb "$peers/rsync-3.2.7"
   rm -rf "$dl"
 fi
-"$rsync327" --version | head -1 | grep -q 'version 3.2.7' || die "$rsync327 does not run as rsync 3.2.7"
+v327=$(first_line "$rsync327" --version) || die "$rsync327 does not run"
+case "$v327" in *"version 3.2.7"*) echo "$v327" ;; *) die "$rsync327 is not rsync 3.2.7: $v327" ;; esac
 export RDSYNC_RSYNC_327="$rsync327"
 
 echo "== cargo fmt --check"
