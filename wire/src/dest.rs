@@ -18,8 +18,14 @@ pub struct Destination {
 }
 
 impl Destination {
-    /// Decides like `main.c: get_local_name` for `count` received entries.
-    pub fn prepare(dest: &Path, count: usize, first_is_dir: bool) -> Result<Self, WireError> {
+    /// Decides like `main.c: get_local_name` for `count` received entries (creating
+    /// nothing when `dry_run`).
+    pub fn prepare(
+        dest: &Path,
+        count: usize,
+        first_is_dir: bool,
+        dry_run: bool,
+    ) -> Result<Self, WireError> {
         let trailing = dest.as_os_str().as_bytes().ends_with(b"/");
         match std::fs::metadata(dest) {
             Ok(md) if md.is_dir() => {
@@ -37,6 +43,12 @@ impl Destination {
             _ => {}
         }
         if count > 1 || trailing || first_is_dir {
+            if dry_run {
+                return Ok(Destination {
+                    root: dest.to_path_buf(),
+                    single: None,
+                });
+            }
             std::fs::create_dir(dest).map_err(|e| WireError::file(dest, e))?;
             return Ok(Destination {
                 root: dest.to_path_buf(),
@@ -156,10 +168,10 @@ pub fn apply_attrs(path: &Path, e: &FileEntry, perms: bool, times: bool) -> Resu
     }
     if times {
         let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
-        if e.is_symlink() {
-            let _ = filetime::set_symlink_file_times(path, t, t);
-        } else {
-            filetime::set_file_times(path, t, t).map_err(|err| WireError::file(path, err))?;
+        // utimensat(AT_SYMLINK_NOFOLLOW): never opens the file (a FIFO would block).
+        let r = filetime::set_symlink_file_times(path, t, t);
+        if !e.is_symlink() {
+            r.map_err(|err| WireError::file(path, err))?;
         }
     }
     Ok(())

@@ -104,6 +104,10 @@ pub(crate) fn run_pull<T: Transport>(
     }
     conn.messages.io_error |= io_error;
     let received = decoder.take_entries();
+    if received.is_empty() {
+        // Like rsync's client_run: nothing to receive; the remote's exit status tells.
+        return Ok(());
+    }
     check_requested_names(&received, remote_sources)?;
 
     // Sort (stable) and remember each entry's transmission index for hard links.
@@ -125,7 +129,7 @@ pub(crate) fn run_pull<T: Transport>(
     let active = clean_duplicates(&entries);
 
     let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
-    let destination = Destination::prepare(dest, entries.len(), first_is_dir)?;
+    let destination = Destination::prepare(dest, entries.len(), first_is_dir, opts.dry_run)?;
     let mut paths = Vec::with_capacity(entries.len());
     for e in &entries {
         paths.push(Some(destination.path_of(&e.name)?));
@@ -225,6 +229,9 @@ pub(crate) fn run_pull<T: Transport>(
     conn.flush()?;
     report.stats = stats;
 
+    if opts.dry_run {
+        return Ok(());
+    }
     st.finish_hard_links(&tx_to_sorted)?;
     if opts.delete {
         if conn.messages.io_error == 0 {
@@ -300,6 +307,9 @@ impl PullState<'_> {
         let e = self.entry(i)?.clone();
         let path = self.path(i)?.to_path_buf();
         let existing = std::fs::symlink_metadata(&path).ok();
+        if self.opts.dry_run {
+            return Ok(()); // -n: report nothing, change nothing, request nothing
+        }
         if e.is_dir() {
             match &existing {
                 Some(md) if md.is_dir() => {}

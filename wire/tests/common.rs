@@ -204,3 +204,69 @@ pub fn make_old_version(root: &Path) {
     put_file(&root.join("stale"), b"to delete", 0o644, 1_500_000_000);
     put_file(&root.join("d1/stale2"), b"to delete", 0o644, 1_500_000_000);
 }
+
+/// Adds hard links, a FIFO and device nodes (the tests run as root) to a tree.
+pub fn add_links_and_devices(root: &Path) {
+    std::fs::hard_link(root.join("mid.bin"), root.join("hl_a")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::hard_link(root.join("mid.bin"), root.join("d1/hl_b"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::hard_link(root.join("a"), root.join("d1.x/hl_c")).unwrap_or_else(|e| panic!("{e}"));
+    let ok = Command::new("mkfifo")
+        .arg(root.join("fifo"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "mkfifo failed");
+    let ok = Command::new("mknod")
+        .arg(root.join("chr"))
+        .args(["c", "1", "3"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "mknod c failed (tests must run as root)");
+    let ok = Command::new("mknod")
+        .arg(root.join("d1/blk"))
+        .args(["b", "7", "300"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "mknod b failed");
+    for p in ["fifo", "chr", "d1/blk"] {
+        set_mtime(&root.join(p), 1_600_002_000);
+    }
+    set_mtime(&root.join("d1"), 1_600_001_100);
+    set_mtime(&root.join("d1.x"), 1_600_001_200);
+    set_mtime(root, 1_600_001_300);
+}
+
+/// Groups of paths that share an inode, for comparing hard-link structure.
+pub fn link_groups(root: &Path) -> Vec<Vec<String>> {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::MetadataExt;
+    let mut by_ino: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(Result::ok)
+        {
+            let p = e.path();
+            let md = std::fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{e}"));
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.nlink() > 1 {
+                let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+                by_ino.entry(md.ino()).or_default().push(rel);
+            }
+        }
+    }
+    let mut groups: Vec<Vec<String>> = by_ino
+        .into_values()
+        .map(|mut v| {
+            v.sort();
+            v
+        })
+        .collect();
+    groups.sort();
+    groups
+}

@@ -1,0 +1,356 @@
+//! Options beyond `-a` against the real rsync: hard links, devices, `-c`, `-n`,
+//! `--delete` reporting, whole-file, block size, checksum choice, error exit codes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rdsync_wire::{RemoteShell, TransferOptions, TransferReport, pull, push};
+
+struct Env {
+    dir: PathBuf,
+    rsh: PathBuf,
+}
+
+fn env(name: &str) -> Env {
+    common::rsync_bin();
+    let dir = common::scratch(name);
+    let rsh = common::local_rsh(&dir);
+    Env { dir, rsh }
+}
+
+fn shell(e: &Env, protocol: Option<u32>) -> RemoteShell {
+    RemoteShell {
+        rsh: Some(e.rsh.display().to_string()),
+        rsync_path: Some(match protocol {
+            Some(p) => format!("/usr/bin/rsync --protocol={p}"),
+            None => "/usr/bin/rsync".into(),
+        }),
+        user: None,
+        host: "localhost".into(),
+    }
+}
+
+fn rsync(
+    e: &Env,
+    protocol: Option<u32>,
+    args: &[&str],
+    from: &str,
+    to: &str,
+) -> (i32, String, String) {
+    let mut cmd = Command::new(common::rsync_bin());
+    cmd.args(args).arg("-e").arg(&e.rsh);
+    cmd.arg(match protocol {
+        Some(p) => format!("--rsync-path=/usr/bin/rsync --protocol={p}"),
+        None => "--rsync-path=/usr/bin/rsync".into(),
+    });
+    cmd.arg(from).arg(to);
+    common::run(&mut cmd)
+}
+
+fn slash(p: &Path) -> String {
+    format!("{}/", p.display())
+}
+
+fn ok(report: &TransferReport, what: &str) {
+    assert!(
+        report.error.is_none(),
+        "{what}: {:?}\nremote stderr: {}",
+        report.error,
+        report.remote_stderr
+    );
+    assert_eq!(
+        report.exit_code, 0,
+        "{what}: exit code; remote stderr: {}",
+        report.remote_stderr
+    );
+}
+
+fn both_ways(
+    name: &str,
+    protocols: &[Option<u32>],
+    args: &[&str],
+    opts: &TransferOptions,
+    prepare: fn(&Path),
+    with_old: bool,
+) {
+    for &p in protocols {
+        let e = env(&format!("{name}-{}", p.unwrap_or(0)));
+        let src = e.dir.join("src");
+        prepare(&src);
+        for push_mode in [true, false] {
+            let tag = if push_mode { "push" } else { "pull" };
+            let theirs = e.dir.join(format!("{tag}-rsync"));
+            let ours = e.dir.join(format!("{tag}-ours"));
+            if with_old {
+                common::make_old_version(&theirs);
+                common::make_old_version(&ours);
+            }
+            let report = if push_mode {
+                let (code, out, err) = rsync(
+                    &e,
+                    p,
+                    args,
+                    &slash(&src),
+                    &format!("localhost:{}", slash(&theirs)),
+                );
+                assert_eq!(code, 0, "rsync {args:?}: {out} {err}");
+                push(
+                    &shell(&e, p),
+                    opts,
+                    &[PathBuf::from(slash(&src))],
+                    &slash(&ours),
+                )
+            } else {
+                let (code, out, err) = rsync(
+                    &e,
+                    p,
+                    args,
+                    &format!("localhost:{}", slash(&src)),
+                    &slash(&theirs),
+                );
+                assert_eq!(code, 0, "rsync {args:?}: {out} {err}");
+                pull(
+                    &shell(&e, p),
+                    opts,
+                    &[slash(&src)],
+                    &PathBuf::from(slash(&ours)),
+                )
+            };
+            let what = format!("{tag} {args:?} protocol {p:?}");
+            ok(&report, &what);
+            assert_eq!(
+                common::tree_listing(&ours),
+                common::tree_listing(&theirs),
+                "{what}: trees differ"
+            );
+            assert_eq!(
+                common::link_groups(&ours),
+                common::link_groups(&theirs),
+                "{what}: hard links differ"
+            );
+        }
+    }
+}
+
+fn tree_with_links(src: &Path) {
+    common::make_tree(src);
+    common::add_links_and_devices(src);
+}
+
+#[test]
+fn hard_links_and_devices_both_ways() {
+    let opts = TransferOptions {
+        hard_links: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "hlinks",
+        &[None, Some(30), Some(29), Some(28)],
+        &["-aH"],
+        &opts,
+        tree_with_links,
+        false,
+    );
+}
+
+#[test]
+fn checksum_mode_both_ways() {
+    let opts = TransferOptions {
+        checksum: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "csum",
+        &[None, Some(30), Some(29), Some(27)],
+        &["-ac"],
+        &opts,
+        common::make_tree,
+        true,
+    );
+}
+
+#[test]
+fn whole_file_block_size_and_checksum_choice() {
+    let opts = TransferOptions {
+        whole_file: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "wholefile",
+        &[None],
+        &["-aW"],
+        &opts,
+        common::make_tree,
+        true,
+    );
+    let opts = TransferOptions {
+        block_size: Some(1024),
+        checksum_seed: Some(-7),
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "blocksize",
+        &[None, Some(29)],
+        &["-a", "-B1024", "--checksum-seed=-7"],
+        &opts,
+        common::make_tree,
+        true,
+    );
+    for choice in ["md5", "xxh64", "xxh3", "xxh128", "md4"] {
+        let opts = TransferOptions {
+            checksum_choice: Some(choice.into()),
+            ..TransferOptions::archive()
+        };
+        let arg = format!("--checksum-choice={choice}");
+        let args: Vec<&str> = vec!["-a", arg.as_str()];
+        both_ways(
+            &format!("choice-{choice}"),
+            &[None],
+            &args,
+            &opts,
+            common::make_tree,
+            true,
+        );
+    }
+}
+
+#[test]
+fn push_delete_reports_deletions_like_rsync() {
+    let e = env("push-deleted");
+    let src = e.dir.join("src");
+    common::make_tree(&src);
+    let theirs = e.dir.join("rsync");
+    let ours = e.dir.join("ours");
+    common::make_old_version(&theirs);
+    common::make_old_version(&ours);
+    std::fs::create_dir_all(ours.join("olddir/x")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(theirs.join("olddir/x")).unwrap_or_else(|e| panic!("{e}"));
+    let (code, out, _) = rsync(
+        &e,
+        None,
+        &["-av", "--delete"],
+        &slash(&src),
+        &format!("localhost:{}", slash(&theirs)),
+    );
+    assert_eq!(code, 0);
+    let opts = TransferOptions {
+        delete: true,
+        verbose: 1,
+        ..TransferOptions::archive()
+    };
+    let report = push(
+        &shell(&e, None),
+        &opts,
+        &[PathBuf::from(slash(&src))],
+        &slash(&ours),
+    );
+    ok(&report, "push --delete");
+    let mut ours_deleted = report.messages.deleted.clone();
+    ours_deleted.sort();
+    let mut theirs_deleted: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("deleting "))
+        .map(str::to_string)
+        .collect();
+    theirs_deleted.sort();
+    assert!(!theirs_deleted.is_empty(), "rsync deleted nothing: {out}");
+    assert_eq!(ours_deleted, theirs_deleted);
+    assert_eq!(common::tree_listing(&ours), common::tree_listing(&theirs));
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let e = env("dry-run");
+    let src = e.dir.join("src");
+    common::make_tree(&src);
+    for push_mode in [true, false] {
+        let dst = e.dir.join(if push_mode { "push" } else { "pull" });
+        common::make_old_version(&dst);
+        let before = common::tree_listing(&dst);
+        let opts = TransferOptions {
+            dry_run: true,
+            ..TransferOptions::archive()
+        };
+        let report = if push_mode {
+            push(
+                &shell(&e, None),
+                &opts,
+                &[PathBuf::from(slash(&src))],
+                &slash(&dst),
+            )
+        } else {
+            pull(
+                &shell(&e, None),
+                &opts,
+                &[slash(&src)],
+                &PathBuf::from(slash(&dst)),
+            )
+        };
+        ok(&report, "dry run");
+        assert_eq!(
+            common::tree_listing(&dst),
+            before,
+            "dry run modified the destination"
+        );
+    }
+}
+
+#[test]
+fn pull_of_a_missing_directory_exits_23_and_shows_the_remote_error() {
+    let e = env("missing");
+    let missing = e.dir.join("does-not-exist");
+    let (code, _, err) = rsync(
+        &e,
+        None,
+        &["-a"],
+        &format!("localhost:{}", slash(&missing)),
+        &slash(&e.dir.join("r")),
+    );
+    let report = pull(
+        &shell(&e, None),
+        &TransferOptions::archive(),
+        &[slash(&missing)],
+        &e.dir.join("o"),
+    );
+    assert_eq!(
+        report.exit_code, code,
+        "exit code differs from rsync's ({err})"
+    );
+    assert_eq!(report.exit_code, 23);
+    assert!(
+        report.remote_stderr.contains("change_dir"),
+        "remote stderr not captured: {}",
+        report.remote_stderr
+    );
+}
+
+#[test]
+fn push_into_an_unwritable_destination_exits_like_rsync() {
+    let e = env("unwritable");
+    let src = e.dir.join("src");
+    common::make_tree(&src);
+    let blocker = e.dir.join("file");
+    std::fs::write(&blocker, b"x").unwrap_or_else(|e| panic!("{e}"));
+    let dest = format!("{}/sub/dst/", blocker.display());
+    let (code, _, _) = rsync(
+        &e,
+        None,
+        &["-a"],
+        &slash(&src),
+        &format!("localhost:{dest}"),
+    );
+    let report = push(
+        &shell(&e, None),
+        &TransferOptions::archive(),
+        &[PathBuf::from(slash(&src))],
+        &dest,
+    );
+    assert_ne!(code, 0);
+    assert_eq!(
+        report.exit_code, code,
+        "exit code differs from rsync's: {:?} {}",
+        report.error, report.remote_stderr
+    );
+}
