@@ -1,7 +1,8 @@
 //! The main pass: walk the sorted file list, compare with the destination, and update it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -23,18 +24,30 @@ use super::transfer::{CopyError, CopyJob, run};
 
 /// Protocol whose sort order local syncs use (rsync 3.5.0 speaks 32).
 const PROTOCOL: u32 = 32;
-/// Copy jobs gathered before they are run in parallel.
-const BATCH_FILES: usize = 64;
-/// Bytes gathered before a batch is run.
-const BATCH_BYTES: u64 = 64 << 20;
+/// Copies allowed in flight before the generator waits for the oldest.
+const MAX_IN_FLIGHT: usize = 256;
+/// Bytes allowed in flight before the generator waits for the oldest.
+const MAX_BYTES_IN_FLIGHT: u64 = 256 << 20;
+/// Entries whose destination is examined (in parallel) ahead of the generator.
+const PREFETCH_WINDOW: usize = 2048;
 
-/// Work and output waiting for the current batch of copies.
+/// What a running copy needs for its report.
+struct CopyMeta {
+    seq: u64,
+    size: u64,
+    source: u32,
+    src_name: Box<[u8]>,
+}
+
+/// Output waiting, in rsync's order, for the copies before it to finish.
 enum Pending {
     Item(Item),
     Delete(DeleteEvent),
     Message(Message),
-    Copy(Box<CopyJob>, Item),
+    Copy(CopyMeta, Item),
 }
+
+type CopyResult = Result<u64, CopyError>;
 
 struct DirLevel {
     rel: Vec<u8>,
@@ -57,9 +70,16 @@ struct Generator<'a> {
     plan: DestPlan,
     root_dir: Option<Arc<DirFd>>,
     stack: Vec<DirLevel>,
-    pending: Vec<Pending>,
+    pending: VecDeque<Pending>,
     pending_jobs: usize,
     pending_bytes: u64,
+    next_seq: u64,
+    results: HashMap<u64, CopyResult>,
+    result_tx: Sender<(u64, CopyResult)>,
+    result_rx: Receiver<(u64, CopyResult)>,
+    /// Destination `lstat`s gathered ahead of the generator, by entry index.
+    prefetched: HashMap<usize, Option<Stat>>,
+    prefetched_until: usize,
     fixups: Vec<DirFixup>,
     outcome: SyncOutcome,
     hard_links: HardLinkGroups,
@@ -176,6 +196,7 @@ pub fn sync_local(
     } else {
         HardLinkGroups::default()
     };
+    let (result_tx, result_rx) = channel();
     let mut generator = Generator {
         opts,
         filters,
@@ -185,9 +206,15 @@ pub fn sync_local(
         plan,
         root_dir,
         stack: Vec::new(),
-        pending: Vec::new(),
+        pending: VecDeque::new(),
         pending_jobs: 0,
         pending_bytes: 0,
+        next_seq: 0,
+        results: HashMap::new(),
+        result_tx,
+        result_rx,
+        prefetched: HashMap::new(),
+        prefetched_until: 0,
         fixups: Vec::new(),
         outcome,
         hard_links,
@@ -263,9 +290,13 @@ impl Generator<'_> {
             }
         }
         for i in 0..self.entries.len() {
+            if i >= self.prefetched_until {
+                self.prefetch(i);
+            }
             self.process(i);
-            if self.pending_jobs >= BATCH_FILES || self.pending_bytes >= BATCH_BYTES {
-                self.flush(sink);
+            self.drain(sink, false);
+            while self.pending_jobs >= MAX_IN_FLIGHT || self.pending_bytes >= MAX_BYTES_IN_FLIGHT {
+                self.drain_one(sink);
             }
         }
         self.flush(sink);
@@ -422,13 +453,13 @@ impl Generator<'_> {
 
     fn push_item(&mut self, item: Item) {
         if item.update != UpdateType::Unchanged || item.changes.any() {
-            self.pending.push(Pending::Item(item));
+            self.pending.push_back(Pending::Item(item));
         }
     }
 
     fn error(&mut self, text: String) {
         self.outcome.partial = true;
-        self.pending.push(Pending::Message(io_message(text)));
+        self.pending.push_back(Pending::Message(io_message(text)));
     }
 
     /// Attribute columns for an existing destination object.
@@ -493,7 +524,7 @@ impl Generator<'_> {
                 "skipping non-regular file \"{}\"",
                 String::from_utf8_lossy(&self.entries[i].name)
             );
-            self.pending.push(Pending::Message(Message {
+            self.pending.push_back(Pending::Message(Message {
                 kind: MessageKind::Info,
                 text,
             }));
@@ -531,6 +562,8 @@ impl Generator<'_> {
             } else {
                 self.root_dir.as_ref().and_then(|d| d.stat_self().ok())
             }
+        } else if let Some(st) = self.prefetched.remove(&i) {
+            if parent.is_some() { st } else { None }
         } else {
             parent.as_ref().and_then(|d| d.lstat(&base).ok())
         };
@@ -571,7 +604,7 @@ impl Generator<'_> {
             for ev in deleted {
                 if ev.name.as_slice() != dest_name {
                     self.outcome.stats.deleted.add(ev.kind);
-                    self.pending.push(Pending::Delete(ev));
+                    self.pending.push_back(Pending::Delete(ev));
                 }
             }
             if let Err(e) = result {
@@ -727,7 +760,7 @@ impl Generator<'_> {
         );
         for ev in events {
             self.outcome.stats.deleted.add(ev.kind);
-            self.pending.push(Pending::Delete(ev));
+            self.pending.push_back(Pending::Delete(ev));
         }
         for e in errors {
             self.error(format!("rsync: [generator] {e}"));
@@ -839,7 +872,7 @@ impl Generator<'_> {
         self.outcome.stats.transferred_size += e.stat.size;
         self.transferred.insert(i);
         if self.opts.dry_run || parent.is_none() {
-            self.pending.push(Pending::Item(item));
+            self.pending.push_back(Pending::Item(item));
             return;
         }
         let Some(parent) = parent else { return };
@@ -861,9 +894,7 @@ impl Generator<'_> {
             attrs,
             inplace: self.opts.inplace && old_file.is_some(),
         };
-        self.pending_jobs += 1;
-        self.pending_bytes += e.stat.size;
-        self.pending.push(Pending::Copy(Box::new(job), item));
+        self.spawn_copy(job, item);
     }
 
     fn same_content(&self, e: &FileEntry, parent: Option<&DirFd>, base: &[u8]) -> bool {
@@ -1072,24 +1103,102 @@ impl Generator<'_> {
         self.push_item(item);
     }
 
-    /// Runs the pending copies in parallel and reports everything pending in order.
+    /// Starts a copy on the thread pool; its report waits in `pending`.
+    fn spawn_copy(&mut self, job: CopyJob, item: Item) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.pending_jobs += 1;
+        self.pending_bytes += job.size;
+        let meta = CopyMeta {
+            seq,
+            size: job.size,
+            source: job.source,
+            src_name: job.src_name.clone(),
+        };
+        let tx = self.result_tx.clone();
+        rayon::spawn(move || {
+            let r = run(&job);
+            drop(job);
+            let _ = tx.send((seq, r));
+        });
+        self.pending.push_back(Pending::Copy(meta, item));
+    }
+
+    /// Reports everything pending, waiting for all copies.
     fn flush(&mut self, sink: &mut dyn SyncSink) {
-        let pending = std::mem::take(&mut self.pending);
-        self.pending_jobs = 0;
-        self.pending_bytes = 0;
-        let results: Vec<Option<Result<u64, CopyError>>> = pending
-            .par_iter()
-            .map(|p| match p {
-                Pending::Copy(job, _) => Some(run(job)),
-                _ => None,
-            })
-            .collect();
-        for (p, r) in pending.into_iter().zip(results) {
-            match p {
-                Pending::Item(item) => sink.item(&item),
-                Pending::Delete(ev) => sink.deleted(&ev),
-                Pending::Message(m) => sink.message(&m),
-                Pending::Copy(job, item) => match r {
+        self.drain(sink, true);
+    }
+
+    /// Reports pending output in order, up to the first copy still running (or, with
+    /// `block`, waiting for every copy).
+    fn drain(&mut self, sink: &mut dyn SyncSink, block: bool) {
+        loop {
+            let seq = match self.pending.front() {
+                None => return,
+                Some(Pending::Copy(meta, _)) => meta.seq,
+                Some(_) => {
+                    if let Some(p) = self.pending.pop_front() {
+                        self.emit(p, None, sink);
+                    }
+                    continue;
+                }
+            };
+            if !self.results.contains_key(&seq) {
+                while let Ok((s, r)) = self.result_rx.try_recv() {
+                    self.results.insert(s, r);
+                }
+            }
+            if !self.results.contains_key(&seq) {
+                if !block {
+                    return;
+                }
+                match self.result_rx.recv() {
+                    Ok((s, r)) => {
+                        self.results.insert(s, r);
+                    }
+                    Err(_) => return,
+                }
+                continue;
+            }
+            let r = self.results.remove(&seq);
+            if let Some(p) = self.pending.pop_front() {
+                self.emit(p, r, sink);
+            }
+        }
+    }
+
+    /// Waits for the oldest running copy and reports up to it.
+    fn drain_one(&mut self, sink: &mut dyn SyncSink) {
+        let before = self.pending_jobs;
+        while self.pending_jobs == before && !self.pending.is_empty() {
+            let front_is_copy = matches!(self.pending.front(), Some(Pending::Copy(..)));
+            if front_is_copy {
+                let seq = match self.pending.front() {
+                    Some(Pending::Copy(meta, _)) => meta.seq,
+                    _ => return,
+                };
+                while !self.results.contains_key(&seq) {
+                    match self.result_rx.recv() {
+                        Ok((s, r)) => {
+                            self.results.insert(s, r);
+                        }
+                        Err(_) => return,
+                    }
+                }
+            }
+            self.drain(sink, false);
+        }
+    }
+
+    fn emit(&mut self, p: Pending, r: Option<CopyResult>, sink: &mut dyn SyncSink) {
+        match p {
+            Pending::Item(item) => sink.item(&item),
+            Pending::Delete(ev) => sink.deleted(&ev),
+            Pending::Message(m) => sink.message(&m),
+            Pending::Copy(meta, item) => {
+                self.pending_jobs -= 1;
+                self.pending_bytes -= meta.size;
+                match r {
                     Some(Ok(n)) => {
                         self.outcome.stats.literal_data += n;
                         sink.item(&item);
@@ -1097,7 +1206,7 @@ impl Generator<'_> {
                             sink.progress(&ProgressEvent {
                                 name: item.name.clone(),
                                 done: n,
-                                size: job.size,
+                                size: meta.size,
                                 finished: true,
                             });
                         }
@@ -1106,12 +1215,12 @@ impl Generator<'_> {
                         self.outcome.vanished = true;
                         let base = self
                             .src_abs
-                            .get(job.source as usize)
+                            .get(meta.source as usize)
                             .cloned()
                             .unwrap_or_default();
                         sink.message(&io_message(format!(
                             "file has vanished: \"{}\"",
-                            String::from_utf8_lossy(&join(&base, &job.src_name))
+                            String::from_utf8_lossy(&join(&base, &meta.src_name))
                         )));
                     }
                     Some(Err(CopyError::Io(err))) => {
@@ -1119,7 +1228,56 @@ impl Generator<'_> {
                         sink.message(&io_message(format!("rsync: [receiver] {err}")));
                     }
                     None => {}
-                },
+                }
+            }
+        }
+    }
+
+    /// `lstat`s, in parallel, the destinations of the entries from `start` on (one window),
+    /// one destination directory per task.
+    fn prefetch(&mut self, start: usize) {
+        let end = (start + PREFETCH_WINDOW).min(self.entries.len());
+        self.prefetched.clear();
+        self.prefetched_until = end;
+        if self.plan.rename.is_some() || self.plan.root.is_none() {
+            return;
+        }
+        let mut groups: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
+        for i in start..end {
+            let name = &self.entries[i].name;
+            if &**name == b"." {
+                continue;
+            }
+            let parent = dir_of(name);
+            match groups.last_mut() {
+                Some((p, v)) if p.as_slice() == parent => v.push(i),
+                _ => groups.push((parent.to_vec(), vec![i])),
+            }
+        }
+        let root = self.plan.root.as_ref();
+        let entries = &self.entries;
+        let missing = &self.missing_dirs;
+        let found: Vec<Vec<(usize, Option<Stat>)>> = groups
+            .par_iter()
+            .map(|(parent, idxs)| {
+                let dir = if missing.contains(parent) {
+                    None
+                } else {
+                    root.and_then(|r| r.open_dir(parent).ok())
+                };
+                idxs.iter()
+                    .map(|&i| {
+                        let st = dir
+                            .as_ref()
+                            .and_then(|d| d.lstat(base_of(&entries[i].name)).ok());
+                        (i, st)
+                    })
+                    .collect()
+            })
+            .collect();
+        for group in found {
+            for (i, st) in group {
+                self.prefetched.insert(i, st);
             }
         }
     }
