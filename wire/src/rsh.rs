@@ -3,11 +3,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::error::WireError;
+
+/// How many 64 KiB chunks from the remote's stdout may wait unread.
+const INCOMING_CHUNKS: usize = 64;
 use crate::server_args::ServerCommand;
 
 /// Where and how to start the remote `rsync --server`.
@@ -137,12 +140,19 @@ impl RemoteShell {
     }
 }
 
-/// A running remote `rsync --server`: a writer for its stdin, a channel of chunks read
-/// from its stdout by a pump thread, and its stderr forwarded to ours and kept.
+/// A running remote `rsync --server`.
+///
+/// Three pump threads keep both peers streaming without deadlock (rsync uses large
+/// non-blocking buffers for the same reason): a writer thread takes our output from an
+/// unbounded queue so we never block on a full pipe; a reader thread fills a *bounded*
+/// queue from the remote's stdout (so memory stays bounded when we are slow); a third
+/// forwards the remote's stderr to ours and keeps a copy.
 #[derive(Debug)]
 pub struct RemoteProcess {
     child: Option<Child>,
-    stdin: Option<ChildStdin>,
+    outgoing: Option<Sender<Vec<u8>>>,
+    write_error: Arc<Mutex<Option<String>>>,
+    stdin_pump: Option<JoinHandle<()>>,
     incoming: Receiver<Vec<u8>>,
     stdout_pump: Option<JoinHandle<()>>,
     stderr_pump: Option<JoinHandle<()>>,
@@ -151,7 +161,11 @@ pub struct RemoteProcess {
 
 impl RemoteProcess {
     fn attach(child: &mut Child) -> Result<Self, WireError> {
-        let stdin = child.stdin.take();
+        let stdin = child.stdin.take().ok_or_else(|| WireError::Spawn("no stdin".into()))?;
+        let (out_tx, out_rx) = channel::<Vec<u8>>();
+        let write_error = Arc::new(Mutex::new(None));
+        let werr = Arc::clone(&write_error);
+        let stdin_pump = std::thread::spawn(move || pump_stdin(stdin, out_rx, werr));
         let stdout = child
             .stdout
             .take()
@@ -160,14 +174,16 @@ impl RemoteProcess {
             .stderr
             .take()
             .ok_or_else(|| WireError::Spawn("no stderr".into()))?;
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(INCOMING_CHUNKS);
         let stdout_pump = std::thread::spawn(move || pump_stdout(stdout, tx));
         let stderr_text = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&stderr_text);
         let stderr_pump = std::thread::spawn(move || pump_stderr(stderr, kept));
         Ok(RemoteProcess {
             child: None,
-            stdin,
+            outgoing: Some(out_tx),
+            write_error,
+            stdin_pump: Some(stdin_pump),
             incoming: rx,
             stdout_pump: Some(stdout_pump),
             stderr_pump: Some(stderr_pump),
@@ -175,18 +191,19 @@ impl RemoteProcess {
         })
     }
 
-    /// Writes all of `bytes` to the remote's stdin.
+    /// Queues `bytes` for the remote's stdin (never blocks on a full pipe).
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), WireError> {
-        let stdin = self
-            .stdin
-            .as_mut()
-            .ok_or_else(|| WireError::stream("remote stdin closed"))?;
-        stdin.write_all(bytes).map_err(|e| {
-            WireError::stream(format!(
+        if let Some(e) = self.write_error.lock().ok().and_then(|g| g.clone()) {
+            return Err(WireError::stream(format!(
                 "write to remote failed: {e} (connection unexpectedly closed)"
-            ))
-        })?;
-        stdin.flush().map_err(WireError::Io)
+            )));
+        }
+        let tx = self
+            .outgoing
+            .as_ref()
+            .ok_or_else(|| WireError::stream("remote stdin closed"))?;
+        tx.send(bytes.to_vec())
+            .map_err(|_| WireError::stream("connection unexpectedly closed"))
     }
 
     /// Blocks for the next chunk from the remote's stdout; `None` at end of stream.
@@ -196,7 +213,7 @@ impl RemoteProcess {
 
     /// Closes our side of the remote's stdin.
     pub fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.outgoing = None;
     }
 
     /// Everything the remote wrote to stderr so far.
@@ -213,7 +230,11 @@ impl RemoteProcess {
     /// (rsync reports a signal death as code 255 in the client; we do the same).
     pub fn finish(&mut self) -> Result<i32, WireError> {
         self.close_stdin();
+        // Drain stdout first: the remote may need to write before it reads the rest.
         while self.incoming.recv().is_ok() {}
+        if let Some(h) = self.stdin_pump.take() {
+            let _ = h.join();
+        }
         if let Some(h) = self.stdout_pump.take() {
             let _ = h.join();
         }
@@ -230,7 +251,7 @@ impl RemoteProcess {
 
 impl Drop for RemoteProcess {
     fn drop(&mut self) {
-        self.stdin = None;
+        self.outgoing = None;
         if let Some(mut child) = self.child.take() {
             if matches!(child.try_wait(), Ok(None)) {
                 let _ = child.kill();
@@ -240,7 +261,19 @@ impl Drop for RemoteProcess {
     }
 }
 
-fn pump_stdout(mut stdout: impl Read, tx: Sender<Vec<u8>>) {
+fn pump_stdin(mut stdin: ChildStdin, rx: Receiver<Vec<u8>>, error: Arc<Mutex<Option<String>>>) {
+    while let Ok(chunk) = rx.recv() {
+        if let Err(e) = stdin.write_all(&chunk).and_then(|()| stdin.flush()) {
+            if let Ok(mut g) = error.lock() {
+                *g = Some(e.to_string());
+            }
+            break;
+        }
+    }
+    // Dropping `stdin` closes the pipe: the remote sees end of input.
+}
+
+fn pump_stdout(mut stdout: impl Read, tx: SyncSender<Vec<u8>>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match stdout.read(&mut buf) {
