@@ -165,3 +165,40 @@ fn errors_and_exit_codes_match_rsync() {
         }
     }
 }
+
+#[test]
+fn delta_transfer_stats_match_rsync() {
+    require_rsync();
+    let s = Scratch::new("delta");
+    make_fixture(&s.join("src"));
+    rsync(&["-a", "src/", "dest_rsync"], &s.path);
+    rsync(&["-a", "src/", "dest_rdsync"], &s.path);
+    // Overwrite, insert and delete bytes in the big file.
+    let mut big = std::fs::read(s.join("src/big.bin")).unwrap();
+    big[100_000..100_010].copy_from_slice(b"0123456789");
+    big.splice(1_500_000..1_500_000, b"inserted bytes".iter().copied());
+    big.drain(2_500_000..2_500_333);
+    write(&s.join("src/big.bin"), &big);
+    set_mtime(&s.join("src/big.bin"), 1_650_000_000, 0);
+    set_mtime(&s.join("src"), 1_599_000_000, 0);
+    let (r1, r2) = compare_runs(
+        &s.path,
+        &["-ai", "--no-whole-file", "--stats"],
+        &["src/"],
+        "dest_rsync",
+        "dest_rdsync",
+        "delta",
+    );
+    for prefix in [
+        "Literal data:",
+        "Matched data:",
+        "Total transferred file size:",
+    ] {
+        let pick = |out: &str| {
+            out.lines()
+                .find(|l| l.starts_with(prefix))
+                .map(str::to_string)
+        };
+        assert_eq!(pick(&r1.stdout), pick(&r2.stdout), "{prefix}");
+    }
+}

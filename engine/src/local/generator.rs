@@ -20,7 +20,7 @@ use super::event::{
 use super::hardlinks::HardLinkGroups;
 use super::options::{DeleteTiming, LocalOptions};
 use super::stats::SyncOutcome;
-use super::transfer::{CopyError, CopyJob, run};
+use super::transfer::{CopyError, CopyJob, CopyStats, run};
 
 /// Protocol whose sort order local syncs use (rsync 3.5.0 speaks 32).
 const PROTOCOL: u32 = 32;
@@ -47,7 +47,7 @@ enum Pending {
     Copy(CopyMeta, Item),
 }
 
-type CopyResult = Result<u64, CopyError>;
+type CopyResult = Result<CopyStats, CopyError>;
 
 struct DirLevel {
     rel: Vec<u8>,
@@ -893,6 +893,7 @@ impl Generator<'_> {
             size: e.stat.size,
             attrs,
             inplace: self.opts.inplace && old_file.is_some(),
+            delta: self.opts.delta && old_file.is_some(),
         };
         self.spawn_copy(job, item);
     }
@@ -1199,8 +1200,10 @@ impl Generator<'_> {
                 self.pending_jobs -= 1;
                 self.pending_bytes -= meta.size;
                 match r {
-                    Some(Ok(n)) => {
-                        self.outcome.stats.literal_data += n;
+                    Some(Ok(copied)) => {
+                        self.outcome.stats.literal_data += copied.literal;
+                        self.outcome.stats.matched_data += copied.matched;
+                        let n = copied.literal + copied.matched;
                         sink.item(&item);
                         if self.opts.progress {
                             sink.progress(&ProgressEvent {
