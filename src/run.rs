@@ -95,7 +95,7 @@ pub fn run_cli(args: Vec<OsString>) -> i32 {
         return run_system_rsync(&args, "listing or usage without SRC and DEST");
     }
     let mut printer = Printer::new(options.verbosity);
-    if options.verbosity.verbose > 0 && !options.verbosity.quiet {
+    if (options.verbosity.verbose > 0 || options.verbosity.progress) && !options.verbosity.quiet {
         printer.line(b"sending incremental file list");
     }
     let result = sync_local(&options, &mut printer);

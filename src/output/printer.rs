@@ -21,6 +21,7 @@ pub struct Printer {
     started: Instant,
     transferred: u64,
     total_bytes_done: u64,
+    last_progress: f64,
     /// Number of entries in the list (for progress `to-chk`).
     pub total_files: u64,
     /// Total size of the list (for `--info=progress2`).
@@ -36,6 +37,7 @@ impl Printer {
             started: Instant::now(),
             transferred: 0,
             total_bytes_done: 0,
+            last_progress: 0.0,
             total_files: 0,
             total_size: 0,
         }
@@ -76,27 +78,37 @@ impl Printer {
     }
 
     fn names_wanted(&self) -> bool {
-        self.verbosity.itemize > 0 || self.verbosity.verbose > 0
+        self.verbosity.itemize > 0 || self.verbosity.verbose > 0 || self.verbosity.progress
     }
 }
 
+/// rsync's rate column: `%7.2f` followed by kB/s, MB/s or GB/s.
 fn rate_text(bytes: u64, secs: f64) -> String {
-    let rate = bytes as f64 / secs.max(0.000_001);
-    if rate >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:7.2}GB/s", rate / (1024.0 * 1024.0 * 1024.0))
-    } else if rate >= 1024.0 * 1024.0 {
-        format!("{:7.2}MB/s", rate / (1024.0 * 1024.0))
-    } else {
-        format!("{:7.2}kB/s", rate / 1024.0)
+    let mut rate = bytes as f64 / 1024.0 / secs.max(0.000_001);
+    let mut units = "kB/s";
+    if rate > 1024.0 {
+        rate /= 1024.0;
+        units = "MB/s";
+        if rate > 1024.0 {
+            rate /= 1024.0;
+            units = "GB/s";
+        }
     }
+    format!("{rate:7.2}{units}")
 }
 
+/// rsync's time column: `%4d:%02d:%02d`.
 fn elapsed_text(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
-    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    format!("{:4}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
 impl SyncSink for Printer {
+    fn list_ready(&mut self, files: u64, total_size: u64) {
+        self.total_files = files;
+        self.total_size = total_size;
+    }
+
     fn created_destination(&mut self, name: &[u8]) {
         if self.names_wanted() {
             let mut l = b"created directory ".to_vec();
@@ -122,10 +134,9 @@ impl SyncSink for Printer {
         if self.verbosity.itemize > 0 {
             let l = itemize_line(item);
             self.line(&l);
-        } else if (self.verbosity.verbose > 0
+        } else if (self.verbosity.verbose > 0 || self.verbosity.progress)
             && (item.update != UpdateType::Unchanged
-                || (item.kind == FileKind::Dir && item.changes.any())))
-            || (self.verbosity.progress && item.transferred)
+                || (item.kind == FileKind::Dir && item.changes.any()))
         {
             let mut l = escape_name(&item.name);
             if let Some(t) = &item.link_target {
@@ -149,7 +160,7 @@ impl SyncSink for Printer {
             let mut l = b"*deleting   ".to_vec();
             l.extend_from_slice(&name);
             self.line(&l);
-        } else if self.verbosity.verbose > 0 {
+        } else if self.verbosity.verbose > 0 || self.verbosity.progress {
             let mut l = b"deleting ".to_vec();
             l.extend_from_slice(&name);
             self.line(&l);
@@ -172,36 +183,38 @@ impl SyncSink for Printer {
         }
         self.transferred += 1;
         self.total_bytes_done += event.done;
-        let secs = self.started.elapsed().as_secs_f64();
+        let now = self.started.elapsed().as_secs_f64();
         if self.verbosity.progress2 {
             let pct = (self.total_bytes_done * 100)
                 .checked_div(self.total_size)
                 .unwrap_or(100)
                 .min(100);
             let t = format!(
-                "\r{:>15} {:3}% {}    {} (xfr#{}, to-chk={}/{})",
+                "\r{:>15} {:3}% {} {} (xfr#{}, to-chk={}/{})",
                 comma_number(self.total_bytes_done),
                 pct,
-                rate_text(self.total_bytes_done, secs),
-                elapsed_text(secs),
+                rate_text(self.total_bytes_done, now),
+                elapsed_text(now),
                 self.transferred,
-                self.total_files.saturating_sub(self.transferred),
-                self.total_files
+                event.to_check,
+                event.total
             );
             self.text(&t);
             let _ = self.out.flush();
         } else if self.verbosity.progress {
+            let secs = (now - self.last_progress).max(0.000_001);
             let t = format!(
-                "{:>15} {:3}% {}    {} (xfr#{}, to-chk={}/{})\n",
+                "\r{:>15} {:3}% {} {} (xfr#{}, to-chk={}/{})\n",
                 comma_number(event.done),
                 100,
                 rate_text(event.done, secs),
                 elapsed_text(secs),
                 self.transferred,
-                self.total_files.saturating_sub(self.transferred),
-                self.total_files
+                event.to_check,
+                event.total
             );
             self.text(&t);
         }
+        self.last_progress = now;
     }
 }

@@ -107,10 +107,16 @@ pub struct ProgressEvent {
     pub size: u64,
     /// Whether the file is complete.
     pub finished: bool,
+    /// Entries after this one still to be checked (rsync's `to-chk`).
+    pub to_check: u64,
+    /// Entries in the file list.
+    pub total: u64,
 }
 
 /// Receives a sync's events, in rsync's order, on one thread at a time.
 pub trait SyncSink {
+    /// The file list is complete: `files` entries, `total_size` bytes.
+    fn list_ready(&mut self, _files: u64, _total_size: u64) {}
     /// `created directory DEST`.
     fn created_destination(&mut self, _name: &[u8]) {}
     /// `created N directories for PATH` (`--mkpath`).

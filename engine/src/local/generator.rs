@@ -34,6 +34,7 @@ const PREFETCH_WINDOW: usize = 2048;
 /// What a running copy needs for its report.
 struct CopyMeta {
     seq: u64,
+    index: usize,
     size: u64,
     source: u32,
     src_name: Box<[u8]>,
@@ -181,6 +182,7 @@ pub fn sync_local(
             outcome.stats.total_size += e.stat.size;
         }
     }
+    sink.list_ready(entries.len() as u64, outcome.stats.total_size);
     if entries.is_empty() {
         outcome.stats.elapsed_secs = start.elapsed().as_secs_f64();
         return Ok(outcome);
@@ -895,7 +897,7 @@ impl Generator<'_> {
             inplace: self.opts.inplace && old_file.is_some(),
             delta: self.opts.delta && old_file.is_some(),
         };
-        self.spawn_copy(job, item);
+        self.spawn_copy(i, job, item);
     }
 
     fn same_content(&self, e: &FileEntry, parent: Option<&DirFd>, base: &[u8]) -> bool {
@@ -1105,13 +1107,14 @@ impl Generator<'_> {
     }
 
     /// Starts a copy on the thread pool; its report waits in `pending`.
-    fn spawn_copy(&mut self, job: CopyJob, item: Item) {
+    fn spawn_copy(&mut self, index: usize, job: CopyJob, item: Item) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending_jobs += 1;
         self.pending_bytes += job.size;
         let meta = CopyMeta {
             seq,
+            index,
             size: job.size,
             source: job.source,
             src_name: job.src_name.clone(),
@@ -1211,6 +1214,8 @@ impl Generator<'_> {
                                 done: n,
                                 size: meta.size,
                                 finished: true,
+                                to_check: (self.entries.len() - meta.index - 1) as u64,
+                                total: self.entries.len() as u64,
                             });
                         }
                     }
