@@ -13,6 +13,15 @@ pub trait Transport {
     fn send(&mut self, bytes: &[u8]) -> Result<(), WireError>;
     /// Blocks for the next bytes; `None` at end of stream.
     fn recv(&mut self) -> Result<Option<Vec<u8>>, WireError>;
+    /// Ends the session: closes our output, waits for the peer, returns its exit status
+    /// if the transport knows it.
+    fn finish(&mut self) -> Option<i32> {
+        None
+    }
+    /// What the peer wrote on its error channel (stderr / SSH extended data).
+    fn error_text(&self) -> String {
+        String::new()
+    }
 }
 
 impl Transport for crate::rsh::RemoteProcess {
@@ -21,6 +30,12 @@ impl Transport for crate::rsh::RemoteProcess {
     }
     fn recv(&mut self) -> Result<Option<Vec<u8>>, WireError> {
         Ok(self.read_chunk())
+    }
+    fn finish(&mut self) -> Option<i32> {
+        crate::rsh::RemoteProcess::finish(self).ok()
+    }
+    fn error_text(&self) -> String {
+        self.stderr_text()
     }
 }
 
@@ -95,6 +110,13 @@ impl<T: Transport> Connection<T> {
     /// Turns multiplexing on for input and/or output (after flushing raw output).
     pub fn start_multiplex(&mut self, input: bool, output: bool) -> Result<(), WireError> {
         self.flush()?;
+        if input && !self.mux_in {
+            // Bytes already read past the handshake belong to the first frames.
+            let rest = self.input.get(self.input_pos..).unwrap_or(&[]).to_vec();
+            self.input.clear();
+            self.input_pos = 0;
+            self.deframer.push(&rest);
+        }
         self.mux_in = input;
         self.mux_out = output;
         Ok(())

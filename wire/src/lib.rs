@@ -32,7 +32,8 @@ pub mod stats;
 pub mod sum_head;
 pub mod tokens;
 
+pub use connection::Transport;
 pub use error::WireError;
 pub use options::{Direction, TransferOptions};
 pub use rsh::RemoteShell;
-pub use session::{TransferReport, pull, push};
+pub use session::{TransferReport, pull, pull_over, push, push_over};

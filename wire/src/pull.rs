@@ -51,6 +51,7 @@ struct PullState<'a> {
     entries: Vec<FileEntry>,
     active: Vec<bool>,
     paths: Vec<Option<PathBuf>>,
+    destination: Destination,
     owners: OwnerMap,
     requests: HashMap<usize, Request>,
     redo: Vec<usize>,
@@ -165,6 +166,7 @@ pub(crate) fn run_pull<T: Transport>(
         entries,
         active,
         paths,
+        destination: destination.clone(),
         owners,
         requests: HashMap::new(),
         redo: Vec::new(),
@@ -281,11 +283,11 @@ fn check_requested_names(entries: &[FileEntry], sources: &[String]) -> Result<()
 }
 
 impl PullState<'_> {
-    fn path(&self, i: usize) -> Result<&Path, WireError> {
-        self.paths
-            .get(i)
-            .and_then(Option::as_deref)
-            .ok_or_else(|| WireError::protocol("bad index"))
+    /// The local path of entry `i`, re-checked now: a symlink created earlier in this
+    /// transfer (or planted in the destination) must not redirect a later write.
+    fn path(&self, i: usize) -> Result<PathBuf, WireError> {
+        let e = self.entry(i)?;
+        self.destination.path_of(&e.name)
     }
 
     fn entry(&self, i: usize) -> Result<&FileEntry, WireError> {
@@ -305,7 +307,7 @@ impl PullState<'_> {
             return Ok(());
         }
         let e = self.entry(i)?.clone();
-        let path = self.path(i)?.to_path_buf();
+        let path = self.path(i)?;
         let existing = std::fs::symlink_metadata(&path).ok();
         if self.opts.dry_run {
             return Ok(()); // -n: report nothing, change nothing, request nothing
@@ -487,7 +489,7 @@ impl PullState<'_> {
             )));
         }
         let e = self.entry(i)?.clone();
-        let path = self.path(i)?.to_path_buf();
+        let path = self.path(i)?;
         let basis = match &req.basis {
             Some(p) => Some(File::open(p).map_err(|err| WireError::file(p, err))?),
             None => None,
@@ -626,8 +628,8 @@ impl PullState<'_> {
             let Some(l) = leader.filter(|l| *l != i) else {
                 continue;
             };
-            let src = self.path(l)?.to_path_buf();
-            let dst = self.path(i)?.to_path_buf();
+            let src = self.path(l)?;
+            let dst = self.path(i)?;
             if std::fs::symlink_metadata(&src).is_err() {
                 continue;
             }
@@ -668,7 +670,7 @@ impl PullState<'_> {
             if !dir.starts_with(destination.root()) {
                 continue;
             }
-            let Ok(rd) = std::fs::read_dir(dir) else {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
                 continue;
             };
             let mut names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
@@ -698,7 +700,7 @@ impl PullState<'_> {
                 continue;
             }
             let path = self.path(i)?;
-            apply_attrs(path, e, self.opts.perms, self.opts.times)?;
+            apply_attrs(&path, e, self.opts.perms, self.opts.times)?;
         }
         Ok(())
     }

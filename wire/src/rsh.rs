@@ -161,7 +161,10 @@ pub struct RemoteProcess {
 
 impl RemoteProcess {
     fn attach(child: &mut Child) -> Result<Self, WireError> {
-        let stdin = child.stdin.take().ok_or_else(|| WireError::Spawn("no stdin".into()))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| WireError::Spawn("no stdin".into()))?;
         let (out_tx, out_rx) = channel::<Vec<u8>>();
         let write_error = Arc::new(Mutex::new(None));
         let werr = Arc::clone(&write_error);

@@ -8,7 +8,7 @@ use crate::connection::{Connection, PeerMessages, Transport};
 use crate::error::{RERR_PARTIAL, RERR_VANISHED, WireError};
 use crate::handshake::{SessionParams, client_setup};
 use crate::options::{Direction, TransferOptions};
-use crate::rsh::{RemoteProcess, RemoteShell};
+use crate::rsh::RemoteShell;
 use crate::server_args::ServerCommand;
 use crate::stats::TransferStats;
 
@@ -86,9 +86,10 @@ pub fn push(
     remote_dest: &str,
 ) -> TransferReport {
     let server = ServerCommand::build(Direction::Push, opts, &[remote_dest.to_string()]);
-    run_session(shell, &server, |conn, report| {
-        crate::push::run_push(conn, opts, sources, report)
-    })
+    match shell.spawn(&server) {
+        Ok(process) => push_over(process, opts, sources),
+        Err(e) => failed_to_start(e),
+    }
 }
 
 /// Pulls `remote_sources` into local `dest` (rsync's `host:SRC… DEST`).
@@ -99,17 +100,39 @@ pub fn pull(
     dest: &Path,
 ) -> TransferReport {
     let server = ServerCommand::build(Direction::Pull, opts, remote_sources);
-    run_session(shell, &server, |conn, report| {
+    match shell.spawn(&server) {
+        Ok(process) => pull_over(process, opts, remote_sources, dest),
+        Err(e) => failed_to_start(e),
+    }
+}
+
+/// Runs a push over a transport whose peer already runs the command built by
+/// `ServerCommand::build(Direction::Push, opts, …)` (e.g. an SSH exec channel).
+pub fn push_over<T: Transport>(
+    transport: T,
+    opts: &TransferOptions,
+    sources: &[PathBuf],
+) -> TransferReport {
+    run_session(transport, |conn, report| {
+        crate::push::run_push(conn, opts, sources, report)
+    })
+}
+
+/// Runs a pull over a transport whose peer already runs the command built by
+/// `ServerCommand::build(Direction::Pull, opts, remote_sources)`.
+pub fn pull_over<T: Transport>(
+    transport: T,
+    opts: &TransferOptions,
+    remote_sources: &[String],
+    dest: &Path,
+) -> TransferReport {
+    run_session(transport, |conn, report| {
         crate::pull::run_pull(conn, opts, remote_sources, dest, report)
     })
 }
 
-fn run_session(
-    shell: &RemoteShell,
-    server: &ServerCommand,
-    body: impl FnOnce(&mut Connection<RemoteProcess>, &mut TransferReport) -> Result<(), WireError>,
-) -> TransferReport {
-    let mut report = TransferReport {
+fn empty_report() -> TransferReport {
+    TransferReport {
         exit_code: 0,
         error: None,
         remote_exit: None,
@@ -118,23 +141,29 @@ fn run_session(
         messages: PeerMessages::default(),
         remote_stderr: String::new(),
         transferred: Vec::new(),
-    };
-    let process = match shell.spawn(server) {
-        Ok(p) => p,
-        Err(e) => {
-            report.exit_code = e.exit_code();
-            report.error = Some(e);
-            return report;
-        }
-    };
-    let mut conn = Connection::new(process);
+    }
+}
+
+fn failed_to_start(e: WireError) -> TransferReport {
+    let mut report = empty_report();
+    report.exit_code = e.exit_code();
+    report.error = Some(e);
+    report
+}
+
+fn run_session<T: Transport>(
+    transport: T,
+    body: impl FnOnce(&mut Connection<T>, &mut TransferReport) -> Result<(), WireError>,
+) -> TransferReport {
+    let mut report = empty_report();
+    let mut conn = Connection::new(transport);
     let result = body(&mut conn, &mut report);
     let _ = conn.flush();
     report.messages = std::mem::take(&mut conn.messages);
-    let mut process = conn.into_transport();
-    let remote = process.finish().ok();
+    let mut transport = conn.into_transport();
+    let remote = transport.finish();
     report.remote_exit = remote;
-    report.remote_stderr = process.stderr_text();
+    report.remote_stderr = transport.error_text();
     let mut code = 0;
     if let Err(e) = result {
         code = e.exit_code();
