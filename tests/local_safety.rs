@@ -118,3 +118,25 @@ fn vanished_source_file_is_exit_code_24() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn leftover_temp_files_are_cleaned_up_on_the_next_run() {
+    let s = Scratch::new("leftover");
+    make_fixture(&s.join("src"));
+    let r = rdsync(&["-a", "src/", "dest"], &s.path);
+    assert_eq!(r.code, 0, "{r:?}");
+    // An interrupted run leaves temp files behind; unrelated dot files stay.
+    write(&s.join("dest/.a.txt.Xy12Zq"), b"partial");
+    write(&s.join("dest/d1/.b.txt.000000"), b"partial");
+    write(&s.join("dest/.keepme"), b"mine");
+    write(
+        &s.join("dest/.nosuch.abcdef"),
+        b"not a temp of a source file",
+    );
+    let r = rdsync(&["-a", "src/", "dest"], &s.path);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!s.join("dest/.a.txt.Xy12Zq").exists());
+    assert!(!s.join("dest/d1/.b.txt.000000").exists());
+    assert!(s.join("dest/.keepme").exists());
+    assert!(s.join("dest/.nosuch.abcdef").exists());
+}

@@ -114,3 +114,46 @@ impl Drop for AtomicFile<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("rdsync-fs-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        let _ = std::fs::create_dir_all(&p);
+        p
+    }
+
+    #[test]
+    fn temp_names_follow_rsync() {
+        assert!(is_temp_name_for(b".a.txt.Ab12Cd", b"a.txt"));
+        assert!(!is_temp_name_for(b".a.txt.Ab12C", b"a.txt"));
+        assert!(!is_temp_name_for(b".a.txt.Ab-2Cd", b"a.txt"));
+        let long = vec![b'x'; 300];
+        assert!(temp_prefix(&long).len() + 6 <= NAME_MAX);
+    }
+
+    #[test]
+    fn commit_renames_and_drop_removes() {
+        let p = scratch("atomic");
+        let Ok(dir) = DirFd::open_path(p.as_os_str().as_encoded_bytes()) else {
+            return;
+        };
+        {
+            let Ok(tmp) = AtomicFile::create(&dir, b"gone") else {
+                return;
+            };
+            assert!(is_temp_name_for(tmp.temp_name(), b"gone"));
+        }
+        let Ok(tmp) = AtomicFile::create(&dir, b"kept") else {
+            return;
+        };
+        let _ = rustix::io::write(tmp.fd(), b"data");
+        assert!(tmp.commit(b"kept").is_ok());
+        let names = dir.list().unwrap_or_default();
+        assert_eq!(names, vec![b"kept".to_vec()]);
+        let _ = std::fs::remove_dir_all(&p);
+    }
+}

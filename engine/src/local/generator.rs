@@ -686,6 +686,9 @@ impl Generator<'_> {
                 attrs,
             });
             self.push_item(item);
+            if !self.opts.dry_run && self.opts.delete.is_none() && self.entries[i].content_dir {
+                self.remove_stale_temps(i, dest_name);
+            }
         } else {
             if let (Some(old), Some(p)) = (old, &parent)
                 && !self.remove_existing(p, base, &old, dest_name)
@@ -732,6 +735,32 @@ impl Generator<'_> {
         }
         if self.opts.delete == Some(DeleteTiming::During) && self.entries[i].content_dir {
             self.delete_in(i);
+        }
+    }
+
+    /// Removes temp files (`.name.XXXXXX`) an interrupted earlier run left next to `name`s of
+    /// this directory. (With `--delete` they go as extraneous files instead.)
+    fn remove_stale_temps(&mut self, i: usize, dest_rel: &[u8]) {
+        let Some(root) = &self.plan.root else { return };
+        let Ok(dir) = root.open_dir(dest_rel) else {
+            return;
+        };
+        let Ok(names) = dir.list() else { return };
+        if !names
+            .iter()
+            .any(|n| n.first() == Some(&b'.') && n.len() > 8)
+        {
+            return;
+        }
+        let keep = source_children(&self.entries, i);
+        for n in names {
+            if n.first() != Some(&b'.') || keep.contains(&n) || n.len() < 9 {
+                continue;
+            }
+            let base = &n[1..n.len() - 7];
+            if keep.contains(base) && crate::fs::is_temp_name_for(&n, base) {
+                let _ = dir.unlink(&n);
+            }
         }
     }
 
