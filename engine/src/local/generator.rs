@@ -59,6 +59,8 @@ struct DirLevel {
 struct DirFixup {
     dir_rel: Vec<u8>,
     attrs: Attrs,
+    /// New, or its attributes differed: always apply.
+    needed: bool,
 }
 
 struct Generator<'a> {
@@ -88,6 +90,8 @@ struct Generator<'a> {
     transferred: HashSet<usize>,
     /// (member, leader) pairs to link once the copies are done.
     deferred_links: Vec<(usize, usize)>,
+    /// Destination directories whose contents this run changed.
+    dirty: HashSet<Vec<u8>>,
     /// A directory `--existing` skipped: everything below it is skipped too.
     skip_dir: Option<Vec<u8>>,
     /// Destination directories the dry run "created" (their contents are all new).
@@ -224,6 +228,7 @@ pub fn sync_local(
         deferred_links: Vec::new(),
         missing_dirs: HashSet::new(),
         skip_dir: None,
+        dirty: HashSet::new(),
     };
     generator.run(sink);
     let mut outcome = generator.outcome;
@@ -326,6 +331,9 @@ impl Generator<'_> {
         if !self.opts.dry_run {
             let fixups = std::mem::take(&mut self.fixups);
             for fix in fixups.iter().rev() {
+                if !fix.needed && !self.dirty.contains(&fix.dir_rel) {
+                    continue;
+                }
                 let result = if fix.dir_rel.is_empty() {
                     match &self.root_dir {
                         Some(d) => {
@@ -590,7 +598,16 @@ impl Generator<'_> {
         }
     }
 
+    /// Notes that the contents of destination directory `rel` changed (its mtime must be
+    /// restored at the end).
+    fn touch(&mut self, rel: &[u8]) {
+        if !self.dirty.contains(rel) {
+            self.dirty.insert(rel.to_vec());
+        }
+    }
+
     fn remove_existing(&mut self, dir: &DirFd, base: &[u8], old: &Stat, dest_name: &[u8]) -> bool {
+        self.touch(dir_of(dest_name));
         if old.kind() == FileKind::Dir {
             // rsync reports the directory's contents (not the directory itself) as deleted.
             let mut deleted: Vec<DeleteEvent> = Vec::new();
@@ -664,29 +681,42 @@ impl Generator<'_> {
             let attrs = self.attrs_for(e, false, Some(&old));
             if !self.opts.dry_run {
                 // Ownership and mode now; time (and mode again) once the contents are done.
-                let now = Attrs {
+                let mut now = Attrs {
                     perms: attrs.perms,
                     uid: attrs.uid,
                     gid: attrs.gid,
                     mtime: None,
                 };
-                let r = match &parent {
-                    Some(p) => p.apply_attrs(base, FileKind::Dir, &now),
-                    None => match &self.root_dir {
-                        Some(d) => DirFd::apply_attrs_fd(d.fd(), b".", &now),
-                        None => Ok(()),
-                    },
+                self.trim_attrs(&mut now, &old);
+                let r = if now == Attrs::default() {
+                    Ok(())
+                } else {
+                    match &parent {
+                        Some(p) => p.apply_attrs(base, FileKind::Dir, &now),
+                        None => match &self.root_dir {
+                            Some(d) => DirFd::apply_attrs_fd(d.fd(), b".", &now),
+                            None => Ok(()),
+                        },
+                    }
                 };
                 if let Err(err) = r {
                     self.error(format!("rsync: [generator] {err}"));
                 }
             }
+            let needed = item.changes.any();
             self.fixups.push(DirFixup {
                 dir_rel: dest_name.to_vec(),
                 attrs,
+                needed,
             });
             self.push_item(item);
-            if !self.opts.dry_run && self.opts.delete.is_none() && self.entries[i].content_dir {
+            // A directory whose mtime is still the one we set last time has had nothing
+            // created in it since, so it holds no leftover temp file.
+            if !self.opts.dry_run
+                && self.opts.delete.is_none()
+                && self.entries[i].content_dir
+                && old.mtime != e.stat.mtime
+            {
                 self.remove_stale_temps(i, dest_name);
             }
         } else {
@@ -730,7 +760,9 @@ impl Generator<'_> {
             self.fixups.push(DirFixup {
                 dir_rel: dest_name.to_vec(),
                 attrs,
+                needed: true,
             });
+            self.touch(dir_of(dest_name));
             self.push_item(item);
         }
         if self.opts.delete == Some(DeleteTiming::During) && self.entries[i].content_dir {
@@ -741,6 +773,7 @@ impl Generator<'_> {
     /// Removes temp files (`.name.XXXXXX`) an interrupted earlier run left next to `name`s of
     /// this directory. (With `--delete` they go as extraneous files instead.)
     fn remove_stale_temps(&mut self, i: usize, dest_rel: &[u8]) {
+        self.touch(dest_rel);
         let Some(root) = &self.plan.root else { return };
         let Ok(dir) = root.open_dir(dest_rel) else {
             return;
@@ -767,6 +800,7 @@ impl Generator<'_> {
     /// Deletes extraneous entries in the destination directory of directory entry `i`.
     fn delete_in(&mut self, i: usize) {
         let dest_rel = self.dest_name(i);
+        self.touch(&dest_rel);
         if self.missing_dirs.contains(&dest_rel) {
             return;
         }
@@ -1041,6 +1075,7 @@ impl Generator<'_> {
         {
             return;
         }
+        self.touch(dir_of(&dest_name));
         let made = match kind {
             FileKind::Symlink => p.symlink(e.link_target.as_deref().unwrap_or(b""), base),
             _ => p.mknod(base, e.stat.mode, e.stat.rdev),
@@ -1066,6 +1101,7 @@ impl Generator<'_> {
 
     /// Links follower `i` to its group leader (after the leader's copy is done).
     fn make_hard_link(&mut self, i: usize, leader: usize) {
+        self.touch(dir_of(&self.dest_name(i)));
         let e = self.entries[i].clone();
         let dest_name = self.dest_name(i);
         let leader_name = self.dest_name(leader);
@@ -1137,6 +1173,7 @@ impl Generator<'_> {
 
     /// Starts a copy on the thread pool; its report waits in `pending`.
     fn spawn_copy(&mut self, index: usize, job: CopyJob, item: Item) {
+        self.touch(dir_of(&self.dest_name(index)));
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending_jobs += 1;
@@ -1280,17 +1317,22 @@ impl Generator<'_> {
             return;
         }
         let mut groups: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<&[u8], usize> = HashMap::new();
         for i in start..end {
             let name = &self.entries[i].name;
             if &**name == b"." {
                 continue;
             }
             let parent = dir_of(name);
-            match groups.last_mut() {
-                Some((p, v)) if p.as_slice() == parent => v.push(i),
-                _ => groups.push((parent.to_vec(), vec![i])),
+            match group_of.get(parent) {
+                Some(&g) => groups[g].1.push(i),
+                None => {
+                    group_of.insert(parent, groups.len());
+                    groups.push((parent.to_vec(), vec![i]));
+                }
             }
         }
+        drop(group_of);
         let root = self.plan.root.as_ref();
         let entries = &self.entries;
         let missing = &self.missing_dirs;
