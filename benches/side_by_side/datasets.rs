@@ -42,9 +42,9 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "fn", "let", "mut", "self", "return", "match", "if", "else", "for", "while", "struct",
-    "impl", "pub", "use", "crate", "value", "buffer", "index", "error", "result", "Some", "None",
-    "Ok", "Err", "len", "data", "file", "path", "block", "sum", "=", "+", "{", "}", "(", ")", ";",
+    "fn", "let", "mut", "self", "return", "match", "if", "else", "for", "while", "struct", "impl",
+    "pub", "use", "crate", "value", "buffer", "index", "error", "result", "Some", "None", "Ok",
+    "Err", "len", "data", "file", "path", "block", "sum", "=", "+", "{", "}", "(", ")", ";",
 ];
 
 fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
@@ -172,7 +172,9 @@ fn copy_sorted(from: &Path, to: &Path, budget: &mut u64) -> io::Result<()> {
         if *budget == 0 {
             break;
         }
-        let Some(name) = path.file_name() else { continue };
+        let Some(name) = path.file_name() else {
+            continue;
+        };
         let target = to.join(name);
         let meta = fs::symlink_metadata(&path)?;
         if meta.is_dir() {

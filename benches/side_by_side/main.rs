@@ -39,8 +39,18 @@ fn slash(p: &Path) -> PathBuf {
 }
 
 fn cp_a(src: &Path, dst: &Path) {
-    let ok = Command::new("cp").arg("-a").arg(src).arg(dst).status().map(|s| s.success());
-    assert!(matches!(ok, Ok(true)), "cp -a {} {}", src.display(), dst.display());
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(src)
+        .arg(dst)
+        .status()
+        .map(|s| s.success());
+    assert!(
+        matches!(ok, Ok(true)),
+        "cp -a {} {}",
+        src.display(),
+        dst.display()
+    );
 }
 
 const CASES: &[Case] = &[
@@ -97,7 +107,11 @@ fn ensure_data(data: &Path) {
     datasets::make_big(&data.join("big/big"), BIG_SIZE).expect("big");
     datasets::make_big_modified(&data.join("big/big"), &data.join("bigmod/big")).expect("bigmod");
     let python = Path::new("/root/.pyenv/versions/3.11.7/lib/python3.11");
-    let python = if python.exists() { python } else { Path::new("/usr/lib/python3") };
+    let python = if python.exists() {
+        python
+    } else {
+        Path::new("/usr/lib/python3")
+    };
     datasets::make_mixed(python, &data.join("mixed"), 400 << 20).expect("mixed");
     fs::write(done, b"").expect("marker");
 }
@@ -137,10 +151,21 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds N")
+            }
             "--data" => data = PathBuf::from(args.next().expect("--data DIR")),
             "--cases" => {
-                only = Some(args.next().expect("--cases LIST").split(',').map(String::from).collect())
+                only = Some(
+                    args.next()
+                        .expect("--cases LIST")
+                        .split(',')
+                        .map(String::from)
+                        .collect(),
+                )
             }
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -156,11 +181,17 @@ fn main() {
     );
     let mut serial = 0u32;
     for case in CASES {
-        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == case.name)) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|n| n == case.name))
+        {
             continue;
         }
         eprintln!("== {} ({}), {} rounds", case.name, case.what, rounds);
-        let mut stats = Stats { rsync: vec![], rdsync: vec![] };
+        let mut stats = Stats {
+            rsync: vec![],
+            rdsync: vec![],
+        };
         for round in 0..=rounds {
             verify::warm(&data).expect("warm");
             for tool in ["rsync", "rdsync"] {
@@ -173,7 +204,9 @@ fn main() {
                 let sample = run(&mut cmd).unwrap_or_else(|e| panic!("{tool}: {e}"));
                 if round == 0 {
                     // The untimed warm-up round checks the result.
-                    if let Some(diff) = verify::compare(&(case.expect)(&data), &dst).expect("compare") {
+                    if let Some(diff) =
+                        verify::compare(&(case.expect)(&data), &dst).expect("compare")
+                    {
                         panic!("{tool} produced a different tree: {diff}");
                     }
                 } else if tool == "rsync" {
@@ -205,5 +238,8 @@ fn main() {
         report.push_str(&line);
     }
     println!("\n{report}");
-    let _ = fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/side-by-side.md"), &report);
+    let _ = fs::write(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/side-by-side.md"),
+        &report,
+    );
 }

@@ -48,8 +48,12 @@ pub fn compare(src: &Path, dst: &Path) -> io::Result<Option<String>> {
             return differs("content");
         }
     } else if ms.is_dir() {
-        let mut a: Vec<_> = fs::read_dir(src)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
-        let mut b: Vec<_> = fs::read_dir(dst)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+        let mut a: Vec<_> = fs::read_dir(src)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        let mut b: Vec<_> = fs::read_dir(dst)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
         a.sort();
         b.sort();
         if a != b {
