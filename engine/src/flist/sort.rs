@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 
 use super::entry::FileEntry;
 
+#[cfg(test)]
 fn components(name: &[u8]) -> impl Iterator<Item = &[u8]> {
     let name: &[u8] = if name == b"." { b"" } else { name };
     name.split(|&b| b == b'/').filter(|c| !c.is_empty())
@@ -17,6 +18,51 @@ fn components(name: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Compares two names in rsync's protocol ≥ 29 order. `a_is_dir`/`b_is_dir` say whether the
 /// named objects themselves are directories.
 pub fn compare_names(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool) -> Ordering {
+    let a: &[u8] = if a == b"." { b"" } else { a };
+    let b: &[u8] = if b == b"." { b"" } else { b };
+    // Skip the common prefix, then back up to the start of the component it ends in: the
+    // components before it are equal.
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    if p == a.len() && p == b.len() {
+        return Ordering::Equal;
+    }
+    let c = a[..p]
+        .iter()
+        .rposition(|&x| x == b'/')
+        .map_or(0, |at| at + 1);
+    if c == a.len() || c == b.len() {
+        // One name ends before the component: it is a directory, and it comes first.
+        return if c == a.len() {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    let a_leaf = !a_is_dir && !a[c..].contains(&b'/');
+    let b_leaf = !b_is_dir && !b[c..].contains(&b'/');
+    match (a_leaf, b_leaf) {
+        (true, false) => return Ordering::Less,
+        (false, true) => return Ordering::Greater,
+        (true, true) => return a[p..].cmp(&b[p..]),
+        (false, false) => {}
+    }
+    // Both continue as directories: compare the components as if they ended in '/'.
+    let ea = a.get(p).copied().unwrap_or(b'/');
+    let eb = b.get(p).copied().unwrap_or(b'/');
+    if ea == eb {
+        // Both components end here; the name that ends is the parent of the other.
+        return if p == a.len() {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    ea.cmp(&eb)
+}
+
+/// The component-by-component reference version of [`compare_names`].
+#[cfg(test)]
+fn compare_names_reference(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool) -> Ordering {
     let mut ia = components(a).peekable();
     let mut ib = components(b).peekable();
     loop {
@@ -109,6 +155,25 @@ mod tests {
             "d1/sl", "e", "empty", "fifo", "hl_a",
         ];
         assert_eq!(sorted(EXAMPLE, false), want);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_compare_equals_reference(
+            a in "[ab./]{0,8}", ad: bool, b in "[ab./]{0,8}", bd: bool
+        ) {
+            let clean = |s: &str| {
+                let v: Vec<&str> = s.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+                if v.is_empty() { ".".to_string() } else { v.join("/") }
+            };
+            let (a, b) = (clean(&a), clean(&b));
+            let (ad, bd) = (ad || a == ".", bd || b == ".");
+            proptest::prop_assert_eq!(
+                compare_names(a.as_bytes(), ad, b.as_bytes(), bd),
+                compare_names_reference(a.as_bytes(), ad, b.as_bytes(), bd),
+                "{} {} / {} {}", a, ad, b, bd
+            );
+        }
     }
 
     #[test]

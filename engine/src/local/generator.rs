@@ -178,7 +178,10 @@ pub fn sync_local(
         src_abs.push(abs_path(&root.base));
     }
     entries.sort_by(|a, b| compare_entries(a, b, PROTOCOL));
-    dedupe(&mut entries);
+    if roots.len() > 1 {
+        // One tree cannot name anything twice; several sources can.
+        dedupe(&mut entries);
+    }
     outcome.stats.flist_build_secs = start.elapsed().as_secs_f64();
     for e in &entries {
         outcome.stats.files.add(e.kind());
