@@ -202,3 +202,22 @@ fn delta_transfer_stats_match_rsync() {
         assert_eq!(pick(&r1.stdout), pick(&r2.stdout), "{prefix}");
     }
 }
+
+#[test]
+fn unsupported_options_fall_back_to_rsync_with_a_notice() {
+    require_rsync();
+    let s = Scratch::new("fallback");
+    make_fixture(&s.join("src"));
+    // -z is not handled natively: the system rsync runs instead.
+    let (r1, r2) = compare_runs(
+        &s.path,
+        &["-aHiz"],
+        &["src/"],
+        "dest_rsync",
+        "dest_rdsync",
+        "fallback",
+    );
+    assert_eq!(r1.stderr, "");
+    assert!(r2.stderr.contains("not supported natively"), "{r2:?}");
+    assert_eq!(r2.stderr.lines().count(), 1, "one notice line: {r2:?}");
+}
