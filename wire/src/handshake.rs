@@ -2,6 +2,7 @@
 //! checksum/compression negotiation and the checksum seed.
 
 use crate::codec::put_vstring;
+use crate::compress::{COMPRESS_LIST, CompressionMethod};
 use crate::connection::{Connection, Transport};
 use crate::error::WireError;
 use crate::options::TransferOptions;
@@ -58,6 +59,8 @@ pub struct SessionParams {
     pub checksum: String,
     /// The session checksum seed.
     pub seed: i32,
+    /// The compression method of the token stream, if any.
+    pub compression: Option<CompressionMethod>,
 }
 
 impl SessionParams {
@@ -85,6 +88,11 @@ pub fn choose_from_lists(ours: &str, theirs: &str) -> Option<String> {
     ours.split_ascii_whitespace()
         .find(|n| their.contains(n))
         .map(str::to_string)
+}
+
+fn read_list<T: Transport>(conn: &mut Connection<T>) -> Result<String, WireError> {
+    let raw = conn.read(|c| c.vstring(MAX_NEGOTIATION_LEN).map(<[u8]>::to_vec))?;
+    Ok(String::from_utf8_lossy(&raw).into_owned())
 }
 
 /// Runs the setup as a client and switches multiplexing on as rsync does.
@@ -115,6 +123,14 @@ pub fn client_setup<T: Transport>(
     conn.set_protocol(protocol);
     let mut compat_flags = 0;
     let mut checksum = if protocol >= 30 { "md5" } else { "md4" }.to_string();
+    // Without negotiation `-z` means zlib; an explicit choice is used as given.
+    let mut compression = match (&opts.compress_choice, opts.compress) {
+        (Some(name), _) => Some(CompressionMethod::from_name(name).ok_or_else(|| {
+            WireError::Unsupported(format!("unsupported compression method {name}"))
+        })?),
+        (None, true) => Some(CompressionMethod::Zlib),
+        (None, false) => None,
+    };
     if protocol >= 30 {
         let flags = conn.read(|c| c.varint())?;
         let flags = flags as u32;
@@ -130,25 +146,38 @@ pub fn client_setup<T: Transport>(
         }
         compat_flags = flags;
         if flags & CF_VARINT_FLIST_FLAGS != 0 {
-            if let Some(choice) = &opts.checksum_choice {
-                checksum = choice.split(',').next().unwrap_or(choice).to_string();
-            } else {
-                let mut buf = Vec::new();
+            // Each side writes its lists before reading the peer's (negotiate_the_strings).
+            let send_checksums = opts.checksum_choice.is_none();
+            let send_compress = opts.compress && opts.compress_choice.is_none();
+            let mut buf = Vec::new();
+            if send_checksums {
                 put_vstring(&mut buf, CHECKSUM_LIST.as_bytes())?;
-                conn.write(&buf);
-                let theirs = conn.read(|c| c.vstring(MAX_NEGOTIATION_LEN).map(<[u8]>::to_vec))?;
-                let theirs = String::from_utf8_lossy(&theirs).into_owned();
+            }
+            if send_compress {
+                put_vstring(&mut buf, COMPRESS_LIST.as_bytes())?;
+            }
+            conn.write(&buf);
+            if send_checksums {
+                let theirs = read_list(conn)?;
                 checksum = choose_from_lists(CHECKSUM_LIST, &theirs).ok_or_else(|| {
                     WireError::Unsupported(format!(
                         "Failed to negotiate a checksum choice (server offered: {theirs})"
                     ))
                 })?;
             }
-        } else if let Some(choice) = &opts.checksum_choice {
-            checksum = choice.clone();
+            if send_compress {
+                let theirs = read_list(conn)?;
+                let name = choose_from_lists(COMPRESS_LIST, &theirs).ok_or_else(|| {
+                    WireError::Unsupported(format!(
+                        "Failed to negotiate a compression choice (server offered: {theirs})"
+                    ))
+                })?;
+                compression = CompressionMethod::from_name(&name);
+            }
         }
-    } else if let Some(choice) = &opts.checksum_choice {
-        checksum = choice.clone();
+    }
+    if let Some(choice) = &opts.checksum_choice {
+        checksum = choice.split(',').next().unwrap_or(choice).to_string();
     }
     if protocol < 30 && checksum != "md4" {
         return Err(WireError::Unsupported(format!(
@@ -163,6 +192,7 @@ pub fn client_setup<T: Transport>(
         compat_flags,
         checksum,
         seed,
+        compression,
     })
 }
 

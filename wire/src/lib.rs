@@ -13,6 +13,7 @@
 #![cfg_attr(test, allow(clippy::indexing_slicing))]
 
 pub mod codec;
+pub mod compress;
 pub mod connection;
 pub mod dest;
 pub mod error;

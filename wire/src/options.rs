@@ -48,6 +48,8 @@ pub struct TransferOptions {
     pub ignore_times: bool,
     /// `-z` (negotiated method).
     pub compress: bool,
+    /// `--compress-choice=NAME` (`zstd`, `zlibx`, `zlib`).
+    pub compress_choice: Option<String>,
     /// `--delete` (timing chosen by the protocol).
     pub delete: bool,
     /// `--stats`.
@@ -84,6 +86,11 @@ impl TransferOptions {
             specials: true,
             ..Self::default()
         }
+    }
+
+    /// Whether the token stream is compressed (`-z` or an explicit method).
+    pub fn compressing(&self) -> bool {
+        self.compress || self.compress_choice.is_some()
     }
 
     /// The protocol version we announce.

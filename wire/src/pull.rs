@@ -13,6 +13,7 @@ use rdsync_engine::patch::{PatchError, Patcher};
 use rdsync_engine::signature::Signature;
 
 use crate::codec::{NDX_DEL_STATS, NDX_DONE};
+use crate::compress::{CompressedTokenReader, ReadToken, decode_compressed_item};
 use crate::connection::{Connection, Transport};
 use crate::dest::{Destination, OwnerMap, apply_attrs, create_temp, make_special, remove_existing};
 use crate::error::WireError;
@@ -54,6 +55,7 @@ struct PullState<'a> {
     destination: Destination,
     owners: OwnerMap,
     requests: HashMap<usize, Request>,
+    reader: Option<CompressedTokenReader>,
     redo: Vec<usize>,
     failed: bool,
 }
@@ -169,6 +171,10 @@ pub(crate) fn run_pull<T: Transport>(
         destination: destination.clone(),
         owners,
         requests: HashMap::new(),
+        reader: match params.compression {
+            Some(m) => Some(CompressedTokenReader::new(m, proto)?),
+            None => None,
+        },
         redo: Vec::new(),
         failed: false,
     };
@@ -505,14 +511,45 @@ impl PullState<'_> {
         let limit = (e.size.max(0) as u64)
             .saturating_add(1 << 20)
             .saturating_mul(2);
+        let history_basis = match (
+            &req.basis,
+            self.reader.as_ref().is_some_and(|r| r.needs_block_data()),
+        ) {
+            (Some(p), true) => Some(File::open(p).map_err(|err| WireError::file(p, err))?),
+            _ => None,
+        };
         let result: Result<(), WireError> = loop {
-            let tok = conn.read(|c| {
-                decode_token(c).map(|t| match t {
-                    Token::Literal(d) => OwnedToken::Literal(d.to_vec()),
-                    Token::Copy(b) => OwnedToken::Copy(b),
-                    Token::End => OwnedToken::End,
-                })
-            });
+            let tok = match self.reader.as_mut() {
+                Some(reader) => {
+                    let mut fetch = || conn.read(decode_compressed_item);
+                    reader.next_token(&mut fetch).map(|t| match t {
+                        ReadToken::Literal(d) => OwnedToken::Literal(d),
+                        ReadToken::Copy(b) => OwnedToken::Copy(b),
+                        ReadToken::End => OwnedToken::End,
+                    })
+                }
+                None => conn.read(|c| {
+                    decode_token(c).map(|t| match t {
+                        Token::Literal(d) => OwnedToken::Literal(d.to_vec()),
+                        Token::Copy(b) => OwnedToken::Copy(b),
+                        Token::End => OwnedToken::End,
+                    })
+                }),
+            };
+            if let (Ok(OwnedToken::Copy(b)), Some(reader), Some(basis)) =
+                (&tok, self.reader.as_mut(), history_basis.as_ref())
+            {
+                use std::os::unix::fs::FileExt;
+                let b = u64::from(*b);
+                let mut block = vec![0u8; req.layout.block_size(b) as usize];
+                let seen = basis
+                    .read_exact_at(&mut block, req.layout.block_offset(b))
+                    .map_err(|err| WireError::protocol(format!("bad block reference {b}: {err}")))
+                    .and_then(|()| reader.see_block(&block));
+                if let Err(err) = seen {
+                    break Err(err);
+                }
+            }
             let tok = match tok {
                 Ok(t) => t,
                 Err(err) => break Err(err),

@@ -10,6 +10,7 @@ use rdsync_engine::layout::BlockLayout;
 use rdsync_engine::signature::Signature;
 
 use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor, put_int32};
+use crate::compress::CompressedTokenEncoder;
 use crate::connection::{Connection, Transport};
 use crate::error::WireError;
 use crate::filter_list::{FilterRule, encode_filter_list};
@@ -23,21 +24,71 @@ use crate::session::{TransferReport, setup};
 use crate::sum_head::{SumHead, decode_block_sums};
 use crate::tokens::{put_copy, put_end, put_literal};
 
-/// Writes delta tokens straight into the connection's output buffer.
+/// Writes delta tokens straight into the connection's output buffer, plain or
+/// compressed.
 struct TokenWriter<'c, T: Transport> {
     conn: &'c mut Connection<T>,
+    compressed: Option<&'c mut CompressedTokenEncoder>,
+    /// The source file, to give zlib the bytes of each matched block.
+    source: &'c File,
+    layout: BlockLayout,
+    offset: u64,
+}
+
+impl<T: Transport> TokenWriter<'_, T> {
+    fn end(&mut self) -> Result<(), WireError> {
+        match self.compressed.as_deref_mut() {
+            Some(enc) => {
+                let mut out = Vec::new();
+                enc.send_token(&mut out, -1, &[], &[])?;
+                self.conn.write(&out);
+            }
+            None => self.conn.write_with(put_end),
+        }
+        Ok(())
+    }
 }
 
 impl<T: Transport> DeltaSink for TokenWriter<'_, T> {
     type Error = WireError;
     fn literal(&mut self, data: &[u8]) -> Result<(), WireError> {
-        self.conn.write_with(|out| put_literal(out, data));
+        self.offset += data.len() as u64;
+        match self.compressed.as_deref_mut() {
+            Some(enc) => {
+                let mut out = Vec::new();
+                enc.send_token(&mut out, -2, data, &[])?;
+                self.conn.write(&out);
+            }
+            None => self.conn.write_with(|out| put_literal(out, data)),
+        }
         self.conn.maybe_flush()
     }
     fn copy(&mut self, index: u64) -> Result<(), WireError> {
-        let mut tok = Vec::with_capacity(4);
-        put_copy(&mut tok, index)?;
-        self.conn.write(&tok);
+        let size = self.layout.block_size(index) as usize;
+        match self.compressed.as_deref_mut() {
+            Some(enc) => {
+                let token = i32::try_from(index)
+                    .map_err(|_| WireError::protocol("block index too large"))?;
+                let mut block = vec![0u8; size];
+                if enc.needs_block_data() {
+                    use std::os::unix::fs::FileExt;
+                    self.source
+                        .read_exact_at(&mut block, self.offset)
+                        .map_err(|e| {
+                            WireError::stream(format!("re-reading a matched block: {e}"))
+                        })?;
+                }
+                let mut out = Vec::new();
+                enc.send_token(&mut out, token, &[], &block)?;
+                self.conn.write(&out);
+            }
+            None => {
+                let mut tok = Vec::with_capacity(4);
+                put_copy(&mut tok, index)?;
+                self.conn.write(&tok);
+            }
+        }
+        self.offset += size as u64;
         self.conn.maybe_flush()
     }
 }
@@ -140,6 +191,10 @@ pub(crate) fn run_push<T: Transport>(
             .collect();
     }
 
+    let mut encoder = match params.compression {
+        Some(m) => Some(CompressedTokenEncoder::new(m, proto)?),
+        None => None,
+    };
     let max_phase = if proto >= 29 { 2 } else { 1 };
     let mut phase = 0;
     loop {
@@ -230,19 +285,26 @@ pub(crate) fn run_push<T: Transport>(
             .map_err(|e| WireError::protocol(e.to_string()))?;
         let generator = DeltaGenerator::new(&sig, sums.profile.block);
         let outcome = {
-            let mut sink = TokenWriter { conn };
-            generator
+            let mut sink = TokenWriter {
+                conn,
+                compressed: encoder.as_mut(),
+                source: &file,
+                layout,
+                offset: 0,
+            };
+            let outcome = generator
                 .run(
-                    std::io::BufReader::new(file),
+                    std::io::BufReader::new(&file),
                     sums.profile.file_hasher(),
                     &mut sink,
                 )
                 .map_err(|e| match e {
                     rdsync_engine::delta::DeltaError::Read(io) => WireError::file(path, io),
                     rdsync_engine::delta::DeltaError::Sink(w) => w,
-                })?
+                })?;
+            sink.end()?;
+            outcome
         };
-        conn.write_with(put_end);
         let digest = outcome.digest;
         conn.write(digest.as_bytes());
         conn.maybe_flush()?;

@@ -72,6 +72,10 @@ impl ServerCommand {
         if opts.ignore_times {
             cluster.push('I');
         }
+        let choice = opts.compress_choice.as_deref();
+        if opts.compressing() && (choice.is_none() || choice == Some("zlib")) {
+            cluster.push('z');
+        }
         if opts.our_protocol() >= 30 {
             // No 'i': we do not implement incremental recursion.
             cluster.push_str("e.LsfxCIvu");
@@ -97,6 +101,14 @@ impl ServerCommand {
         }
         if let Some(c) = &opts.checksum_choice {
             args.push(safe_option_arg("--checksum-choice", c));
+        }
+        if opts.compressing() {
+            match choice {
+                Some("zlibx") => args.push("--new-compress".to_string()),
+                Some("zlib") => args.push("--old-compress".to_string()),
+                Some(other) => args.push(safe_option_arg("--compress-choice", other)),
+                None => {}
+            }
         }
         if am_sender {
             if opts.delete {

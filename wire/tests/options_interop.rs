@@ -120,6 +120,18 @@ fn both_ways(
             };
             let what = format!("{tag} {args:?} protocol {p:?}");
             ok(&report, &what);
+            let method = report
+                .params
+                .as_ref()
+                .and_then(|x| x.compression)
+                .map(|m| m.name());
+            let expected = match (&opts.compress_choice, opts.compress, p) {
+                (Some(c), _, _) => Some(c.as_str()),
+                (None, true, Some(q)) if q < 30 => Some("zlib"),
+                (None, true, _) => Some("zstd"),
+                (None, false, _) => None,
+            };
+            assert_eq!(method, expected, "{what}: compression method");
             assert_eq!(
                 common::tree_listing(&ours),
                 common::tree_listing(&theirs),
@@ -352,5 +364,73 @@ fn push_into_an_unwritable_destination_exits_like_rsync() {
         report.exit_code, code,
         "exit code differs from rsync's: {:?} {}",
         report.error, report.remote_stderr
+    );
+}
+
+#[test]
+fn compression_every_method_both_ways() {
+    let z = |choice: Option<&str>| TransferOptions {
+        compress: choice.is_none(),
+        compress_choice: choice.map(str::to_string),
+        ..TransferOptions::archive()
+    };
+    // -z negotiates zstd between 3.2+ peers; below 30 (and without negotiation) it is zlib.
+    both_ways(
+        "z-auto",
+        &[None, Some(30), Some(29), Some(27)],
+        &["-az"],
+        &z(None),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "z-zlibx",
+        &[None],
+        &["-a", "--zc=zlibx"],
+        &z(Some("zlibx")),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "z-zlib",
+        &[None, Some(30)],
+        &["-a", "--zc=zlib"],
+        &z(Some("zlib")),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "z-zstd",
+        &[None],
+        &["-a", "--zc=zstd"],
+        &z(Some("zstd")),
+        common::make_tree,
+        true,
+    );
+    // Blocks above 64 KiB exercise zlib's history injection, including the protocol-30 quirk.
+    let big = TransferOptions {
+        block_size: Some(100_000),
+        ..z(Some("zlib"))
+    };
+    both_ways(
+        "z-zlib-bigblocks",
+        &[None, Some(30)],
+        &["-a", "--zc=zlib", "-B100000"],
+        &big,
+        common::make_tree,
+        true,
+    );
+    let big = TransferOptions {
+        block_size: Some(100_000),
+        compress: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "z-29-bigblocks",
+        &[Some(29)],
+        &["-az", "-B100000"],
+        &big,
+        common::make_tree,
+        true,
     );
 }
