@@ -122,6 +122,7 @@ struct Running {
     started: DateTime<Utc>,
     cancel: watch::Sender<CancelSignal>,
     phase: Arc<Mutex<String>>,
+    locks: Arc<Mutex<Vec<String>>>,
     waiters: Vec<Waiter>,
     group: Option<String>,
     kill_grace: Duration,
@@ -558,6 +559,7 @@ impl Core {
     fn start(&mut self, job: Job, p: Pending) {
         let (ctx_tx, ctx_rx) = watch::channel(None);
         let phase = Arc::new(Mutex::new("starting".to_string()));
+        let locks = Arc::new(Mutex::new(Vec::new()));
         self.metrics.job_queued.with_label_values(&[&job.id]).set(0);
         self.metrics
             .job_running
@@ -577,6 +579,7 @@ impl Core {
             },
             cancel: ctx_rx,
             phase: phase.clone(),
+            locks: locks.clone(),
         };
         self.running.insert(
             job.id.clone(),
@@ -586,6 +589,7 @@ impl Core {
                 started: Utc::now(),
                 cancel: ctx_tx,
                 phase,
+                locks,
                 waiters: p.waiters,
                 group: job.group.clone(),
                 kill_grace: job.kill_grace,
@@ -744,6 +748,9 @@ impl Core {
                     "state": if running.is_some() { "running" } else if queued.is_some() { "queued" } else { "idle" },
                     "phase": running.map(|r| r.phase.lock().map(|g| g.clone()).unwrap_or_default()),
                     "run_id": running.map(|r| r.run_id.clone()),
+                    "locks_held": running
+                        .map(|r| r.locks.lock().map(|g| g.clone()).unwrap_or_default())
+                        .unwrap_or_default(),
                     "started_at": running.map(|r| r.started.to_rfc3339()),
                     "queued_run_id": queued.map(|p| p.run_id.clone()),
                     "queued_requests": queued.map(|p| p.coalesced + 1).unwrap_or(0),

@@ -6,7 +6,7 @@
 //! - `POST /api/v1/jobs/{id}/run` with `{"wait": bool, "dry_run": bool}`
 //! - `POST /api/v1/run` (every job of the instance, like SIGHUP)
 //! - `GET /api/v1/runs?job=&limit=`, `GET /api/v1/runs/{id}`, `GET /api/v1/runs/{id}/log`
-//! - `POST /api/v1/runs/{id}/cancel`
+//! - `POST /api/v1/runs/{id}/cancel`, `GET /api/v1/locks` (lock files held now)
 //! - `POST /api/v1/reload`, `POST /api/v1/pause`, `POST /api/v1/resume`
 
 use std::os::unix::fs::PermissionsExt as _;
@@ -155,6 +155,16 @@ async fn handle(ctx: &ControlContext, req: Request) -> Response {
                     ),
                 },
             }
+        }
+        ("GET", ["api", "v1", "locks"]) => {
+            let s = a.status().await;
+            let mut out = Vec::new();
+            for j in s["jobs"].as_array().into_iter().flatten() {
+                for l in j["locks_held"].as_array().into_iter().flatten() {
+                    out.push(json!({"job": j["id"], "run_id": j["run_id"], "lock": l}));
+                }
+            }
+            Response::json(200, &json!(out))
         }
         ("POST", ["api", "v1", "run"]) => {
             let replies = a.trigger_all(Trigger::Api).await;

@@ -189,6 +189,8 @@ enum Cmd {
         #[command(flatten)]
         load: LoadArgs,
     },
+    /// List the lock files held by running jobs.
+    Locks(#[command(flatten)] LoadArgs),
     /// Reload the configuration (validated; the old one is kept on error).
     Reload(#[command(flatten)] LoadArgs),
     /// Pause scheduled runs (manual triggers still run).
@@ -380,6 +382,10 @@ async fn real_main(cli: Cli) -> Result<u8> {
         Cmd::Logs { run, load } => {
             let out = client(&load, "GET", &format!("/api/v1/runs/{run}/log"), None).await?;
             print!("{}", String::from_utf8_lossy(&out));
+            Ok(0)
+        }
+        Cmd::Locks(load) => {
+            print_json(&client(&load, "GET", "/api/v1/locks", None).await?);
             Ok(0)
         }
         Cmd::Reload(load) => {

@@ -116,6 +116,8 @@ pub struct Metrics {
     pub block_waits: IntCounterVec,
     /// `rdsync_director_block_timeouts_total{job}`.
     pub block_timeouts: IntCounterVec,
+    /// `rdsync_director_lock_held{job,lock}` (1 while held).
+    pub lock_held: IntGaugeVec,
     /// `rdsync_director_lock_conflicts_total{job}`.
     pub lock_conflicts: IntCounterVec,
     /// `rdsync_director_config_reloads_total{result}`.
@@ -318,6 +320,10 @@ impl Metrics {
             block_timeouts: reg!(IntCounterVec::new(
                 n("block_timeouts_total", "blocks_on timeouts"),
                 &["job"]
+            )?),
+            lock_held: reg!(IntGaugeVec::new(
+                n("lock_held", "1 while the job holds this lock file"),
+                &["job", "lock"]
             )?),
             lock_conflicts: reg!(IntCounterVec::new(
                 n(

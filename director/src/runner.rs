@@ -49,6 +49,8 @@ pub struct RunContext {
     pub cancel: watch::Receiver<CancelSignal>,
     /// The current phase, for `status` (`waiting_block`, `waiting_lock`, `running <action>`).
     pub phase: Arc<Mutex<String>>,
+    /// The lock files this run holds now (`path` or `host:path`), for `status` and `locks`.
+    pub locks: Arc<Mutex<Vec<String>>>,
 }
 
 /// The run's log file (shared by the output readers).
@@ -350,8 +352,13 @@ pub async fn run_job(mut ctx: RunContext) -> RunRecord {
             for spec in &specs {
                 match lock::acquire(spec).await {
                     Ok(h) => {
-                        log.info(&format!("created lock file {}", spec.describe()));
+                        let d = spec.describe();
+                        log.info(&format!("created lock file {d}"));
                         m.lock_files.with_label_values(&[&job.id]).inc();
+                        m.lock_held.with_label_values(&[&job.id, &d]).set(1);
+                        if let Ok(mut g) = ctx.locks.lock() {
+                            g.push(d);
+                        }
                         held.push(h);
                     }
                     Err(e) => {
@@ -414,6 +421,10 @@ pub async fn run_job(mut ctx: RunContext) -> RunRecord {
             Err(e) => log.warn(&e.to_string()),
         }
         m.lock_files.with_label_values(&[&job.id]).dec();
+        m.lock_held.with_label_values(&[&job.id, &d]).set(0);
+        if let Ok(mut g) = ctx.locks.lock() {
+            g.retain(|l| *l != d);
+        }
     }
     let finished_at = Utc::now();
     log.info(&format!(

@@ -133,6 +133,19 @@ fn sigterm_during_slow_sync_stops_rsync_releases_lock_and_exits_zero() {
         d.pid().to_string(),
         "lock content = our pid (upstream format)"
     );
+    let locks = control_json(&env.socket(), "/api/v1/locks");
+    assert_eq!(locks[0]["job"], "slow_sync", "{locks}");
+    assert_eq!(locks[0]["lock"], lock.display().to_string(), "{locks}");
+    let (_, m) = http_get(env.port, "/metrics");
+    assert_eq!(
+        metric(&m, "rdsync_director_lock_held", &["job=\"slow_sync\""]),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "lock_files", &["job_id=\"slow_sync\""]),
+        Some(1.0)
+    );
     // Let the transfer really start.
     std::thread::sleep(Duration::from_millis(700));
     let t0 = Instant::now();
