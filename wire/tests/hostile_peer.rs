@@ -379,3 +379,75 @@ fn a_truncated_stream_is_a_stream_error() {
     );
     assert_eq!(report.exit_code, 12, "{:?}", report.error);
 }
+
+fn done(v: &mut Vec<u8>, enc: &mut NdxEncoder) {
+    enc.put(v, -1);
+}
+
+/// The end of a protocol-32 pull as a server sender writes it after its phase-1 data:
+/// NDX_DONE (phase 2), NDX_DONE (after the loop), statistics, echo NDX_DONE.
+fn server_tail(v: &mut Vec<u8>, enc: &mut NdxEncoder) {
+    done(v, enc);
+    done(v, enc);
+    for x in [100i64, 200, 10, 1, 1] {
+        rdsync_wire::codec::put_varlong(v, x, 3);
+    }
+    done(v, enc);
+}
+
+fn file_reply(v: &mut Vec<u8>, enc: &mut NdxEncoder, ndx: i32, data: &[u8], sum: &[u8]) {
+    enc.put(v, ndx);
+    v.extend_from_slice(&0xa000u16.to_le_bytes());
+    for _ in 0..4 {
+        put_int32(v, 0);
+    }
+    put_int32(v, data.len() as i32);
+    v.extend_from_slice(data);
+    put_int32(v, 0);
+    v.extend_from_slice(sum);
+}
+
+#[test]
+fn a_bad_checksum_is_redone_in_phase_one_like_rsync() {
+    use rdsync_engine::checksum::ChecksumAlgorithm;
+    let data = b"0123456789";
+    let good = ChecksumAlgorithm::Xxh128.digest(data);
+    let bad = vec![0u8; 16];
+    let mut after = Vec::new();
+    let mut enc = NdxEncoder::new(32);
+    file_reply(&mut after, &mut enc, 1, data, &bad);
+    done(&mut after, &mut enc); // end of phase 0 from the sender
+    file_reply(&mut after, &mut enc, 1, data, good.as_bytes());
+    server_tail(&mut after, &mut enc);
+    let a = arena("redo");
+    let peer = ScriptedPeer {
+        chunks: server_stream(COMPAT, &[dir("."), file("f", 10)], &after),
+    };
+    let report = pull_over(peer, &TransferOptions::archive(), &["src/".into()], &a.dest);
+    assert!(report.error.is_none(), "{:?}", report.error);
+    assert_eq!(report.exit_code, 0);
+    assert_eq!(
+        std::fs::read(a.dest.join("f")).ok().as_deref(),
+        Some(&data[..])
+    );
+    assert_eq!(report.stats.total_size, 10);
+}
+
+#[test]
+fn a_second_bad_checksum_fails_the_file_with_exit_23() {
+    let data = b"0123456789";
+    let bad = vec![0u8; 16];
+    let mut after = Vec::new();
+    let mut enc = NdxEncoder::new(32);
+    file_reply(&mut after, &mut enc, 1, data, &bad);
+    done(&mut after, &mut enc);
+    file_reply(&mut after, &mut enc, 1, data, &bad);
+    server_tail(&mut after, &mut enc);
+    let a = arena("redo-fail");
+    let peer = ScriptedPeer {
+        chunks: server_stream(COMPAT, &[dir("."), file("f", 10)], &after),
+    };
+    let report = pull_over(peer, &TransferOptions::archive(), &["src/".into()], &a.dest);
+    assert_eq!(report.exit_code, 23, "{:?}", report.error);
+    assert!(!a.dest.join("f").exists(), "bad data renamed into place");
+}
