@@ -190,3 +190,85 @@ fn pull_delta_with_delete() {
         pull_case(p, &["-a", "--delete"], &opts, true);
     }
 }
+
+#[test]
+fn single_files_and_several_sources_land_where_rsync_puts_them() {
+    let s = setup("shapes");
+    let src = s.dir.join("src");
+    common::make_tree(&src);
+    let a = src.join("a").display().to_string();
+    let d1 = src.join("d1").display().to_string(); // no slash: the directory itself
+    let opts = TransferOptions::archive();
+    // Pull one file to a new name, one file into a directory, two sources into a directory.
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![a.clone()], "renamed"),
+        (vec![a.clone()], "intodir/"),
+        (vec![a.clone(), d1.clone()], "two/"),
+    ];
+    for (i, (sources, dest)) in cases.iter().enumerate() {
+        let theirs = s.dir.join(format!("pull-rsync-{i}"));
+        let ours = s.dir.join(format!("pull-ours-{i}"));
+        std::fs::create_dir_all(&theirs).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&ours).unwrap_or_else(|e| panic!("{e}"));
+        let mut cmd = Command::new(common::rsync_bin());
+        cmd.arg("-a")
+            .arg("-e")
+            .arg(&s.rsh)
+            .arg("--rsync-path=/usr/bin/rsync");
+        for (j, src) in sources.iter().enumerate() {
+            cmd.arg(if j == 0 {
+                format!("localhost:{src}")
+            } else {
+                format!(":{src}")
+            });
+        }
+        cmd.arg(
+            theirs.join(dest).display().to_string() + if dest.ends_with('/') { "/" } else { "" },
+        );
+        let (code, out, err) = common::run(&mut cmd);
+        assert_eq!(code, 0, "rsync: {out} {err}");
+        let mut target = ours.join(dest).display().to_string();
+        if dest.ends_with('/') {
+            target.push('/');
+        }
+        let report = pull(&shell(&s, None), &opts, sources, Path::new(&target));
+        assert!(
+            report.error.is_none(),
+            "pull {sources:?} → {dest}: {:?}",
+            report.error
+        );
+        assert_eq!(report.exit_code, 0);
+        assert_same_tree(&theirs, &ours, &format!("pull {sources:?} → {dest}"));
+    }
+    // Push two sources into a directory.
+    let theirs = s.dir.join("push-rsync");
+    let ours = s.dir.join("push-ours");
+    rsync(
+        &s,
+        None,
+        &["-a"],
+        &a,
+        &format!("localhost:{}", slash(&theirs)),
+    );
+    rsync(
+        &s,
+        None,
+        &["-a"],
+        &d1,
+        &format!("localhost:{}", slash(&theirs)),
+    );
+    let report = push(
+        &shell(&s, None),
+        &opts,
+        &[PathBuf::from(&a), PathBuf::from(&d1)],
+        &slash(&ours),
+    );
+    assert!(
+        report.error.is_none(),
+        "push two sources: {:?} {}",
+        report.error,
+        report.remote_stderr
+    );
+    assert_eq!(report.exit_code, 0);
+    assert_same_tree(&theirs, &ours, "push two sources");
+}
