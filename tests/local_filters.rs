@@ -157,3 +157,37 @@ fn delete_respects_excludes_and_protect_rules() {
         );
     }
 }
+
+#[test]
+fn delete_reads_per_directory_merge_files_from_the_destination() {
+    require_rsync();
+    let s = Scratch::new("delmerge");
+    let src = s.join("src");
+    make_fixture(&src);
+    write(&src.join("d1/.rsync-filter"), b"- *.bin\n");
+    fix_times(&src, 1_600_000_000);
+    for (n, drop_dest_filter) in [(0, false), (1, true)] {
+        let (a, b) = fresh(&s, n);
+        for d in [&a, &b] {
+            let dest = s.join(d);
+            rsync(&["-a", "src/", d], &s.path);
+            write(
+                &dest.join("d1/extra.bin"),
+                b"protected by d1/.rsync-filter\n",
+            );
+            write(&dest.join("extra.bin"), b"not protected\n");
+            if drop_dest_filter {
+                std::fs::remove_file(dest.join("d1/.rsync-filter")).unwrap();
+            }
+            fix_times(&dest, 1_500_000_000);
+        }
+        compare_runs(
+            &s.path,
+            &["-ai", "--delete", "-F"],
+            &["src/"],
+            &a,
+            &b,
+            &format!("merge delete {n}"),
+        );
+    }
+}

@@ -40,6 +40,11 @@ impl FilterChain {
         expand(rules, 0)
     }
 
+    /// Whether any `dir-merge` rule is in force (rules then depend on the directory).
+    pub fn has_dir_merge(&self) -> bool {
+        self.has_dir_merge
+    }
+
     /// Whether no rules are in force.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()

@@ -800,6 +800,33 @@ impl Generator<'_> {
         }
     }
 
+    /// The filter rules in force in destination directory `rel`: like rsync's receiver, the
+    /// per-directory merge files are read from the destination.
+    fn dest_chain(&self, rel: &[u8]) -> FilterChain {
+        if !self.filters.has_dir_merge() {
+            return self.filters.clone();
+        }
+        let Some(root) = &self.plan.root else {
+            return self.filters.clone();
+        };
+        let mut chain = match root.open_dir(b"") {
+            Ok(d) => self.filters.for_dir(&d, b""),
+            Err(_) => return self.filters.clone(),
+        };
+        let mut prefix: Vec<u8> = Vec::new();
+        for comp in rel.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            if !prefix.is_empty() {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(comp);
+            match root.open_dir(&prefix) {
+                Ok(d) => chain = chain.for_dir(&d, &prefix),
+                Err(_) => break,
+            }
+        }
+        chain
+    }
+
     /// Deletes extraneous entries in the destination directory of directory entry `i`.
     fn delete_in(&mut self, i: usize) {
         let dest_rel = self.dest_name(i);
@@ -817,11 +844,12 @@ impl Generator<'_> {
         let keep = source_children(&self.entries, i);
         let mut events = Vec::new();
         let mut errors = Vec::new();
+        let chain = self.dest_chain(&dest_rel);
         delete_extraneous(
             &dir,
             &dest_rel,
             &keep,
-            self.filters,
+            &chain,
             self.opts.dry_run,
             &mut |ev| events.push(ev),
             &mut |e| errors.push(e),
