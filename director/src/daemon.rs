@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::admission::{Admission, Trigger};
-use crate::config::{self, Config, ConfigError, Overrides};
+use crate::config::{self, ActionKind, Config, ConfigError, Overrides};
 use crate::control::{self, ControlContext, ControlError};
 use crate::metrics::{self, Metrics, MetricsError};
 use crate::pidfile::{PidFile, PidFileError};
@@ -91,9 +91,26 @@ pub async fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
             ""
         }
     );
-    tracing::info!(
-        "sync actions use the system rsync (the native rdsync engine is not wired in yet)"
-    );
+    let mut programs: Vec<&str> = cfg
+        .jobs
+        .iter()
+        .flat_map(|j| &j.actions)
+        .filter_map(|a| match &a.kind {
+            ActionKind::Sync { rsync, .. } => Some(rsync.as_str()),
+            ActionKind::Command { .. } => None,
+        })
+        .collect();
+    programs.sort_unstable();
+    programs.dedup();
+    for p in programs {
+        if p == crate::plan::RSYNC {
+            tracing::info!(
+                "sync actions use the system rsync (the native rdsync engine is not wired in yet)"
+            );
+        } else {
+            tracing::info!("sync actions use {p} (rsync_path)");
+        }
+    }
 
     let metrics = Arc::new(Metrics::new(&cfg.instance_id)?);
     metrics.config_reloads.with_label_values(&["success"]).inc();
