@@ -166,6 +166,20 @@ fn bad_configs_give_located_errors() {
         "{err}"
     );
 
+    // A duplicate job id points at the second definition.
+    std::fs::write(
+        &p,
+        "rsync_id: x\ncron_schedule: \"* * * * *\"\njobs:\n  - id: dup\n    type: local\n    actions: [{action: command, command: /bin/true}]\n  - id: dup\n    type: local\n    actions: [{action: command, command: /bin/true}]\n",
+    )
+    .unwrap();
+    let o = run(&["check-config", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{}:7:", p.display())) && err.contains("duplicate job id"),
+        "{err}"
+    );
+
     // JSON: the syntax error is located too.
     let j = env.path("bad.json");
     std::fs::write(

@@ -402,8 +402,9 @@ impl Locator<'_> {
         None
     }
 
-    /// The line of `id: <value>` / `"<value>"`, for job-level errors.
-    fn find_value(&self, value: &str) -> Option<(usize, usize)> {
+    /// The `nth` (0-based) line of `id: <value>` / `"<value>"`, for job-level errors.
+    fn find_value(&self, value: &str, nth: usize) -> Option<(usize, usize)> {
+        let mut seen = 0;
         for (i, line) in self.text.lines().enumerate() {
             if let Some(c) = line.find(value) {
                 let before = &line[..c];
@@ -412,7 +413,10 @@ impl Locator<'_> {
                     || before.ends_with('\'')
                     || before.trim().is_empty()
                 {
-                    return Some((i + 1, c + 1));
+                    if seen == nth {
+                        return Some((i + 1, c + 1));
+                    }
+                    seen += 1;
                 }
             }
         }
@@ -420,7 +424,11 @@ impl Locator<'_> {
     }
 
     fn err_near(&self, value: &str, message: String) -> ConfigError {
-        match self.find_value(value) {
+        self.err_near_nth(value, 0, message)
+    }
+
+    fn err_near_nth(&self, value: &str, nth: usize, message: String) -> ConfigError {
+        match self.find_value(value, nth) {
             Some((l, c)) => self.at(l, c, message),
             None => ConfigError::Invalid {
                 path: self.path.to_path_buf(),
@@ -641,7 +649,7 @@ fn build(
         let id = rj.id.clone();
         let e = |m: String| loc.err_near(&id, format!("job {id:?}: {m}"));
         if jobs.iter().any(|j: &Job| j.id == id) {
-            return Err(e("duplicate job id".into()));
+            return Err(loc.err_near_nth(&id, 1, format!("job {id:?}: duplicate job id")));
         }
         let place = endpoint(
             rj.kind.unwrap_or(RawPlace::Local),
