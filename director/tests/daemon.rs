@@ -765,3 +765,58 @@ fn rsync_path_selects_the_rsync_compatible_program() {
     let called = std::fs::read_to_string(&marker).unwrap();
     assert!(called.starts_with("--stats -a "), "{called}");
 }
+
+#[test]
+fn sigterm_escalates_to_sigkill_after_the_grace() {
+    let env = Env::new();
+    // A child that ignores SIGTERM (stop_grace is 3s in the test header).
+    let cfg = env.write_config(
+        r#"jobs:
+  - id: stubborn
+    actions:
+      - {action: command, command: sh, args: ["-c", "'trap \"\" TERM; exec sleep 37.25'"]}
+"#,
+    );
+    let o = run(&["check-config", cfg.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("[command (argv)]: sh -c"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let mut d = env.start(&cfg);
+    assert!(
+        run(&[
+            "trigger",
+            "stubborn",
+            "--socket",
+            env.socket().to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    wait_until(Duration::from_secs(10), "the stubborn child", || {
+        !pids_with_cmdline("sleep 37.25").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    d.signal("TERM");
+    let st = d
+        .wait_exit(Duration::from_secs(10))
+        .expect("daemon did not exit");
+    let took = t0.elapsed();
+    assert!(st.success(), "{st:?}: {}", d.log_text());
+    assert!(
+        took >= Duration::from_millis(2800) && took < Duration::from_secs(7),
+        "exit after {took:?}: SIGKILL must come after the 3s grace, not before"
+    );
+    assert!(
+        pids_with_cmdline("sleep 37.25").is_empty(),
+        "the child survived"
+    );
+    let runlog = std::fs::read_dir(env.path("state/runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect::<String>();
+    assert!(runlog.contains("sending SIGKILL"), "{runlog}");
+}
