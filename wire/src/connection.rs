@@ -77,6 +77,10 @@ pub struct Connection<T: Transport> {
     pub messages: PeerMessages,
     /// Print INFO/ERROR messages as they arrive.
     pub echo_messages: bool,
+    /// Bytes handed to the transport (including framing).
+    pub bytes_sent: u64,
+    /// Bytes received from the transport (including framing).
+    pub bytes_received: u64,
     eof: bool,
 }
 
@@ -96,6 +100,8 @@ impl<T: Transport> Connection<T> {
             ndx_in: NdxDecoder::new(30),
             messages: PeerMessages::default(),
             echo_messages: true,
+            bytes_sent: 0,
+            bytes_received: 0,
             eof: false,
         }
     }
@@ -152,6 +158,7 @@ impl<T: Transport> Connection<T> {
         self.flush()?;
         let mut frame = Vec::new();
         crate::mux::put_message(&mut frame, code, payload)?;
+        self.bytes_sent += frame.len() as u64;
         self.transport.send(&frame)
     }
 
@@ -164,8 +171,10 @@ impl<T: Transport> Connection<T> {
         if self.mux_out {
             let mut framed = Vec::with_capacity(data.len() + 16);
             put_data_frames(&mut framed, &data);
+            self.bytes_sent += framed.len() as u64;
             self.transport.send(&framed)
         } else {
+            self.bytes_sent += data.len() as u64;
             self.transport.send(&data)
         }
     }
@@ -256,6 +265,7 @@ impl<T: Transport> Connection<T> {
             }
             match self.transport.recv()? {
                 Some(chunk) => {
+                    self.bytes_received += chunk.len() as u64;
                     if self.mux_in {
                         self.deframer.push(&chunk);
                     } else {

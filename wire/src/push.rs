@@ -312,7 +312,16 @@ pub(crate) fn run_push<T: Transport>(
     }
     conn.write_ndx(NDX_DONE);
     conn.flush()?;
-    read_final_goodbye(conn, proto)
+    read_final_goodbye(conn, proto)?;
+    // No statistics travel in a push: count our own, as rsync's client does.
+    report.stats.total_size = sorted
+        .iter()
+        .filter(|(e, _)| e.is_regular() || e.is_symlink())
+        .map(|(e, _)| e.size)
+        .sum();
+    report.stats.bytes_sent = conn.bytes_sent as i64;
+    report.stats.bytes_received = conn.bytes_received as i64;
+    Ok(())
 }
 
 fn read_del_stats<T: Transport>(conn: &mut Connection<T>) -> Result<(), WireError> {

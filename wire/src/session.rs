@@ -23,7 +23,7 @@ pub struct TransferReport {
     pub remote_exit: Option<i32>,
     /// Negotiated session parameters (None if the handshake failed).
     pub params: Option<SessionParams>,
-    /// Statistics (pull only; push computes its own counters).
+    /// Statistics: the server sender's in a pull, our own counters in a push.
     pub stats: TransferStats,
     /// Out-of-band messages from the peer.
     pub messages: PeerMessages,

@@ -97,6 +97,18 @@ fn push_case(protocol: Option<u32>, rsync_args: &[&str], opts: &TransferOptions,
         assert_eq!(report.params.as_ref().map(|x| x.protocol), Some(p.min(32)));
     }
     assert!(!report.transferred.is_empty(), "nothing was transferred");
+    assert!(
+        report.stats.total_size > 300_000,
+        "push statistics: {:?}",
+        report.stats
+    );
+    if with_old {
+        assert!(
+            report.stats.bytes_sent < 250_000,
+            "push delta not used: {:?}",
+            report.stats
+        );
+    }
     assert_same_tree(
         &theirs,
         &ours,
