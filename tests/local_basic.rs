@@ -191,3 +191,30 @@ fn verbose_and_stats_match_rsync() {
         "-v",
     );
 }
+
+#[test]
+fn relinking_and_unchanged_items_match_rsync() {
+    require_rsync();
+    let s = Scratch::new("relink");
+    make_fixture(&s.join("src"));
+    // Destinations made without -H: the hard links are separate files there.
+    rsync(&["-a", "src/", "dest_rsync"], &s.path);
+    rsync(&["-a", "src/", "dest_rdsync"], &s.path);
+    compare_runs(
+        &s.path,
+        &["-aHi"],
+        &["src/"],
+        "dest_rsync",
+        "dest_rdsync",
+        "relink",
+    );
+    // -ii lists unchanged items too.
+    compare_runs(
+        &s.path,
+        &["-aHii"],
+        &["src/"],
+        "dest_rsync",
+        "dest_rdsync",
+        "-ii",
+    );
+}

@@ -110,6 +110,7 @@ impl Options {
             ignore_existing: self.ignore_existing,
             update: self.update,
             mkpath: self.mkpath,
+            report_unchanged: self.verbosity.itemize > 1,
             progress: self.verbosity.progress || self.verbosity.progress2,
             am_root: rustix::process::geteuid().is_root(),
         }

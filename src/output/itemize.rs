@@ -48,6 +48,13 @@ pub fn itemize_line(item: &Item) -> Vec<u8> {
             flags[7] = b'g';
         }
     }
+    // An item that changed nothing but its link (or nothing at all) shows spaces, not dots;
+    // a transfer keeps its dots.
+    if !c.new && item.update != UpdateType::Received && flags[2..].iter().all(|&f| f == b'.') {
+        for f in &mut flags[2..] {
+            *f = b' ';
+        }
+    }
     let mut out = flags.to_vec();
     out.push(b' ');
     out.extend_from_slice(&escape_name(&item.name));

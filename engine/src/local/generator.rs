@@ -465,7 +465,8 @@ impl Generator<'_> {
     }
 
     fn push_item(&mut self, item: Item) {
-        if item.update != UpdateType::Unchanged || item.changes.any() {
+        if item.update != UpdateType::Unchanged || item.changes.any() || self.opts.report_unchanged
+        {
             self.pending.push_back(Pending::Item(item));
         }
     }
@@ -1162,6 +1163,10 @@ impl Generator<'_> {
             && o.dev == l.dev
             && o.ino == l.ino
         {
+            if self.opts.report_unchanged {
+                item.hardlink_to = None;
+                self.push_item(item);
+            }
             return;
         }
         match old {

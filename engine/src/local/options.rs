@@ -60,6 +60,8 @@ pub struct LocalOptions {
     pub update: bool,
     /// `--mkpath`.
     pub mkpath: bool,
+    /// Report unchanged items too (`-ii`).
+    pub report_unchanged: bool,
     /// Whether progress events are wanted (costs a little per copied chunk).
     pub progress: bool,
     /// Running as root (ownership is only changed, and reported, as root).
