@@ -1,0 +1,94 @@
+//! Many files and a large file both ways: no deadlock between our pumps and the
+//! server's, bounded buffering, identical results to rsync.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rdsync_wire::{RemoteShell, TransferOptions, pull, push};
+
+fn slash(p: &Path) -> String {
+    format!("{}/", p.display())
+}
+
+fn make_volume(root: &Path) {
+    for d in 0..20 {
+        for f in 0..100 {
+            let data = common::noise(500 + (d * 100 + f) % 1500, (d * 100 + f) as u32);
+            common::put_file(
+                &root.join(format!("dir{d:02}/f{f:03}")),
+                &data,
+                0o644,
+                1_600_000_000 + f as i64,
+            );
+        }
+    }
+    common::put_file(
+        &root.join("large.bin"),
+        &common::noise(12 << 20, 99),
+        0o644,
+        1_600_000_000,
+    );
+}
+
+#[test]
+fn thousands_of_files_and_a_large_file_both_ways() {
+    common::rsync_bin();
+    let dir = common::scratch("volume");
+    let rsh = common::local_rsh(&dir);
+    let src = dir.join("src");
+    make_volume(&src);
+    let shell = RemoteShell {
+        rsh: Some(rsh.display().to_string()),
+        rsync_path: Some("/usr/bin/rsync".into()),
+        user: None,
+        host: "localhost".into(),
+    };
+    for (tag, opts, args) in [
+        ("plain", TransferOptions::archive(), vec!["-a"]),
+        (
+            "zstd",
+            TransferOptions {
+                compress: true,
+                ..TransferOptions::archive()
+            },
+            vec!["-az"],
+        ),
+    ] {
+        for push_mode in [true, false] {
+            let theirs = dir.join(format!("{tag}-{push_mode}-rsync"));
+            let ours = dir.join(format!("{tag}-{push_mode}-ours"));
+            let mut cmd = Command::new(common::rsync_bin());
+            cmd.args(&args)
+                .arg("-e")
+                .arg(&rsh)
+                .arg("--rsync-path=/usr/bin/rsync");
+            let report = if push_mode {
+                cmd.arg(slash(&src))
+                    .arg(format!("localhost:{}", slash(&theirs)));
+                let (code, _, err) = common::run(&mut cmd);
+                assert_eq!(code, 0, "{err}");
+                push(&shell, &opts, &[PathBuf::from(slash(&src))], &slash(&ours))
+            } else {
+                cmd.arg(format!("localhost:{}", slash(&src)))
+                    .arg(slash(&theirs));
+                let (code, _, err) = common::run(&mut cmd);
+                assert_eq!(code, 0, "{err}");
+                pull(&shell, &opts, &[slash(&src)], &PathBuf::from(slash(&ours)))
+            };
+            assert!(
+                report.error.is_none(),
+                "{tag} push={push_mode}: {:?}",
+                report.error
+            );
+            assert_eq!(report.exit_code, 0);
+            assert_eq!(report.transferred.len(), 2001, "{tag} push={push_mode}");
+            assert_eq!(
+                common::tree_listing(&ours),
+                common::tree_listing(&theirs),
+                "{tag} push={push_mode}"
+            );
+        }
+    }
+}
