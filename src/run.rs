@@ -105,12 +105,12 @@ pub fn run_cli(args: Vec<OsString>) -> i32 {
                 printer.text("\n");
             }
             if options.verbosity.stats {
-                printer.text(&stats_text(&outcome.stats, options.verbosity.human));
+                printer.text(&stats_text(&outcome.stats, options.verbosity.human + 1));
             }
             if options.verbosity.stats || options.verbosity.verbose > 0 {
                 printer.text(&summary_text(
                     &outcome.stats,
-                    options.verbosity.human,
+                    options.verbosity.human + 1,
                     options.dry_run,
                 ));
             }

