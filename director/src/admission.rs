@@ -152,15 +152,18 @@ struct Core {
     tx: mpsc::UnboundedSender<Msg>,
     next_runs: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
     instance_ran: bool,
+    metrics_url: Option<String>,
 }
 
 impl Admission {
-    /// Starts the admission task.
+    /// Starts the admission task. `metrics_url` (the bound metrics endpoint) is shown by
+    /// `status`.
     pub fn start(
         config: Arc<Config>,
         metrics: Arc<Metrics>,
         state: StateStore,
         dry_run: bool,
+        metrics_url: Option<String>,
     ) -> Admission {
         let (tx, rx) = mpsc::unbounded_channel();
         let next_runs = Arc::new(Mutex::new(HashMap::new()));
@@ -181,6 +184,7 @@ impl Admission {
             tx: tx.clone(),
             next_runs: next_runs.clone(),
             instance_ran: false,
+            metrics_url,
         };
         tokio::spawn(core.run(rx));
         Admission { tx, next_runs }
@@ -774,6 +778,7 @@ impl Core {
             "paused": self.paused,
             "dry_run": self.dry_run,
             "stopping": self.shutting_down.is_some(),
+            "metrics": self.metrics_url,
             "jobs": jobs,
         })
     }

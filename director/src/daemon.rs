@@ -115,13 +115,17 @@ pub async fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
     let metrics = Arc::new(Metrics::new(&cfg.instance_id)?);
     metrics.config_reloads.with_label_values(&["success"]).inc();
     metrics.config_last_reload.set(metrics::now_secs());
-    let metrics_task = if cfg.metrics.enabled {
+    let (metrics_task, metrics_url) = if cfg.metrics.enabled {
         let l = metrics::bind(&cfg.metrics.addr, cfg.metrics.port).await?;
         let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!("metrics on http://{addr}/metrics");
-        Some(tokio::spawn(metrics::serve(l, metrics.clone())))
+        let url = format!("http://{addr}/metrics");
+        tracing::info!("metrics on {url}");
+        (
+            Some(tokio::spawn(metrics::serve(l, metrics.clone()))),
+            Some(url),
+        )
     } else {
-        None
+        (None, None)
     };
 
     let mut state = StateStore::open(&cfg.state_dir, !opts.dry_run)?;
@@ -143,7 +147,13 @@ pub async fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
         }
     }
     let cfg = Arc::new(cfg);
-    let admission = Admission::start(cfg.clone(), metrics.clone(), state, opts.dry_run);
+    let admission = Admission::start(
+        cfg.clone(),
+        metrics.clone(),
+        state,
+        opts.dry_run,
+        metrics_url,
+    );
 
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
     let cfg_tx = Arc::new(cfg_tx);

@@ -40,7 +40,7 @@ fn sighup_while_busy_queues_exactly_one_run() {
         let s = control_json(&env.socket(), "/api/v1/jobs/slow");
         s["state"] == "running" && s["queued_requests"] == 3
     });
-    let (_, m) = http_get(env.port, "/metrics");
+    let (_, m) = http_get(env.metrics_port(), "/metrics");
     assert_eq!(
         metric(&m, "rdsync_director_job_running", &["job=\"slow\""]),
         Some(1.0),
@@ -69,7 +69,7 @@ fn sighup_while_busy_queues_exactly_one_run() {
         "the 3 SIGHUPs while busy are one queued run: {h:#?}"
     );
     assert_eq!(job_state(&env, "slow"), "idle");
-    let (_, m) = http_get(env.port, "/metrics");
+    let (_, m) = http_get(env.metrics_port(), "/metrics");
     assert_eq!(
         metric(
             &m,
@@ -136,7 +136,7 @@ fn sigterm_during_slow_sync_stops_rsync_releases_lock_and_exits_zero() {
     let locks = control_json(&env.socket(), "/api/v1/locks");
     assert_eq!(locks[0]["job"], "slow_sync", "{locks}");
     assert_eq!(locks[0]["lock"], lock.display().to_string(), "{locks}");
-    let (_, m) = http_get(env.port, "/metrics");
+    let (_, m) = http_get(env.metrics_port(), "/metrics");
     assert_eq!(
         metric(&m, "rdsync_director_lock_held", &["job=\"slow_sync\""]),
         Some(1.0),
@@ -203,7 +203,7 @@ fn metrics_show_counts_and_transfer_bytes() {
         std::fs::read(dst.join("a.bin")).unwrap(),
         std::fs::read(src.join("a.bin")).unwrap()
     );
-    let (st, m) = http_get(env.port, "/metrics");
+    let (st, m) = http_get(env.metrics_port(), "/metrics");
     assert_eq!(st, 200);
     let l = ["job=\"copy\"", "action=\"files\"", "director=\"t\""];
     assert_eq!(
@@ -283,7 +283,7 @@ fn two_daemons_with_the_same_id_cannot_both_run() {
     let pid_before = std::fs::read_to_string(env.pid_file()).unwrap();
     assert_eq!(pid_before, a.pid().to_string());
     // Same id and pid dir; a different metrics port so the pid file is what stops it.
-    let other = common::free_port().to_string();
+    let other = "0".to_string();
     let mut b = env.spawn(
         &cfg,
         &[
@@ -315,9 +315,10 @@ fn two_daemons_with_the_same_id_cannot_both_run() {
 #[test]
 fn metrics_port_in_use_is_fatal() {
     let env = Env::new();
-    let _hold = std::net::TcpListener::bind(("127.0.0.1", env.port)).unwrap();
+    let hold = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = hold.local_addr().unwrap().port().to_string();
     let cfg = env.write_config("jobs: []\n");
-    let mut d = env.spawn(&cfg, &[]);
+    let mut d = env.spawn(&cfg, &["--metrics-port", &busy]);
     let st = d
         .wait_exit(Duration::from_secs(10))
         .expect("daemon hung on a busy metrics port");
@@ -509,7 +510,7 @@ fn cron_with_seconds_fires_and_control_api_works() {
         .unwrap()
         .clone();
     assert!(tick["next_run"].is_string(), "{tick}");
-    let (_, m) = http_get(env.port, "/metrics");
+    let (_, m) = http_get(env.metrics_port(), "/metrics");
     assert!(
         metric(
             &m,

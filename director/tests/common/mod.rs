@@ -49,7 +49,7 @@ pub fn run(args: &[&str]) -> Output {
 pub struct Env {
     /// The temp dir (removed on drop).
     pub dir: tempfile::TempDir,
-    /// Metrics port.
+    /// Configured metrics port (0: ephemeral; see [`Env::metrics_port`]).
     pub port: u16,
 }
 
@@ -61,7 +61,7 @@ impl Env {
                 .prefix("rdd")
                 .tempdir_in("/tmp")
                 .expect("tempdir"),
-            port: free_port(),
+            port: 0,
         }
     }
 
@@ -83,6 +83,20 @@ impl Env {
         let p = self.path("director.yaml");
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// The metrics port the running daemon actually bound (from its status).
+    pub fn metrics_port(&self) -> u16 {
+        let s = control_json(&self.socket(), "/api/v1/status");
+        let url = s["metrics"]
+            .as_str()
+            .expect("status names the metrics endpoint");
+        url.trim_start_matches("http://")
+            .split('/')
+            .next()
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("bad metrics url {url}"))
     }
 
     /// The control socket.
