@@ -183,7 +183,8 @@ mod tests {
             "s",
             "d",
         ]);
-        assert_eq!(o.verbosity.verbose, 2);
+        assert_eq!(o.verbosity.verbose, 1);
+        assert_eq!(o.verbosity.itemize, 2);
         assert!(o.hard_links);
         assert_eq!(o.filter_rules.len(), 3);
         let o = run(&["-P", "s", "d"]);
