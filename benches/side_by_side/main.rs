@@ -28,14 +28,14 @@ const BIG_SIZE: u64 = 1 << 30;
 struct Case {
     name: &'static str,
     what: &'static str,
-    /// Prepares a fresh destination and returns (source, destination, extra options).
-    prep: fn(&Path, &Path) -> (PathBuf, PathBuf, Vec<&'static str>),
+    /// Prepares the fresh destination `dst` and returns the arguments after `-a`.
+    prep: fn(&Path, &Path) -> Vec<String>,
     /// The tree to compare the result against.
     expect: fn(&Path) -> PathBuf,
 }
 
-fn slash(p: &Path) -> PathBuf {
-    PathBuf::from(format!("{}/", p.display()))
+fn slash(p: &Path) -> String {
+    format!("{}/", p.display())
 }
 
 fn cp_a(src: &Path, dst: &Path) {
@@ -53,11 +53,27 @@ fn cp_a(src: &Path, dst: &Path) {
     );
 }
 
+/// A remote shell that drops the host and runs `rsync --server` locally over pipes.
+const PIPE_RSH: &str = "sh -c 'shift; exec \"$@\"' pipe-rsh";
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// `-e PIPE_RSH` plus the given source and destination.
+fn over_pipes(src: String, dst: String, extra: &[&str]) -> Vec<String> {
+    let mut v = args(&["-e", PIPE_RSH, "--rsync-path=/usr/bin/rsync"]);
+    v.extend(args(extra));
+    v.push(src);
+    v.push(dst);
+    v
+}
+
 const CASES: &[Case] = &[
     Case {
         name: "small_copy",
         what: "first copy, 20,000 files of 1-16 KiB",
-        prep: |data, dst| (slash(&data.join("small")), slash(dst), vec![]),
+        prep: |data, dst| vec![slash(&data.join("small")), slash(dst)],
         expect: |data| data.join("small"),
     },
     Case {
@@ -65,7 +81,7 @@ const CASES: &[Case] = &[
         what: "no-change re-sync of the 20,000 files",
         prep: |data, dst| {
             cp_a(&data.join("small"), dst);
-            (slash(&data.join("small")), slash(dst), vec![])
+            vec![slash(&data.join("small")), slash(dst)]
         },
         expect: |data| data.join("small"),
     },
@@ -74,7 +90,7 @@ const CASES: &[Case] = &[
         what: "first copy, one 1 GiB file",
         prep: |data, dst| {
             fs::create_dir_all(dst).expect("mkdir");
-            (data.join("big/big"), slash(dst), vec![])
+            vec![data.join("big/big").display().to_string(), slash(dst)]
         },
         expect: |data| data.join("big"),
     },
@@ -83,15 +99,69 @@ const CASES: &[Case] = &[
         what: "1 GiB file, 0.1 % scattered changes + insertions, --no-whole-file",
         prep: |data, dst| {
             cp_a(&data.join("big"), dst);
-            (data.join("bigmod/big"), slash(dst), vec!["--no-whole-file"])
+            vec![
+                "--no-whole-file".into(),
+                data.join("bigmod/big").display().to_string(),
+                slash(dst),
+            ]
         },
         expect: |data| data.join("bigmod"),
     },
     Case {
         name: "mixed_copy",
         what: "first copy, 400 MiB of a Python install (source-tree mix)",
-        prep: |data, dst| (slash(&data.join("mixed")), slash(dst), vec![]),
+        prep: |data, dst| vec![slash(&data.join("mixed")), slash(dst)],
         expect: |data| data.join("mixed"),
+    },
+    Case {
+        name: "push_small",
+        what: "push over pipes to rsync --server, 20,000 files",
+        prep: |data, dst| {
+            over_pipes(
+                slash(&data.join("small")),
+                format!("localhost:{}", slash(dst)),
+                &[],
+            )
+        },
+        expect: |data| data.join("small"),
+    },
+    Case {
+        name: "pull_small",
+        what: "pull over pipes from rsync --server --sender, 20,000 files",
+        prep: |data, dst| {
+            over_pipes(
+                format!("localhost:{}", slash(&data.join("small"))),
+                slash(dst),
+                &[],
+            )
+        },
+        expect: |data| data.join("small"),
+    },
+    Case {
+        name: "push_delta",
+        what: "push over pipes, 1 GiB file with scattered changes (delta)",
+        prep: |data, dst| {
+            cp_a(&data.join("big"), dst);
+            over_pipes(
+                data.join("bigmod/big").display().to_string(),
+                format!("localhost:{}", slash(dst)),
+                &[],
+            )
+        },
+        expect: |data| data.join("bigmod"),
+    },
+    Case {
+        name: "pull_delta",
+        what: "pull over pipes, 1 GiB file with scattered changes (delta)",
+        prep: |data, dst| {
+            cp_a(&data.join("big"), dst);
+            over_pipes(
+                format!("localhost:{}", data.join("bigmod/big").display()),
+                slash(dst),
+                &[],
+            )
+        },
+        expect: |data| data.join("bigmod"),
     },
 ];
 
@@ -177,7 +247,7 @@ fn main() {
     fs::create_dir_all(&scratch).expect("scratch");
 
     let mut report = String::from(
-        "| case | rsync s, median (min–max) | rdsync s, median (min–max) | median ratio rdsync/rsync | peak RSS rsync / rdsync (MiB) |\n|---|---|---|---|---|\n",
+        "| case | rsync s, median (min–max) | rdsync s, median (min–max) | median ratio rdsync/rsync | CPU s rsync / rdsync | peak RSS rsync / rdsync (MiB) |\n|---|---|---|---|---|---|\n",
     );
     let mut serial = 0u32;
     for case in CASES {
@@ -197,10 +267,10 @@ fn main() {
             for tool in ["rsync", "rdsync"] {
                 serial += 1;
                 let dst = scratch.join(format!("{}-{tool}-{serial}", case.name));
-                let (src, dst_arg, extra) = (case.prep)(&data, &dst);
+                let rest = (case.prep)(&data, &dst);
                 prefault(&scratch);
                 let mut cmd = Command::new(if tool == "rsync" { "rsync" } else { RDSYNC });
-                cmd.arg("-a").args(&extra).arg(&src).arg(&dst_arg);
+                cmd.arg("-a").args(&rest);
                 let sample = run(&mut cmd).unwrap_or_else(|e| panic!("{tool}: {e}"));
                 if round == 0 {
                     // The untimed warm-up round checks the result.
@@ -224,13 +294,19 @@ fn main() {
             .map(|(a, b)| a.wall.as_secs_f64() / b.wall.as_secs_f64())
             .collect();
         let ratio = median(&mut ratios);
+        let cpu = |s: &[Sample]| {
+            let mut v: Vec<f64> = s.iter().map(|x| x.cpu.as_secs_f64()).collect();
+            median(&mut v)
+        };
         let rss = |s: &[Sample]| s.iter().map(|x| x.max_rss_kib).max().unwrap_or(0) as f64 / 1024.0;
         let line = format!(
-            "| {} — {} | {} | {} | **{ratio:.2}** | {:.0} / {:.0} |\n",
+            "| {} — {} | {} | {} | **{ratio:.2}** | {:.2} / {:.2} | {:.0} / {:.0} |\n",
             case.name,
             case.what,
             fmt_times(&stats.rsync),
             fmt_times(&stats.rdsync),
+            cpu(&stats.rsync),
+            cpu(&stats.rdsync),
             rss(&stats.rsync),
             rss(&stats.rdsync),
         );
