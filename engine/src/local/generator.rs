@@ -680,6 +680,10 @@ impl Generator<'_> {
         };
         let exists_as_dir = old.map(|o| o.kind() == FileKind::Dir).unwrap_or(false);
         if exists_as_dir {
+            // rsync reports a directory's deletions before the directory itself.
+            if self.opts.delete == Some(DeleteTiming::During) && self.entries[i].content_dir {
+                self.delete_in(i);
+            }
             let old = old.unwrap_or(e.stat);
             item.changes = self.changes(e, &old);
             let attrs = self.attrs_for(e, false, Some(&old));
@@ -768,9 +772,6 @@ impl Generator<'_> {
             });
             self.touch(dir_of(dest_name));
             self.push_item(item);
-        }
-        if self.opts.delete == Some(DeleteTiming::During) && self.entries[i].content_dir {
-            self.delete_in(i);
         }
     }
 
