@@ -77,6 +77,9 @@ pub struct Connection<T: Transport> {
     pub messages: PeerMessages,
     /// Print INFO/ERROR messages as they arrive.
     pub echo_messages: bool,
+    /// We are the sender (push): answers MSG_ERROR_EXIT with an empty one, as
+    /// rsync's sender does; a receiver echoes the code.
+    pub am_sender: bool,
     /// Bytes handed to the transport (including framing).
     pub bytes_sent: u64,
     /// Bytes received from the transport (including framing).
@@ -100,6 +103,7 @@ impl<T: Transport> Connection<T> {
             ndx_in: NdxDecoder::new(30),
             messages: PeerMessages::default(),
             echo_messages: true,
+            am_sender: false,
             bytes_sent: 0,
             bytes_received: 0,
             eof: false,
@@ -316,6 +320,17 @@ impl<T: Transport> Connection<T> {
                     int_payload().ok_or_else(|| WireError::stream("invalid multi-message"))?
                 };
                 self.messages.error_exit = Some(code);
+                if self.protocol >= 31 && self.mux_out && !payload.is_empty() {
+                    // Error-exit synchronisation (io.c: read_a_msg): acknowledge, then the
+                    // caller stops and the peer sees our side close.
+                    let reply: &[u8] = if self.am_sender { &[] } else { payload };
+                    let mut frame = Vec::new();
+                    crate::mux::put_message(&mut frame, MessageCode::ErrorExit, reply)?;
+                    let _ = self.transport.send(&frame);
+                }
+                if !payload.is_empty() {
+                    return Err(WireError::RemoteExit(code));
+                }
             }
             MessageCode::Deleted => {
                 let (name, is_dir) = match payload.strip_suffix(b"\0") {

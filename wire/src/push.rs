@@ -122,6 +122,7 @@ pub(crate) fn run_push<T: Transport>(
     sources: &[PathBuf],
     report: &mut TransferReport,
 ) -> Result<(), WireError> {
+    conn.am_sender = true;
     let mut entries = scan_sources(sources, opts)?;
     let (params, sums) = setup(conn, opts, report)?;
     let proto = params.protocol;
