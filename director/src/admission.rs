@@ -227,7 +227,8 @@ impl Admission {
     }
 
     /// Requests a run of the instance: the jobs sharing `cron_schedule`, in file order (or, if
-    /// there are none, every enabled job). This is SIGHUP's meaning.
+    /// there are none, every enabled job with a schedule; on-demand jobs such as py9tor targets
+    /// only run when triggered by name). This is SIGHUP's meaning.
     pub async fn trigger_all(&self, trigger: Trigger) -> Vec<TriggerReply> {
         let (rtx, rrx) = oneshot::channel();
         if self
@@ -346,7 +347,7 @@ impl Core {
                             .config
                             .jobs
                             .iter()
-                            .filter(|j| j.enabled)
+                            .filter(|j| j.enabled && j.schedule.is_some())
                             .map(|j| j.id.clone())
                             .collect();
                     }
