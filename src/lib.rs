@@ -14,6 +14,7 @@ pub mod cli;
 pub mod exit;
 pub mod fallback;
 pub mod output;
+pub mod remote;
 mod run;
 
 pub use cli::{Options, ParseOutcome, UsageError, parse_args};

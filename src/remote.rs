@@ -1,0 +1,233 @@
+//! Which arguments name a remote side, and what kind of transfer that makes.
+//!
+//! rsync's rules (`main.c: check_for_hostspec`, `parse_hostspec`): an argument is remote when a
+//! `:` comes before any `/` and the part before it (after an optional `user@`, with `[...]` for
+//! IPv6 literals) is a non-empty host. `host::module` and `rsync://` name an rsync daemon.
+//! Later sources of a pull may repeat the host or start with a bare `:`.
+
+/// A `[USER@]HOST:PATH` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSpec {
+    /// The login name, if given.
+    pub user: Option<String>,
+    /// The host (without brackets for an IPv6 literal).
+    pub host: String,
+    /// The path on the remote side (may be empty: the remote home directory).
+    pub path: String,
+}
+
+/// What one positional argument names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A local path.
+    Local,
+    /// A path reached through a remote shell.
+    Remote(HostSpec),
+    /// An rsync daemon (`host::module`, `rsync://`): not native yet.
+    Daemon,
+}
+
+/// Classifies `arg` as rsync does.
+pub fn classify(arg: &[u8]) -> Location {
+    if arg.len() >= 8 && arg[..8].eq_ignore_ascii_case(b"rsync://") {
+        return Location::Daemon;
+    }
+    let mut host_start = 0;
+    let mut user_end = None;
+    let mut i = 0;
+    while i < arg.len() {
+        match arg[i] {
+            b'/' => return Location::Local,
+            b'@' if user_end.is_none() => {
+                user_end = Some(i);
+                host_start = i + 1;
+            }
+            b'[' if i == host_start => {
+                // An IPv6 literal: up to the matching ']', which must be followed by ':'.
+                let Some(close) = arg[i..].iter().position(|&c| c == b']') else {
+                    return Location::Local;
+                };
+                let close = i + close;
+                if arg.get(close + 1) != Some(&b':') || close == i + 1 {
+                    return Location::Local;
+                }
+                return remote(arg, user_end, &arg[i + 1..close], close + 1);
+            }
+            b':' => {
+                if i == host_start {
+                    return Location::Local;
+                }
+                return remote(arg, user_end, &arg[host_start..i], i);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Location::Local
+}
+
+/// Builds the remote location whose `:` is at `colon`.
+fn remote(arg: &[u8], user_end: Option<usize>, host: &[u8], colon: usize) -> Location {
+    let rest = &arg[colon + 1..];
+    if rest.first() == Some(&b':') {
+        return Location::Daemon;
+    }
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Location::Remote(HostSpec {
+        user: user_end.map(|end| text(&arg[..end])),
+        host: text(host),
+        path: text(rest),
+    })
+}
+
+/// The shape of a whole command line's paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferPlan {
+    /// Every path is local.
+    Local,
+    /// Local sources to a remote destination.
+    Push {
+        /// The local sources, as given.
+        sources: Vec<Vec<u8>>,
+        /// The remote destination.
+        dest: HostSpec,
+    },
+    /// Remote sources (one host) to a local destination.
+    Pull {
+        /// The remote host and login; `paths` are its source paths.
+        host: HostSpec,
+        /// The remote source paths.
+        paths: Vec<String>,
+        /// The local destination, as given.
+        dest: Vec<u8>,
+    },
+    /// Something the native client does not do (a daemon); the reason is given.
+    Unsupported(String),
+}
+
+/// Why a command line's paths cannot make a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Both ends remote.
+    #[error("The source and destination cannot both be remote.")]
+    BothRemote,
+    /// Pull sources on different hosts, or a local one among remote ones.
+    #[error("Unexpected local arg: {0}\nIf arg is a remote file/dir, prefix it with a colon (:).")]
+    MixedSources(String),
+}
+
+/// Works out the transfer from `paths` (sources then destination; at least two).
+pub fn plan(paths: &[Vec<u8>]) -> Result<TransferPlan, PlanError> {
+    let Some((dest, sources)) = paths.split_last() else {
+        return Ok(TransferPlan::Local);
+    };
+    let dest_loc = classify(dest);
+    let source_locs: Vec<Location> = sources.iter().map(|s| classify(s)).collect();
+    if dest_loc == Location::Daemon || source_locs.contains(&Location::Daemon) {
+        return Ok(TransferPlan::Unsupported(
+            "an rsync daemon (host::module, rsync://)".into(),
+        ));
+    }
+    let first_remote = source_locs.first().and_then(|l| match l {
+        Location::Remote(h) => Some(h.clone()),
+        _ => None,
+    });
+    match (first_remote, dest_loc) {
+        (None, Location::Local | Location::Daemon) => Ok(TransferPlan::Local),
+        (None, Location::Remote(dest)) => Ok(TransferPlan::Push {
+            sources: sources.to_vec(),
+            dest,
+        }),
+        (Some(_), Location::Remote(_)) => Err(PlanError::BothRemote),
+        (Some(host), _) => {
+            let mut paths = Vec::with_capacity(sources.len());
+            for (raw, loc) in sources.iter().zip(&source_locs) {
+                match loc {
+                    Location::Remote(h) if h.host == host.host && h.user == host.user => {
+                        paths.push(h.path.clone())
+                    }
+                    // A later source may be ":path" on the same host.
+                    _ if raw.first() == Some(&b':') => {
+                        paths.push(String::from_utf8_lossy(&raw[1..]).into_owned())
+                    }
+                    _ => {
+                        return Err(PlanError::MixedSources(
+                            String::from_utf8_lossy(raw).into_owned(),
+                        ));
+                    }
+                }
+            }
+            Ok(TransferPlan::Pull {
+                host,
+                paths,
+                dest: dest.clone(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(user: Option<&str>, host: &str, path: &str) -> Location {
+        Location::Remote(HostSpec {
+            user: user.map(String::from),
+            host: host.into(),
+            path: path.into(),
+        })
+    }
+
+    #[test]
+    fn classifies_like_rsync() {
+        assert_eq!(classify(b"host:dir/"), spec(None, "host", "dir/"));
+        assert_eq!(classify(b"me@host:/abs"), spec(Some("me"), "host", "/abs"));
+        assert_eq!(classify(b"host:"), spec(None, "host", ""));
+        assert_eq!(classify(b"[::1]:x"), spec(None, "::1", "x"));
+        assert_eq!(classify(b"u@[fe80::1]:x"), spec(Some("u"), "fe80::1", "x"));
+        assert_eq!(classify(b"./a:b"), Location::Local);
+        assert_eq!(classify(b"dir/a:b"), Location::Local);
+        assert_eq!(classify(b":path"), Location::Local);
+        assert_eq!(classify(b"plain"), Location::Local);
+        assert_eq!(classify(b"/abs/path"), Location::Local);
+        assert_eq!(classify(b"host::module"), Location::Daemon);
+        assert_eq!(classify(b"rsync://host/module"), Location::Daemon);
+        assert_eq!(classify(b"RSYNC://host/module"), Location::Daemon);
+        assert_eq!(classify(b"[::1"), Location::Local);
+        assert_eq!(classify(b""), Location::Local);
+    }
+
+    #[test]
+    fn plans() {
+        let p = |v: &[&str]| plan(&v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(p(&["a", "b"]), Ok(TransferPlan::Local));
+        assert!(
+            matches!(p(&["a/", "b", "h:d/"]), Ok(TransferPlan::Push { sources, .. }) if sources.len() == 2)
+        );
+        assert_eq!(
+            p(&["h:a", ":b", "h:c", "d"]),
+            Ok(TransferPlan::Pull {
+                host: HostSpec {
+                    user: None,
+                    host: "h".into(),
+                    path: "a".into()
+                },
+                paths: vec!["a".into(), "b".into(), "c".into()],
+                dest: b"d".to_vec(),
+            })
+        );
+        assert_eq!(p(&["h:a", "g:b"]), Err(PlanError::BothRemote));
+        assert_eq!(
+            p(&["h:a", "local", "d"]),
+            Err(PlanError::MixedSources("local".into()))
+        );
+        assert_eq!(
+            p(&["h:a", "k:b", "d"]),
+            Err(PlanError::MixedSources("k:b".into()))
+        );
+        assert!(matches!(
+            p(&["h::mod", "d"]),
+            Ok(TransferPlan::Unsupported(_))
+        ));
+    }
+}
