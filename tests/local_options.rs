@@ -51,6 +51,8 @@ fn option_sets_match_rsync() {
         &["-ai", "--numeric-ids"],
         &["-rlptDi"],
         &["-aqi"],
+        &["-dti"],
+        &["-dlptDi", "--delete"],
     ];
     for (n, opts) in sets.iter().enumerate() {
         let s = Scratch::new("opts");

@@ -168,11 +168,12 @@ pub fn scan_source(
                 source,
                 scan_order: 0,
                 top: true,
-                content_dir: options.recursive,
+                content_dir: true,
             });
-            if options.recursive {
+            {
+                // `src/` sends the contents: all of them with -r, one level with -d.
                 let chain = filters.for_dir(&dir, b"");
-                scan_dir(&dir, b"", source, &chain, &mut result);
+                scan_dir(&dir, b"", source, &chain, options.recursive, &mut result);
             }
         }
         Some(top) => {
@@ -212,7 +213,7 @@ pub fn scan_source(
                 match base.open_subdir(top) {
                     Ok(dir) => {
                         let chain = filters.for_dir(&dir, top);
-                        scan_dir(&dir, top, source, &chain, &mut result);
+                        scan_dir(&dir, top, source, &chain, true, &mut result);
                     }
                     Err(e) => result.errors.push(ScanError::Io(e)),
                 }
@@ -225,7 +226,14 @@ pub fn scan_source(
     result
 }
 
-fn scan_dir(dir: &DirFd, rel: &[u8], source: u32, filters: &FilterChain, out: &mut ScanResult) {
+fn scan_dir(
+    dir: &DirFd,
+    rel: &[u8],
+    source: u32,
+    filters: &FilterChain,
+    recurse: bool,
+    out: &mut ScanResult,
+) {
     let names = match dir.list() {
         Ok(n) => n,
         Err(e) => {
@@ -257,7 +265,10 @@ fn scan_dir(dir: &DirFd, rel: &[u8], source: u32, filters: &FilterChain, out: &m
             continue;
         }
         match make_entry(dir, &name, path, st, source, false) {
-            Ok(e) => out.entries.push(e),
+            Ok(mut e) => {
+                e.content_dir = recurse || !is_dir;
+                out.entries.push(e);
+            }
             Err(e) if e.is_not_found() => {
                 out.errors.push(ScanError::Vanished(join(rel, &name)));
                 continue;
@@ -267,7 +278,7 @@ fn scan_dir(dir: &DirFd, rel: &[u8], source: u32, filters: &FilterChain, out: &m
                 continue;
             }
         }
-        if is_dir {
+        if is_dir && recurse {
             subdirs.push(name);
         }
     }
@@ -279,7 +290,7 @@ fn scan_dir(dir: &DirFd, rel: &[u8], source: u32, filters: &FilterChain, out: &m
             match dir.open_subdir(name) {
                 Ok(subdir) => {
                     let chain = filters.for_dir(&subdir, &path);
-                    scan_dir(&subdir, &path, source, &chain, &mut sub);
+                    scan_dir(&subdir, &path, source, &chain, true, &mut sub);
                 }
                 Err(e) if e.is_not_found() => sub.errors.push(ScanError::Vanished(path)),
                 Err(e) => sub

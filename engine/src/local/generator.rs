@@ -90,6 +90,8 @@ struct Generator<'a> {
     transferred: HashSet<usize>,
     /// (member, leader) pairs to link once the copies are done.
     deferred_links: Vec<(usize, usize)>,
+    /// "skipping non-regular file" messages, reported after the first (top) entry.
+    skipped: Vec<Message>,
     /// Destination directories whose contents this run changed.
     dirty: HashSet<Vec<u8>>,
     /// A directory `--existing` skipped: everything below it is skipped too.
@@ -182,6 +184,19 @@ pub fn sync_local(
         // One tree cannot name anything twice; several sources can.
         dedupe(&mut entries);
     }
+    // Like rsync's sender, announce what the options do not transfer (it stays in the list
+    // and its counts, but is not processed).
+    let skipped: Vec<Message> = entries
+        .iter()
+        .filter(|e| !kind_wanted(opts, e.kind()))
+        .map(|e| Message {
+            kind: MessageKind::Info,
+            text: format!(
+                "skipping non-regular file \"{}\"",
+                String::from_utf8_lossy(&e.name)
+            ),
+        })
+        .collect();
     outcome.stats.flist_build_secs = start.elapsed().as_secs_f64();
     for e in &entries {
         outcome.stats.files.add(e.kind());
@@ -232,6 +247,7 @@ pub fn sync_local(
         missing_dirs: HashSet::new(),
         skip_dir: None,
         dirty: HashSet::new(),
+        skipped,
     };
     generator.run(sink);
     let mut outcome = generator.outcome;
@@ -269,6 +285,16 @@ fn dedupe(entries: &mut Vec<FileEntry>) {
     });
 }
 
+/// Whether `kind` is transferred with these options.
+fn kind_wanted(opts: &LocalOptions, kind: FileKind) -> bool {
+    match kind {
+        FileKind::Symlink => opts.links,
+        FileKind::Device => opts.devices,
+        FileKind::Special => opts.specials,
+        _ => true,
+    }
+}
+
 fn dir_of(name: &[u8]) -> &[u8] {
     match name.iter().rposition(|&b| b == b'/') {
         Some(at) => &name[..at],
@@ -299,11 +325,18 @@ impl Generator<'_> {
                 }
             }
         }
+        let top_first = self.entries.first().is_some_and(|e| e.is_dir() && e.top);
+        if !top_first {
+            self.report_skipped();
+        }
         for i in 0..self.entries.len() {
             if i >= self.prefetched_until {
                 self.prefetch(i);
             }
             self.process(i);
+            if i == 0 && top_first {
+                self.report_skipped();
+            }
             self.drain(sink, false);
             while self.pending_jobs >= MAX_IN_FLIGHT || self.pending_bytes >= MAX_BYTES_IN_FLIGHT {
                 self.drain_one(sink);
@@ -368,6 +401,12 @@ impl Generator<'_> {
                     self.outcome.partial = true;
                 }
             }
+        }
+    }
+
+    fn report_skipped(&mut self) {
+        for m in std::mem::take(&mut self.skipped) {
+            self.pending.push_back(Pending::Message(m));
         }
     }
 
@@ -527,21 +566,7 @@ impl Generator<'_> {
 
     fn process(&mut self, i: usize) {
         let kind = self.entries[i].kind();
-        let supported = match kind {
-            FileKind::Symlink => self.opts.links,
-            FileKind::Device => self.opts.devices,
-            FileKind::Special => self.opts.specials,
-            _ => true,
-        };
-        if !supported {
-            let text = format!(
-                "skipping non-regular file \"{}\"",
-                String::from_utf8_lossy(&self.entries[i].name)
-            );
-            self.pending.push_back(Pending::Message(Message {
-                kind: MessageKind::Info,
-                text,
-            }));
+        if !kind_wanted(self.opts, kind) {
             return;
         }
         if let Some(skip) = &self.skip_dir {
