@@ -120,6 +120,8 @@ pub struct Metrics {
     pub lock_held: IntGaugeVec,
     /// `rdsync_director_lock_conflicts_total{job}`.
     pub lock_conflicts: IntCounterVec,
+    /// `rdsync_director_notify_failures_total{notifier}`.
+    pub notify_failures: IntCounterVec,
     /// `rdsync_director_config_reloads_total{result}`.
     pub config_reloads: IntCounterVec,
     /// `rdsync_director_config_last_reload_success_timestamp_seconds`.
@@ -331,6 +333,10 @@ impl Metrics {
                     "Lock files found held by someone else"
                 ),
                 &["job"]
+            )?),
+            notify_failures: reg!(IntCounterVec::new(
+                n("notify_failures_total", "Notifier commands that failed"),
+                &["notifier"]
             )?),
             config_reloads: reg!(IntCounterVec::new(
                 n("config_reloads_total", "Configuration reloads"),

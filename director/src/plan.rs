@@ -304,6 +304,16 @@ pub fn report(config: &Config, from: DateTime<Utc>, n: usize) -> String {
         for l in &job.lock_files {
             writeln!(out, "  lock_file: {}", l.describe()).ok();
         }
+        for n in &job.notify {
+            writeln!(
+                out,
+                "  notify: {} on {}: {}",
+                n.name,
+                n.states.join(","),
+                shellwords::join(&n.argv)
+            )
+            .ok();
+        }
         for a in &job.actions {
             let prog = action_program(a, false);
             let what = match (&a.kind, &prog) {

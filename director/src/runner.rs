@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::config::{Action, ActionKind, Job};
+use crate::config::{Action, ActionKind, Job, Notifier};
 use crate::lock::{self, BlockState, HeldLock, LockError};
 use crate::metrics::Metrics;
 use crate::plan::{self, Program};
@@ -316,6 +316,7 @@ pub async fn run_job(mut ctx: RunContext) -> RunRecord {
         ctx.trigger,
         if ctx.dry_run { ", DRY RUN" } else { "" }
     ));
+    notify(&ctx, &job, &log, "start", "running", "").await;
     let deadline = job.timeout.map(|t| t0 + t);
     let mut actions_rec = Vec::new();
     let mut result = RunResult::Success;
@@ -426,6 +427,15 @@ pub async fn run_job(mut ctx: RunContext) -> RunRecord {
             g.retain(|l| *l != d);
         }
     }
+    notify(
+        &ctx,
+        &job,
+        &log,
+        Notifier::state_of(result.as_str()),
+        result.as_str(),
+        &message,
+    )
+    .await;
     let finished_at = Utc::now();
     log.info(&format!(
         "run {} finished: {} ({message}) in {:.1}s",
@@ -670,4 +680,74 @@ async fn run_action(
         .with_label_values(&[&job.id, &action.id])
         .observe(secs);
     (rec, ok)
+}
+
+/// How long a notifier command may run.
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs the job's notifiers that want `state`, with `RDSYNC_DIRECTOR_*` variables describing the
+/// run. Their output goes to the run log; a failure is logged and counted, never fatal.
+async fn notify(
+    ctx: &RunContext,
+    job: &Job,
+    log: &RunLog,
+    state: &str,
+    result: &str,
+    message: &str,
+) {
+    for n in job.notify.iter().filter(|n| n.wants(state)) {
+        if ctx.dry_run {
+            log.info(&format!("dry-run: would notify {} ({state})", n.name));
+            continue;
+        }
+        let mut cmd = Command::new(&n.argv[0]);
+        cmd.args(&n.argv[1..])
+            .env("RDSYNC_DIRECTOR_JOB", &job.id)
+            .env("RDSYNC_DIRECTOR_RUN_ID", &ctx.run_id)
+            .env("RDSYNC_DIRECTOR_TRIGGER", &ctx.trigger)
+            .env("RDSYNC_DIRECTOR_STATE", state)
+            .env("RDSYNC_DIRECTOR_RESULT", result)
+            .env("RDSYNC_DIRECTOR_MESSAGE", message)
+            .env(
+                "RDSYNC_DIRECTOR_LOG",
+                ctx.log_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            )
+            .stdin(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        let ok = match tokio::time::timeout(NOTIFY_TIMEOUT, cmd.output()).await {
+            Ok(Ok(out)) => {
+                for line in String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .chain(String::from_utf8_lossy(&out.stderr).lines())
+                {
+                    log.write(&format!("[notify {}] {line}", n.name));
+                }
+                out.status.success()
+            }
+            Ok(Err(e)) => {
+                log.warn(&format!("notifier {}: cannot start: {e}", n.name));
+                false
+            }
+            Err(_) => {
+                log.warn(&format!(
+                    "notifier {}: timed out after {NOTIFY_TIMEOUT:?}",
+                    n.name
+                ));
+                false
+            }
+        };
+        if ok {
+            log.info(&format!("notified {} ({state})", n.name));
+        } else {
+            ctx.metrics
+                .notify_failures
+                .with_label_values(&[&n.name])
+                .inc();
+            log.warn(&format!("notifier {} failed ({state})", n.name));
+        }
+    }
 }

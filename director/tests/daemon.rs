@@ -821,3 +821,82 @@ fn sigterm_escalates_to_sigkill_after_the_grace() {
         .collect::<String>();
     assert!(runlog.contains("sending SIGKILL"), "{runlog}");
 }
+
+#[test]
+fn notifiers_run_on_start_success_and_failure() {
+    let env = Env::new();
+    let out = env.path("notified");
+    let cfg = env.write_config(&format!(
+        r#"notify:
+  rec:
+    command: [sh, -c, 'echo "$RDSYNC_DIRECTOR_STATE $RDSYNC_DIRECTOR_JOB $RDSYNC_DIRECTOR_RESULT $RDSYNC_DIRECTOR_TRIGGER" >> {out}']
+    states: [start, success, failure]
+  broken:
+    command: ["false"]
+    states: [failure]
+defaults:
+  notify: [rec]
+jobs:
+  - id: good
+    actions:
+      - {{action: command, command: /bin/true}}
+  - id: bad
+    notify: [rec, broken]
+    actions:
+      - {{action: command, command: "false"}}
+"#,
+        out = out.display()
+    ));
+    let c = cfg.to_str().unwrap();
+    let o = run(&["check-config", c]);
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        plan.contains("notify: rec on start,success,failure: sh -c"),
+        "{plan}"
+    );
+    assert!(plan.contains("notify: broken on failure: false"), "{plan}");
+    assert_eq!(
+        run(&["run", "--config", c, "--once", "--job", "good"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["run", "--config", c, "--once", "--job", "bad"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "start good running api\nsuccess good success api\nstart bad running api\nfailure bad failure api\n"
+    );
+    // A failing notifier is logged, never fatal; nothing runs in dry-run mode.
+    let logs: String = std::fs::read_dir(env.path("state/runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(logs.contains("notifier broken failed (failure)"), "{logs}");
+    assert!(
+        run(&["run", "--config", c, "--once", "--job", "good", "--dry-run"])
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 4);
+    // An unknown notifier name is a located config error.
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("notify: [rec, broken]", "notify: [nope]"),
+    )
+    .unwrap();
+    let o = run(&["check-config", c]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown notifier \"nope\""),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

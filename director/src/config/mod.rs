@@ -234,6 +234,36 @@ pub struct Job {
     pub blocks_on: Vec<BlockSpec>,
     /// The steps.
     pub actions: Vec<Action>,
+    /// Commands run on state changes (start, success, failure, ...).
+    pub notify: Vec<Notifier>,
+}
+
+/// A notifier command and the states that fire it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notifier {
+    /// Its name in `notify:`.
+    pub name: String,
+    /// The command (argv, no shell).
+    pub argv: Vec<String>,
+    /// `start`, `success`, `failure`, `skipped`, `cancelled`.
+    pub states: Vec<String>,
+}
+
+impl Notifier {
+    /// The notifier state a run result belongs to.
+    pub fn state_of(result: &str) -> &'static str {
+        match result {
+            "success" => "success",
+            "skipped_blocked" | "skipped_locked" => "skipped",
+            "cancelled" => "cancelled",
+            _ => "failure",
+        }
+    }
+
+    /// Whether this notifier wants `state`.
+    pub fn wants(&self, state: &str) -> bool {
+        self.states.iter().any(|s| s == state)
+    }
 }
 
 /// The metrics endpoint.
@@ -619,6 +649,49 @@ fn build(
         .map(|d| d.0)
         .unwrap_or(Duration::from_secs(30));
     let defaults = raw.defaults.clone().unwrap_or_default();
+    let mut notifiers = std::collections::BTreeMap::new();
+    for (name, n) in raw.notify.iter().flatten() {
+        if n.command.is_empty() {
+            return Err(loc.err_near(name, format!("notify {name:?}: empty `command`")));
+        }
+        let states = n
+            .states
+            .clone()
+            .unwrap_or_else(|| vec!["failure".to_string()]);
+        for st in &states {
+            if !["start", "success", "failure", "skipped", "cancelled"].contains(&st.as_str()) {
+                return Err(loc.err_near(
+                    st,
+                    format!(
+                        "notify {name:?}: unknown state {st:?} (expected start, success, failure, skipped, cancelled)"
+                    ),
+                ));
+            }
+        }
+        notifiers.insert(
+            name.clone(),
+            Notifier {
+                name: name.clone(),
+                argv: n.command.clone(),
+                states,
+            },
+        );
+    }
+    let resolve_notify =
+        |names: &Option<Vec<String>>, owner: &str| -> Result<Vec<Notifier>, ConfigError> {
+            names
+                .iter()
+                .flatten()
+                .map(|n| {
+                    notifiers.get(n).cloned().ok_or_else(|| {
+                        loc.err_near(
+                            n,
+                            format!("{owner}: unknown notifier {n:?} (define it under `notify:`)"),
+                        )
+                    })
+                })
+                .collect()
+        };
     let rsync_path = raw
         .rsync_path
         .clone()
@@ -811,6 +884,7 @@ fn build(
             lock_files,
             blocks_on,
             actions,
+            notify: resolve_notify(&opts.notify, &format!("job {:?}", rj.id))?,
         });
     }
 
@@ -880,6 +954,7 @@ fn build(
             lock_files: Vec::new(),
             blocks_on: Vec::new(),
             actions: vec![make_action(name.clone(), kind, &opts, None)],
+            notify: resolve_notify(&opts.notify, &format!("target {name:?}"))?,
         });
     }
     if dialect == Dialect::Py9tor {

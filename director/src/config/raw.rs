@@ -167,6 +167,8 @@ pub struct RawFile {
     pub metrics: Option<RawMetrics>,
     /// Control endpoint (native).
     pub control: Option<RawControl>,
+    /// Notifiers by name (native).
+    pub notify: Option<BTreeMap<String, RawNotifier>>,
     /// The rsync-compatible program syncs run (native; default `rsync` on `PATH`).
     pub rsync_path: Option<String>,
     /// ssh settings for remote locks, blocks, syncs and targets (native).
@@ -198,6 +200,16 @@ pub struct RawMetrics {
     pub startup_retry_wait_seconds: Option<serde_json::Value>,
     /// Accepted for compatibility; unused.
     pub startup_retry_limit: Option<serde_json::Value>,
+}
+
+/// A notifier: a command run when a job reaches one of `states`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawNotifier {
+    /// argv of the command (no shell). It gets `RDSYNC_DIRECTOR_*` environment variables.
+    pub command: Vec<String>,
+    /// `start`, `success`, `failure` (includes timeouts), `skipped`, `cancelled`; default
+    /// `[failure]`.
+    pub states: Option<Vec<String>>,
 }
 
 /// `ssh:`.
@@ -237,6 +249,8 @@ pub struct RawJobOptions {
     pub ok_exit_codes: Option<Vec<i32>>,
     /// SIGTERM → SIGKILL grace on timeout or cancel.
     pub kill_grace: Option<Dur>,
+    /// Names of notifiers (top-level `notify:`) to run on state changes.
+    pub notify: Option<Vec<String>>,
 }
 
 /// One rsyncdirector job (plus native keys).
@@ -291,6 +305,8 @@ pub struct RawJob {
     pub ok_exit_codes: Option<Vec<i32>>,
     /// SIGTERM → SIGKILL grace on timeout or cancel.
     pub kill_grace: Option<Dur>,
+    /// Names of notifiers (top-level `notify:`) to run on state changes.
+    pub notify: Option<Vec<String>>,
 }
 
 /// One `lock_files` entry.
@@ -409,6 +425,8 @@ pub struct RawTarget {
     pub ok_exit_codes: Option<Vec<i32>>,
     /// SIGTERM → SIGKILL grace on timeout or cancel.
     pub kill_grace: Option<Dur>,
+    /// Names of notifiers (top-level `notify:`) to run on state changes.
+    pub notify: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -439,6 +457,7 @@ macro_rules! job_options {
                     retry_wait: self.retry_wait,
                     ok_exit_codes: self.ok_exit_codes.clone(),
                     kill_grace: self.kill_grace,
+                    notify: self.notify.clone(),
                 }
             }
         }
@@ -461,6 +480,7 @@ impl RawJobOptions {
                 .ok_exit_codes
                 .or_else(|| defaults.ok_exit_codes.clone()),
             kill_grace: self.kill_grace.or(defaults.kill_grace),
+            notify: self.notify.or_else(|| defaults.notify.clone()),
         }
     }
 }
