@@ -23,7 +23,13 @@ pub struct SourceRoot {
 impl SourceRoot {
     /// Splits a source argument: a trailing `/` (or a final `.` component) sends the contents.
     pub fn parse(arg: &[u8]) -> Self {
-        let contents = arg.ends_with(b"/") || arg == b"." || arg.ends_with(b"/.") || arg.is_empty();
+        // A trailing slash, or a final `.` or `..`, sends the directory's contents.
+        let contents = arg.ends_with(b"/")
+            || arg == b"."
+            || arg == b".."
+            || arg.ends_with(b"/.")
+            || arg.ends_with(b"/..")
+            || arg.is_empty();
         if contents {
             let base = if arg.is_empty() {
                 b".".to_vec()
