@@ -471,6 +471,14 @@ impl PullState<'_> {
         phase: u32,
         report: &mut TransferReport,
     ) -> Result<(), WireError> {
+        if (29..30).contains(&self.proto) && usize::try_from(ndx).ok() == Some(self.entries.len()) {
+            // A protocol-29 keep-alive: the list size as index with iflags IS_NEW.
+            let (iflags, _, _) = read_item_attrs(conn, self.proto)?;
+            if iflags == ITEM_IS_NEW {
+                return Ok(());
+            }
+            return Err(WireError::protocol(format!("Invalid file index: {ndx}")));
+        }
         let i = usize::try_from(ndx)
             .ok()
             .filter(|i| *i < self.entries.len())
