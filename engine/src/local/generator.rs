@@ -82,6 +82,8 @@ struct Generator<'a> {
     result_rx: Receiver<(u64, CopyResult)>,
     /// Destination `lstat`s gathered ahead of the generator, by entry index.
     prefetched: HashMap<usize, Option<Stat>>,
+    /// With `-c`: whether source and destination content are equal, computed ahead.
+    prefetched_same: HashMap<usize, bool>,
     prefetched_until: usize,
     fixups: Vec<DirFixup>,
     outcome: SyncOutcome,
@@ -238,6 +240,7 @@ pub fn sync_local(
         result_tx,
         result_rx,
         prefetched: HashMap::new(),
+        prefetched_same: HashMap::new(),
         prefetched_until: 0,
         fixups: Vec::new(),
         outcome,
@@ -924,7 +927,10 @@ impl Generator<'_> {
         let up_to_date = match &old_file {
             Some(o) if o.size == e.stat.size => {
                 if self.opts.checksum {
-                    let same = self.same_content(&e, parent.as_deref(), base);
+                    let same = match self.prefetched_same.remove(&i) {
+                        Some(same) => same,
+                        None => self.same_content(&e, parent.as_deref(), base),
+                    };
                     if !same {
                         item.changes.checksum = true;
                     }
@@ -1369,6 +1375,59 @@ impl Generator<'_> {
         }
     }
 
+    /// With `-c`, hashes (in parallel) the source and destination of every regular file in
+    /// the window whose destination is a regular file of the same size.
+    fn prefetch_checksums(&mut self, start: usize, end: usize) {
+        self.prefetched_same.clear();
+        let candidates: Vec<usize> = (start..end)
+            .filter(|&i| {
+                let e = &self.entries[i];
+                e.kind() == FileKind::File
+                    && matches!(self.prefetched.get(&i), Some(Some(st))
+                        if st.kind() == FileKind::File && st.size == e.stat.size)
+            })
+            .collect();
+        let Some(root) = self.plan.root.as_ref() else {
+            return;
+        };
+        let entries = &self.entries;
+        let bases = &self.src_bases;
+        let mut groups: Vec<(&[u8], Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<&[u8], usize> = HashMap::new();
+        for &i in &candidates {
+            let parent = dir_of(&entries[i].name);
+            match group_of.get(parent) {
+                Some(&g) => groups[g].1.push(i),
+                None => {
+                    group_of.insert(parent, groups.len());
+                    groups.push((parent, vec![i]));
+                }
+            }
+        }
+        let results: Vec<(usize, bool)> = groups
+            .par_iter()
+            .flat_map(|(parent, idxs)| {
+                let dir = root.open_dir(parent).ok();
+                idxs.par_iter()
+                    .map(|&i| {
+                        let e = &entries[i];
+                        let src = bases
+                            .get(e.source as usize)
+                            .and_then(|b| b.as_ref())
+                            .and_then(|b| b.open_read_beneath(&e.name).ok())
+                            .and_then(|fd| file_digest(fd).ok());
+                        let dst = dir
+                            .as_ref()
+                            .and_then(|d| d.open_read(base_of(&e.name)).ok())
+                            .and_then(|fd| file_digest(fd).ok());
+                        (i, matches!((src, dst), (Some(a), Some(b)) if a == b))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.prefetched_same.extend(results);
+    }
+
     /// `lstat`s, in parallel, the destinations of the entries from `start` on (one window),
     /// one destination directory per task.
     fn prefetch(&mut self, start: usize) {
@@ -1420,6 +1479,9 @@ impl Generator<'_> {
             for (i, st) in group {
                 self.prefetched.insert(i, st);
             }
+        }
+        if self.opts.checksum {
+            self.prefetch_checksums(start, end);
         }
     }
 }
