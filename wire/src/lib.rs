@@ -30,6 +30,7 @@ pub mod rsh;
 pub mod server_args;
 pub mod session;
 pub mod stats;
+pub mod stream;
 pub mod sum_head;
 pub mod tokens;
 

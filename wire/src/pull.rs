@@ -105,7 +105,7 @@ pub(crate) fn run_pull<T: Transport>(
     if proto < 30 {
         io_error |= conn.read_i32()?;
     }
-    conn.messages.io_error |= io_error;
+    conn.stream.messages.io_error |= io_error;
     let received = decoder.take_entries();
     if received.is_empty() {
         // Like rsync's client_run: nothing to receive; the remote's exit status tells.
@@ -242,7 +242,7 @@ pub(crate) fn run_pull<T: Transport>(
     }
     st.finish_hard_links(&tx_to_sorted)?;
     if opts.delete {
-        if conn.messages.io_error == 0 {
+        if conn.stream.messages.io_error == 0 {
             st.delete_extraneous(&destination)?;
         } else {
             eprintln!("IO error encountered -- skipping file deletion");
@@ -250,7 +250,7 @@ pub(crate) fn run_pull<T: Transport>(
     }
     st.finish_directories()?;
     if st.failed {
-        conn.messages.io_error |= 1;
+        conn.stream.messages.io_error |= 1;
     }
     Ok(())
 }

@@ -122,7 +122,7 @@ pub(crate) fn run_push<T: Transport>(
     sources: &[PathBuf],
     report: &mut TransferReport,
 ) -> Result<(), WireError> {
-    conn.am_sender = true;
+    conn.stream.am_sender = true;
     let mut entries = scan_sources(sources, opts)?;
     let (params, sums) = setup(conn, opts, report)?;
     let proto = params.protocol;
@@ -245,7 +245,7 @@ pub(crate) fn run_push<T: Transport>(
                 if proto >= 30 {
                     conn.send_message(crate::mux::MessageCode::NoSend, &ndx.to_le_bytes())?;
                 }
-                conn.messages.io_error |= 1;
+                conn.stream.messages.io_error |= 1;
                 continue;
             }
         };

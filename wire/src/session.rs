@@ -159,7 +159,7 @@ fn run_session<T: Transport>(
     let mut conn = Connection::new(transport);
     let result = body(&mut conn, &mut report);
     let _ = conn.flush();
-    report.messages = std::mem::take(&mut conn.messages);
+    report.messages = std::mem::take(&mut conn.stream.messages);
     let mut transport = conn.into_transport();
     let remote = transport.finish();
     report.remote_exit = remote;
