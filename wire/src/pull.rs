@@ -374,6 +374,9 @@ impl PullState<'_> {
         let basis_md = existing.as_ref().filter(|md| md.is_file());
         if !redo && let Some(md) = basis_md {
             let same_size = md.size() as i64 == e.size;
+            if self.opts.update && md.mtime() > e.mtime {
+                return Ok(()); // -u: a newer destination file is left alone entirely
+            }
             let up_to_date = if self.opts.ignore_times {
                 false
             } else if self.opts.checksum {

@@ -434,3 +434,49 @@ fn compression_every_method_both_ways() {
         true,
     );
 }
+
+#[test]
+fn numeric_ids_update_and_ignore_times() {
+    let opts = TransferOptions {
+        numeric_ids: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "numeric",
+        &[None, Some(29)],
+        &["-a", "--numeric-ids"],
+        &opts,
+        common::make_tree,
+        true,
+    );
+    let opts = TransferOptions {
+        ignore_times: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "ignore-times",
+        &[None],
+        &["-aI"],
+        &opts,
+        common::make_tree,
+        true,
+    );
+    let opts = TransferOptions {
+        update: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "update",
+        &[None],
+        &["-au"],
+        &opts,
+        newer_destination_tree,
+        true,
+    );
+}
+
+/// The standard tree, but `a` is older than the destination's copy (for `-u`).
+fn newer_destination_tree(src: &Path) {
+    common::make_tree(src);
+    common::put_file(&src.join("d1/d2/c"), b"older source", 0o644, 1_400_000_000);
+}
