@@ -6,6 +6,8 @@ pub const SYNTAX: i32 = 1;
 pub const FILE_SELECT: i32 = 3;
 /// Error in file I/O.
 pub const FILE_IO: i32 = 11;
+/// Received SIGINT, SIGTERM, or SIGHUP.
+pub const SIGNAL: i32 = 20;
 /// Some files/attrs were not transferred.
 pub const PARTIAL: i32 = 23;
 /// Some files vanished before they could be transferred.

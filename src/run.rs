@@ -1,6 +1,8 @@
 //! The `rdsync` command: parse, run natively or fall back, print, exit code.
 
 use std::ffi::OsString;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use rdsync_engine::filter::FilterChain;
 use rdsync_engine::local::{SyncOutcome, SyncSink};
@@ -37,6 +39,15 @@ impl SyncError {
 
 /// Runs a local sync of `options.paths` (sources then destination), reporting to `sink`.
 pub fn sync_local(options: &Options, sink: &mut dyn SyncSink) -> Result<SyncOutcome, SyncError> {
+    sync_local_cancellable(options, sink, None)
+}
+
+/// [`sync_local`] that stops early (exit code 20) once `cancel` is raised.
+pub fn sync_local_cancellable(
+    options: &Options,
+    sink: &mut dyn SyncSink,
+    cancel: Option<Arc<AtomicBool>>,
+) -> Result<SyncOutcome, SyncError> {
     let Some((dest, sources)) = options.paths.split_last() else {
         return Err(SyncError::Paths);
     };
@@ -48,7 +59,8 @@ pub fn sync_local(options: &Options, sink: &mut dyn SyncSink) -> Result<SyncOutc
     if options.delete_excluded {
         chain = chain.into_delete_excluded();
     }
-    let local = options.local_options();
+    let mut local = options.local_options();
+    local.cancel = cancel;
     Ok(rdsync_engine::local::sync_local(
         sources, dest, &local, &chain, sink,
     )?)
@@ -98,7 +110,21 @@ pub fn run_cli(args: Vec<OsString>) -> i32 {
     if (options.verbosity.verbose > 0 || options.verbosity.progress) && !options.verbosity.quiet {
         printer.line(b"sending incremental file list");
     }
-    let result = sync_local(&options, &mut printer);
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        // A second signal while stopping ends the process at once.
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            sig,
+            exit::SIGNAL,
+            Arc::clone(&cancel),
+        );
+        let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
+    }
+    let result = sync_local_cancellable(&options, &mut printer, Some(cancel));
     let code = match result {
         Ok(outcome) => {
             if options.verbosity.progress2 {

@@ -65,6 +65,20 @@ fn root_refuses_paths_through_symlinks() {
     assert!(!s.join("escape").exists());
 }
 
+/// Options first, then paths made absolute under the scratch directory (tests share the
+/// process's current directory, so they never change it).
+fn abs_args(s: &Scratch, args: &[&str]) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            if a.starts_with('-') {
+                a.to_string()
+            } else {
+                format!("{}/{a}", s.path.display())
+            }
+        })
+        .collect()
+}
+
 /// Deletes a source file once the file list is built, before any copy runs.
 struct VanishingSink {
     victim: std::path::PathBuf,
@@ -88,16 +102,12 @@ fn vanished_source_file_is_exit_code_24() {
         victim: s.join("src/d1/b.txt"),
         messages: Vec::new(),
     };
-    let args = ["-a", "src/", "dest"];
+    let args = abs_args(&s, &["-a", "src/", "dest"]);
     let opts = match rdsync::parse_args(args) {
         Ok(rdsync::ParseOutcome::Run(o)) => o,
         other => panic!("{other:?}"),
     };
-    let cwd = std::env::current_dir().unwrap();
-    std::env::set_current_dir(&s.path).unwrap();
-    let outcome = rdsync::sync_local(&opts, &mut sink);
-    std::env::set_current_dir(cwd).unwrap();
-    let outcome = outcome.unwrap();
+    let outcome = rdsync::sync_local(&opts, &mut sink).unwrap();
     assert_eq!(outcome.exit_code(), 24, "{:?}", sink.messages);
     assert!(
         sink.messages
@@ -139,4 +149,42 @@ fn leftover_temp_files_are_cleaned_up_on_the_next_run() {
     assert!(!s.join("dest/d1/.b.txt.000000").exists());
     assert!(s.join("dest/.keepme").exists());
     assert!(s.join("dest/.nosuch.abcdef").exists());
+}
+
+/// Raises the cancel flag once the destination exists, as a signal handler would.
+struct CancellingSink {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SyncSink for CancellingSink {
+    fn created_destination(&mut self, _name: &[u8]) {
+        self.flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn interrupted_run_is_exit_code_20_and_leaves_no_temp_files() {
+    let s = Scratch::new("cancel");
+    make_fixture(&s.join("src"));
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut sink = CancellingSink { flag: flag.clone() };
+    let opts = match rdsync::parse_args(abs_args(&s, &["-a", "src/", "dest"])) {
+        Ok(rdsync::ParseOutcome::Run(o)) => o,
+        other => panic!("{other:?}"),
+    };
+    let outcome = rdsync::sync_local_cancellable(&opts, &mut sink, Some(flag));
+    assert_eq!(outcome.unwrap().exit_code(), 20);
+    let mut stack = vec![s.join("dest")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                !(name.starts_with('.') && name.len() > 8),
+                "temp file left: {name}"
+            );
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
 }

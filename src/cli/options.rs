@@ -113,6 +113,7 @@ impl Options {
             report_unchanged: self.verbosity.itemize > 1,
             progress: self.verbosity.progress || self.verbosity.progress2,
             am_root: rustix::process::geteuid().is_root(),
+            cancel: None,
         }
     }
 }

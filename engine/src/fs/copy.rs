@@ -3,19 +3,35 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::io::Errno;
 
 /// Copies up to `len` bytes from the current offset of `src` to the current offset of `dst`.
 /// Returns the number of bytes copied (less than `len` if the source shrank).
 pub fn copy_range(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, len: u64) -> Result<u64, Errno> {
+    copy_range_cancellable(src, dst, len, None)
+}
+
+/// Like [`copy_range`], checking `cancel` between chunks of at most 8 MiB; a raised flag
+/// stops the copy with `EINTR`.
+pub fn copy_range_cancellable(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    len: u64,
+    cancel: Option<&AtomicBool>,
+) -> Result<u64, Errno> {
+    let chunk: u64 = if cancel.is_some() { 8 << 20 } else { 1 << 30 };
     let mut done = 0u64;
     while done < len {
-        let want = (len - done).min(1 << 30) as usize;
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Errno::INTR);
+        }
+        let want = (len - done).min(chunk) as usize;
         match rustix::fs::copy_file_range(src, None, dst, None, want) {
             Ok(0) => break,
             Ok(n) => done += n as u64,
-            Err(Errno::INTR) => {}
+            Err(Errno::INTR) if !cancel.is_some_and(|c| c.load(Ordering::Relaxed)) => {}
             Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP) => {
                 return copy_by_buffer(src, dst, len - done).map(|n| n + done);
             }

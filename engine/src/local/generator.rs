@@ -333,6 +333,11 @@ impl Generator<'_> {
             self.report_skipped();
         }
         for i in 0..self.entries.len() {
+            if self.cancelled() {
+                self.flush(sink);
+                self.outcome.interrupted = true;
+                return;
+            }
             if i >= self.prefetched_until {
                 self.prefetch(i);
             }
@@ -346,6 +351,10 @@ impl Generator<'_> {
             }
         }
         self.flush(sink);
+        if self.cancelled() {
+            self.outcome.interrupted = true;
+            return;
+        }
         self.stack.clear();
         let mut deferred = std::mem::take(&mut self.deferred_links);
         for g in 0..self.hard_links.members.len() {
@@ -405,6 +414,14 @@ impl Generator<'_> {
                 }
             }
         }
+    }
+
+    /// Whether the run's cancel flag is raised.
+    fn cancelled(&self) -> bool {
+        self.opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     fn report_skipped(&mut self) {
@@ -1023,6 +1040,8 @@ impl Generator<'_> {
             attrs,
             inplace: self.opts.inplace && old_file.is_some(),
             delta: self.opts.delta && old_file.is_some(),
+            partial: self.opts.partial,
+            cancel: self.opts.cancel.clone(),
         };
         self.spawn_copy(i, job, item);
     }
@@ -1364,6 +1383,9 @@ impl Generator<'_> {
                             "file has vanished: \"{}\"",
                             String::from_utf8_lossy(&join(&base, &meta.src_name))
                         )));
+                    }
+                    Some(Err(CopyError::Interrupted)) => {
+                        self.outcome.interrupted = true;
                     }
                     Some(Err(CopyError::Io(err))) => {
                         self.outcome.partial = true;

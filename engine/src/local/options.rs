@@ -64,6 +64,9 @@ pub struct LocalOptions {
     pub report_unchanged: bool,
     /// Whether progress events are wanted (costs a little per copied chunk).
     pub progress: bool,
+    /// Raised (by a signal handler) to stop the run: no new work starts, running copies stop
+    /// and their temp files are removed (kept as the destination file with `partial`).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Running as root (ownership is only changed, and reported, as root).
     pub am_root: bool,
 }

@@ -68,12 +68,16 @@ pub struct SyncOutcome {
     pub partial: bool,
     /// Some source file vanished (exit code 24).
     pub vanished: bool,
+    /// The run was stopped by its cancel flag (exit code 20).
+    pub interrupted: bool,
 }
 
 impl SyncOutcome {
-    /// rsync's exit code for this outcome (0, 23 or 24).
+    /// rsync's exit code for this outcome (0, 20, 23 or 24).
     pub fn exit_code(&self) -> i32 {
-        if self.partial {
+        if self.interrupted {
+            20
+        } else if self.partial {
             23
         } else if self.vanished {
             24

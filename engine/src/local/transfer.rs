@@ -4,12 +4,13 @@
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use rustix::io::Errno;
 
 use crate::checksum::{ChecksumAlgorithm, ChecksumProfile};
 use crate::delta::{DeltaError, DeltaGenerator};
-use crate::fs::{AtomicFile, Attrs, DirFd, FsError, copy_range};
+use crate::fs::{AtomicFile, Attrs, DirFd, FsError, copy_range, copy_range_cancellable};
 use crate::layout::{BlockLayout, LayoutParams};
 use crate::patch::{PatchError, Patcher};
 use crate::signature::Signature;
@@ -35,6 +36,10 @@ pub(crate) struct CopyJob {
     pub inplace: bool,
     /// Rebuild from the existing destination file with rsync's delta algorithm.
     pub delta: bool,
+    /// Keep a partly written file (as the destination) when the copy is interrupted.
+    pub partial: bool,
+    /// The run's cancel flag.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// What a finished copy moved.
@@ -58,6 +63,8 @@ impl CopyJob {
             attrs: self.attrs,
             inplace: self.inplace,
             delta: self.delta,
+            partial: self.partial,
+            cancel: self.cancel.clone(),
         }
     }
 }
@@ -67,6 +74,8 @@ impl CopyJob {
 pub(crate) enum CopyError {
     /// The source file disappeared.
     Vanished,
+    /// The run was cancelled during the copy.
+    Interrupted,
     /// Any other failure.
     Io(FsError),
 }
@@ -106,8 +115,17 @@ pub(crate) fn run(job: &CopyJob) -> Result<CopyStats, CopyError> {
         });
     }
     let tmp = AtomicFile::create(&job.dest_dir, &job.dest_name).map_err(CopyError::Io)?;
-    let n = copy_range(src.as_fd(), tmp.fd(), job.size)
-        .map_err(|e| CopyError::Io(FsError::new("write", &job.dest_name, e)))?;
+    let n = match copy_range_cancellable(src.as_fd(), tmp.fd(), job.size, job.cancel.as_deref()) {
+        Ok(n) => n,
+        Err(Errno::INTR) => {
+            if job.partial {
+                // --partial: what arrived so far becomes the destination file.
+                let _ = tmp.commit(&job.dest_name);
+            }
+            return Err(CopyError::Interrupted);
+        }
+        Err(e) => return Err(CopyError::Io(FsError::new("write", &job.dest_name, e))),
+    };
     DirFd::apply_attrs_fd(tmp.fd(), &job.dest_name, &job.attrs).map_err(CopyError::Io)?;
     tmp.commit(&job.dest_name).map_err(CopyError::Io)?;
     Ok(CopyStats {
