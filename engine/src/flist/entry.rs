@@ -55,3 +55,47 @@ impl FileEntry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_stays_small() {
+        // About 100 bytes per file plus its name.
+        assert!(
+            std::mem::size_of::<FileEntry>() <= 128,
+            "{}",
+            std::mem::size_of::<FileEntry>()
+        );
+    }
+
+    #[test]
+    fn name_parts() {
+        let mut e = FileEntry {
+            name: b"a/b/c".to_vec().into_boxed_slice(),
+            link_target: None,
+            stat: Stat {
+                mode: 0o100644,
+                size: 0,
+                mtime: 0,
+                mtime_nsec: 0,
+                uid: 0,
+                gid: 0,
+                rdev: 0,
+                dev: 0,
+                ino: 0,
+                nlink: 1,
+            },
+            source: 0,
+            scan_order: 0,
+            top: false,
+            content_dir: true,
+        };
+        assert_eq!(e.basename(), b"c");
+        assert_eq!(e.dirname(), b"a/b");
+        e.name = b"top".to_vec().into_boxed_slice();
+        assert_eq!(e.dirname(), b"");
+        assert!(!e.is_dir());
+    }
+}

@@ -24,7 +24,8 @@ pub fn compare_names(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool) -> Orde
     // components before it are equal.
     let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     if p == a.len() && p == b.len() {
-        return Ordering::Equal;
+        // The same name: a non-directory sorts before a directory.
+        return a_is_dir.cmp(&b_is_dir);
     }
     let c = a[..p]
         .iter()
