@@ -26,6 +26,7 @@ pub mod mux;
 pub mod options;
 mod pull;
 mod push;
+pub mod remote_spec;
 pub mod rsh;
 pub mod server_args;
 pub mod session;
