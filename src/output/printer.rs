@@ -181,9 +181,34 @@ impl SyncSink for Printer {
         if self.quiet() {
             return;
         }
+        let now = self.started.elapsed().as_secs_f64();
+        if !event.finished {
+            if self.verbosity.progress && !self.verbosity.progress2 {
+                let secs = (now - self.last_progress).max(0.000_001);
+                let pct = (event.done * 100)
+                    .checked_div(event.size)
+                    .unwrap_or(100)
+                    .min(100);
+                let rate = event.done as f64 / secs;
+                let remaining = if rate > 0.0 {
+                    event.size.saturating_sub(event.done) as f64 / rate
+                } else {
+                    0.0
+                };
+                let t = format!(
+                    "\r{:>15} {:3}% {} {}  ",
+                    comma_number(event.done),
+                    pct,
+                    rate_text(event.done, secs),
+                    elapsed_text(remaining)
+                );
+                self.text(&t);
+                let _ = self.out.flush();
+            }
+            return;
+        }
         self.transferred += 1;
         self.total_bytes_done += event.done;
-        let now = self.started.elapsed().as_secs_f64();
         if self.verbosity.progress2 {
             let pct = (self.total_bytes_done * 100)
                 .checked_div(self.total_size)
@@ -214,6 +239,7 @@ impl SyncSink for Printer {
                 event.total
             );
             self.text(&t);
+            let _ = self.out.flush();
         }
         self.last_progress = now;
     }

@@ -3,25 +3,30 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustix::io::Errno;
 
 /// Copies up to `len` bytes from the current offset of `src` to the current offset of `dst`.
 /// Returns the number of bytes copied (less than `len` if the source shrank).
 pub fn copy_range(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, len: u64) -> Result<u64, Errno> {
-    copy_range_cancellable(src, dst, len, None)
+    copy_range_cancellable(src, dst, len, None, None)
 }
 
-/// Like [`copy_range`], checking `cancel` between chunks of at most 8 MiB; a raised flag
-/// stops the copy with `EINTR`.
+/// Like [`copy_range`], checking `cancel` between chunks of at most 8 MiB (a raised flag
+/// stops the copy with `EINTR`) and adding each chunk to `progress`.
 pub fn copy_range_cancellable(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
     len: u64,
     cancel: Option<&AtomicBool>,
+    progress: Option<&AtomicU64>,
 ) -> Result<u64, Errno> {
-    let chunk: u64 = if cancel.is_some() { 8 << 20 } else { 1 << 30 };
+    let chunk: u64 = if cancel.is_some() || progress.is_some() {
+        8 << 20
+    } else {
+        1 << 30
+    };
     let mut done = 0u64;
     while done < len {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -30,7 +35,12 @@ pub fn copy_range_cancellable(
         let want = (len - done).min(chunk) as usize;
         match rustix::fs::copy_file_range(src, None, dst, None, want) {
             Ok(0) => break,
-            Ok(n) => done += n as u64,
+            Ok(n) => {
+                done += n as u64;
+                if let Some(p) = progress {
+                    p.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            }
             Err(Errno::INTR) if !cancel.is_some_and(|c| c.load(Ordering::Relaxed)) => {}
             Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP) => {
                 return copy_by_buffer(src, dst, len - done).map(|n| n + done);

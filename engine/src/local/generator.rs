@@ -35,6 +35,10 @@ const PREFETCH_WINDOW: usize = 2048;
 struct CopyMeta {
     seq: u64,
     index: usize,
+    /// Bytes copied so far (with `--progress`).
+    progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// The item line was already printed (before the copy finished).
+    announced: bool,
     size: u64,
     source: u32,
     src_name: Box<[u8]>,
@@ -1042,6 +1046,10 @@ impl Generator<'_> {
             delta: self.opts.delta && old_file.is_some(),
             partial: self.opts.partial,
             cancel: self.opts.cancel.clone(),
+            progress: self
+                .opts
+                .progress
+                .then(|| Arc::new(std::sync::atomic::AtomicU64::new(0))),
         };
         self.spawn_copy(i, job, item);
     }
@@ -1268,6 +1276,8 @@ impl Generator<'_> {
         let meta = CopyMeta {
             seq,
             index,
+            progress: job.progress.clone(),
+            announced: false,
             size: job.size,
             source: job.source,
             src_name: job.src_name.clone(),
@@ -1309,11 +1319,8 @@ impl Generator<'_> {
                 if !block {
                     return;
                 }
-                match self.result_rx.recv() {
-                    Ok((s, r)) => {
-                        self.results.insert(s, r);
-                    }
-                    Err(_) => return,
+                if !self.wait_for_result(sink) {
+                    return;
                 }
                 continue;
             }
@@ -1322,6 +1329,54 @@ impl Generator<'_> {
                 self.emit(p, r, sink);
             }
         }
+    }
+
+    /// Waits for the next copy result; meanwhile, with `--progress`, announces the oldest
+    /// running copy and reports how far it got. Returns false if no result can come.
+    fn wait_for_result(&mut self, sink: &mut dyn SyncSink) -> bool {
+        loop {
+            let timeout = if self.opts.progress {
+                std::time::Duration::from_millis(500)
+            } else {
+                std::time::Duration::from_secs(3600)
+            };
+            match self.result_rx.recv_timeout(timeout) {
+                Ok((s, r)) => {
+                    self.results.insert(s, r);
+                    return true;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if self.opts.progress {
+                        self.interim_progress(sink);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Reports the progress of the copy at the front of the queue (naming it first).
+    fn interim_progress(&mut self, sink: &mut dyn SyncSink) {
+        let total = self.entries.len() as u64;
+        let Some(Pending::Copy(meta, item)) = self.pending.front_mut() else {
+            return;
+        };
+        if !meta.announced {
+            meta.announced = true;
+            sink.item(item);
+        }
+        let done = meta
+            .progress
+            .as_ref()
+            .map_or(0, |p| p.load(std::sync::atomic::Ordering::Relaxed));
+        sink.progress(&ProgressEvent {
+            name: item.name.clone(),
+            done,
+            size: meta.size,
+            finished: false,
+            to_check: total - meta.index as u64 - 1,
+            total,
+        });
     }
 
     /// Waits for the oldest running copy and reports up to it.
@@ -1335,11 +1390,8 @@ impl Generator<'_> {
                     _ => return,
                 };
                 while !self.results.contains_key(&seq) {
-                    match self.result_rx.recv() {
-                        Ok((s, r)) => {
-                            self.results.insert(s, r);
-                        }
-                        Err(_) => return,
+                    if !self.wait_for_result(sink) {
+                        return;
                     }
                 }
             }
@@ -1360,7 +1412,9 @@ impl Generator<'_> {
                         self.outcome.stats.literal_data += copied.literal;
                         self.outcome.stats.matched_data += copied.matched;
                         let n = copied.literal + copied.matched;
-                        sink.item(&item);
+                        if !meta.announced {
+                            sink.item(&item);
+                        }
                         if self.opts.progress {
                             sink.progress(&ProgressEvent {
                                 name: item.name.clone(),

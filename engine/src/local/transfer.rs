@@ -4,7 +4,7 @@
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use rustix::io::Errno;
 
@@ -40,6 +40,8 @@ pub(crate) struct CopyJob {
     pub partial: bool,
     /// The run's cancel flag.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Bytes copied so far, for `--progress`.
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
 /// What a finished copy moved.
@@ -65,6 +67,7 @@ impl CopyJob {
             delta: self.delta,
             partial: self.partial,
             cancel: self.cancel.clone(),
+            progress: self.progress.clone(),
         }
     }
 }
@@ -115,7 +118,13 @@ pub(crate) fn run(job: &CopyJob) -> Result<CopyStats, CopyError> {
         });
     }
     let tmp = AtomicFile::create(&job.dest_dir, &job.dest_name).map_err(CopyError::Io)?;
-    let n = match copy_range_cancellable(src.as_fd(), tmp.fd(), job.size, job.cancel.as_deref()) {
+    let n = match copy_range_cancellable(
+        src.as_fd(),
+        tmp.fd(),
+        job.size,
+        job.cancel.as_deref(),
+        job.progress.as_deref(),
+    ) {
         Ok(n) => n,
         Err(Errno::INTR) => {
             if job.partial {
