@@ -218,3 +218,34 @@ fn relinking_and_unchanged_items_match_rsync() {
         "-ii",
     );
 }
+
+#[test]
+fn progress_names_match_rsync() {
+    require_rsync();
+    let s = Scratch::new("progress");
+    make_fixture(&s.join("src"));
+    let r1 = rsync(&["-aH", "--progress", "src/", "dest_rsync"], &s.path);
+    let r2 = rdsync(&["-aH", "--progress", "src/", "dest_rdsync"], &s.path);
+    assert_eq!(r1.code, r2.code);
+    let names = |out: &str, dest: &str| {
+        let mut v: Vec<String> = out
+            .split(['\n', '\r'])
+            .filter(|l| !l.is_empty() && !l.starts_with(' '))
+            .map(|l| l.replace(dest, "DEST"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&r1.stdout, "dest_rsync"),
+        names(&r2.stdout, "dest_rdsync")
+    );
+    // Every transferred file has a final progress line ending in the file counts.
+    let finals = |out: &str| out.matches("(xfr#").count();
+    assert_eq!(finals(&r1.stdout), finals(&r2.stdout));
+    assert_same_tree(
+        &snapshot(&s.join("dest_rsync")),
+        &snapshot(&s.join("dest_rdsync")),
+        "progress",
+    );
+}
