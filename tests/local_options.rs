@@ -223,3 +223,33 @@ fn unsupported_options_fall_back_to_rsync_with_a_notice() {
     assert!(r2.stderr.contains("not supported natively"), "{r2:?}");
     assert_eq!(r2.stderr.lines().count(), 1, "one notice line: {r2:?}");
 }
+
+#[test]
+fn non_empty_directory_in_the_way_matches_rsync() {
+    require_rsync();
+    let s = Scratch::new("makeway");
+    write(&s.join("src/x"), b"file now\n");
+    write(&s.join("src/y"), b"file now\n");
+    fix_times(&s.join("src"), 1_600_000_000);
+    for (n, opts) in [
+        &["-ai"][..],
+        &["-ai", "--force"][..],
+        &["-ai", "--delete"][..],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (a, b) = (format!("dest_rsync_{n}"), format!("dest_rdsync_{n}"));
+        for d in [&a, &b] {
+            write(&s.join(d).join("x/sub/f"), b"in the way\n");
+            std::fs::create_dir_all(s.join(d).join("y")).unwrap();
+            fix_times(&s.join(d), 1_500_000_000);
+        }
+        let (r1, r2) = compare_runs(&s.path, opts, &["src/"], &a, &b, &format!("{opts:?}"));
+        assert_eq!(
+            r1.stderr.lines().next(),
+            r2.stderr.lines().next(),
+            "{opts:?}"
+        );
+    }
+}

@@ -439,6 +439,17 @@ pub const FLAGS: &[Flag] = &[
         },
     },
     Flag {
+        long: "force",
+        aliases: &[],
+        short: None,
+        takes_value: false,
+        negatable: true,
+        apply: |o, v| {
+            o.force = on(v);
+            Ok(())
+        },
+    },
+    Flag {
         long: "exclude",
         aliases: &[],
         short: None,

@@ -53,6 +53,8 @@ pub struct Options {
     pub delete: Option<DeleteTiming>,
     /// `--delete-excluded`.
     pub delete_excluded: bool,
+    /// `--force`.
+    pub force: bool,
     /// `-W` (`Some(true)`), `--no-whole-file` (`Some(false)`), or the default.
     pub whole_file: Option<bool>,
     /// `--inplace`.
@@ -101,6 +103,7 @@ impl Options {
             dry_run: self.dry_run,
             delete: self.delete,
             delete_excluded: self.delete_excluded,
+            force: self.force,
             delta: self.whole_file == Some(false),
             inplace: self.inplace,
             partial: self.partial,

@@ -659,8 +659,39 @@ impl Generator<'_> {
         }
     }
 
-    fn remove_existing(&mut self, dir: &DirFd, base: &[u8], old: &Stat, dest_name: &[u8]) -> bool {
+    fn remove_existing(
+        &mut self,
+        dir: &DirFd,
+        base: &[u8],
+        old: &Stat,
+        dest_name: &[u8],
+        new_kind: FileKind,
+    ) -> bool {
         self.touch(dir_of(dest_name));
+        if old.kind() == FileKind::Dir && !(self.opts.delete.is_some() || self.opts.force) {
+            // Without --delete/--force only an empty directory makes way.
+            let empty = dir
+                .open_subdir(base)
+                .and_then(|d| d.list())
+                .map(|names| names.is_empty())
+                .unwrap_or(false);
+            if !empty {
+                let shown = String::from_utf8_lossy(dest_name).into_owned();
+                self.pending.push_back(Pending::Message(Message {
+                    kind: MessageKind::Info,
+                    text: format!("cannot delete non-empty directory: {shown}"),
+                }));
+                let desc = match new_kind {
+                    FileKind::File => "regular file",
+                    FileKind::Dir => "directory",
+                    FileKind::Symlink => "symlink",
+                    FileKind::Device => "device file",
+                    FileKind::Special => "special file",
+                };
+                self.error(format!("could not make way for new {desc}: {shown}"));
+                return false;
+            }
+        }
         if old.kind() == FileKind::Dir {
             // rsync reports the directory's contents (not the directory itself) as deleted.
             let mut deleted: Vec<DeleteEvent> = Vec::new();
@@ -778,7 +809,7 @@ impl Generator<'_> {
             }
         } else {
             if let (Some(old), Some(p)) = (old, &parent)
-                && !self.remove_existing(p, base, &old, dest_name)
+                && !self.remove_existing(p, base, &old, dest_name, FileKind::Dir)
             {
                 return;
             }
@@ -1006,7 +1037,7 @@ impl Generator<'_> {
                 // Another kind of object is in the way.
                 if let Some(p) = &parent {
                     let dest_name = self.dest_name(i);
-                    if !self.remove_existing(p, base, &o, &dest_name) {
+                    if !self.remove_existing(p, base, &o, &dest_name, FileKind::File) {
                         return;
                     }
                 }
@@ -1162,7 +1193,7 @@ impl Generator<'_> {
             return;
         };
         if let Some(o) = old
-            && !self.remove_existing(&p, base, &o, &dest_name)
+            && !self.remove_existing(&p, base, &o, &dest_name, kind)
         {
             return;
         }
@@ -1250,7 +1281,7 @@ impl Generator<'_> {
             return;
         };
         if let Some(o) = old
-            && !self.remove_existing(&p, &base, &o, &dest_name)
+            && !self.remove_existing(&p, &base, &o, &dest_name, FileKind::File)
         {
             return;
         }

@@ -40,6 +40,8 @@ pub struct LocalOptions {
     pub dry_run: bool,
     /// `--delete*`.
     pub delete: Option<DeleteTiming>,
+    /// `--force`: delete non-empty directories in the way even without `--delete`.
+    pub force: bool,
     /// `--delete-excluded`.
     pub delete_excluded: bool,
     /// `--no-whole-file`: rebuild changed files from the existing destination file.
