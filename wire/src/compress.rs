@@ -426,11 +426,12 @@ impl CompressedTokenReader {
         Ok(buf)
     }
 
-    /// The next token; `fetch` reads the next wire item from the connection.
+    /// The next token; `fetch` reads the next wire item from the input.
+    /// `Ok(None)`: `fetch` reported that more input is needed (no state was lost).
     pub fn next_token(
         &mut self,
-        fetch: &mut dyn FnMut() -> Result<CompressedItem, WireError>,
-    ) -> Result<ReadToken, WireError> {
+        fetch: &mut dyn FnMut() -> Result<Option<CompressedItem>, WireError>,
+    ) -> Result<Option<ReadToken>, WireError> {
         if !self.in_file {
             self.in_file = true;
             self.rx_token = 0;
@@ -452,7 +453,7 @@ impl CompressedTokenReader {
                     .filter(|t| *t < i32::MAX)
                     .ok_or_else(|| WireError::protocol("invalid compressed token"))?;
                 self.run_left -= 1;
-                return Ok(ReadToken::Copy(self.rx_token as u32));
+                return Ok(Some(ReadToken::Copy(self.rx_token as u32)));
             }
             if self.pending_pos < self.pending.len() || self.more_output {
                 let out = self.produce(false)?;
@@ -460,7 +461,7 @@ impl CompressedTokenReader {
                     self.inflated = true;
                 }
                 if !out.is_empty() {
-                    return Ok(ReadToken::Literal(out));
+                    return Ok(Some(ReadToken::Literal(out)));
                 }
                 if self.pending_pos < self.pending.len() && !self.more_output {
                     return Err(WireError::stream("decompressor made no progress"));
@@ -469,7 +470,10 @@ impl CompressedTokenReader {
             }
             let item = match self.saved.take() {
                 Some(i) => i,
-                None => fetch()?,
+                None => match fetch()? {
+                    Some(i) => i,
+                    None => return Ok(None),
+                },
             };
             if let CompressedItem::Data(d) = item {
                 self.pending = d;
@@ -481,7 +485,7 @@ impl CompressedTokenReader {
                 let out = self.produce(true)?;
                 if !out.is_empty() {
                     self.saved = Some(item);
-                    return Ok(ReadToken::Literal(out));
+                    return Ok(Some(ReadToken::Literal(out)));
                 }
                 self.pending = vec![0, 0, 0xff, 0xff];
                 self.pending_pos = 0;
@@ -496,7 +500,7 @@ impl CompressedTokenReader {
             match item {
                 CompressedItem::End => {
                     self.in_file = false;
-                    return Ok(ReadToken::End);
+                    return Ok(Some(ReadToken::End));
                 }
                 CompressedItem::Token {
                     relative,
@@ -516,7 +520,7 @@ impl CompressedTokenReader {
                         }
                         self.run_left = u32::from(r);
                     }
-                    return Ok(ReadToken::Copy(self.rx_token as u32));
+                    return Ok(Some(ReadToken::Copy(self.rx_token as u32)));
                 }
                 CompressedItem::Data(_) => {}
             }
@@ -598,13 +602,13 @@ mod tests {
             let mut out = Vec::new();
             loop {
                 let mut fetch = || match decode_compressed_item(&mut c) {
-                    Ok(i) => Ok(i),
+                    Ok(i) => Ok(Some(i)),
                     Err(_) => Err(WireError::stream("short")),
                 };
-                match dec
+                let tok = dec
                     .next_token(&mut fetch)
-                    .unwrap_or_else(|e| panic!("{method:?}: {e}"))
-                {
+                    .unwrap_or_else(|e| panic!("{method:?}: {e}"));
+                match tok.unwrap_or_else(|| panic!("no token")) {
                     ReadToken::Literal(d) => out.extend(d),
                     ReadToken::Copy(b) => {
                         let blk = &blocks[b as usize];

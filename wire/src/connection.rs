@@ -5,6 +5,7 @@
 use crate::codec::ReadCursor;
 use crate::error::{Decoded, WireError};
 use crate::mux::MessageCode;
+use crate::role::{OutputSink, Progress, RoleMachine};
 pub use crate::stream::{PeerMessages, ProtocolStream};
 
 /// A byte pipe to the peer.
@@ -36,6 +37,23 @@ impl Transport for crate::rsh::RemoteProcess {
     }
     fn error_text(&self) -> String {
         self.stderr_text()
+    }
+}
+
+/// Hands a role's pending output straight to the transport.
+struct TransportSink<'a, T: Transport> {
+    transport: &'a mut T,
+    sent: &'a mut u64,
+}
+
+impl<T: Transport> OutputSink for TransportSink<'_, T> {
+    fn flush(&mut self, s: &mut ProtocolStream) -> Result<(), WireError> {
+        let out = s.take_output();
+        if out.is_empty() {
+            return Ok(());
+        }
+        *self.sent += out.len() as u64;
+        self.transport.send(&out)
     }
 }
 
@@ -169,6 +187,29 @@ impl<T: Transport> Connection<T> {
     /// Reads `n` bytes.
     pub fn read_bytes(&mut self, n: usize) -> Result<Vec<u8>, WireError> {
         self.read(|c| c.take(n).map(<[u8]>::to_vec))
+    }
+
+    /// Runs a role machine to completion: flush its output, feed it input, repeat.
+    pub fn drive(&mut self, machine: &mut dyn RoleMachine) -> Result<(), WireError> {
+        loop {
+            let progress = {
+                let mut sink = TransportSink {
+                    transport: &mut self.transport,
+                    sent: &mut self.bytes_sent,
+                };
+                machine.advance(&mut self.stream, &mut sink)
+            };
+            // Send what was produced, even on error (e.g. an error-exit reply).
+            let flushed = self.flush();
+            match progress? {
+                Progress::Done => return flushed,
+                Progress::Flush => flushed?,
+                Progress::NeedInput => {
+                    flushed?;
+                    self.fill()?;
+                }
+            }
+        }
     }
 
     fn fill(&mut self) -> Result<(), WireError> {

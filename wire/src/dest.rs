@@ -65,6 +65,14 @@ impl Destination {
         })
     }
 
+    /// A stand-in until the file list has arrived and [`Destination::prepare`] ran.
+    pub fn placeholder() -> Self {
+        Destination {
+            root: PathBuf::from("/nonexistent/rdsync-placeholder"),
+            single: None,
+        }
+    }
+
     /// The root directory of the transfer.
     pub fn root(&self) -> &Path {
         &self.root

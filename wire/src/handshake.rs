@@ -3,9 +3,9 @@
 
 use crate::codec::put_vstring;
 use crate::compress::{COMPRESS_LIST, CompressionMethod};
-use crate::connection::{Connection, Transport};
 use crate::error::WireError;
 use crate::options::TransferOptions;
+use crate::stream::ProtocolStream;
 
 /// The newest protocol we speak.
 pub const PROTOCOL_VERSION: u32 = 32;
@@ -90,110 +90,199 @@ pub fn choose_from_lists(ours: &str, theirs: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn read_list<T: Transport>(conn: &mut Connection<T>) -> Result<String, WireError> {
-    let raw = conn.read(|c| c.vstring(MAX_NEGOTIATION_LEN).map(<[u8]>::to_vec))?;
-    Ok(String::from_utf8_lossy(&raw).into_owned())
+/// Where the client handshake is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandshakeStep {
+    SendVersion,
+    ReadVersion,
+    ReadCompat,
+    ReadChecksumList,
+    ReadCompressList,
+    ReadSeed,
+    Done,
 }
 
-/// Runs the setup as a client and switches multiplexing on as rsync does.
-pub fn client_setup<T: Transport>(
-    conn: &mut Connection<T>,
-    opts: &TransferOptions,
-) -> Result<SessionParams, WireError> {
-    let ours = opts.our_protocol();
-    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&ours) {
-        return Err(WireError::Syntax(format!(
-            "--protocol must be between {MIN_PROTOCOL_VERSION} and {PROTOCOL_VERSION}"
-        )));
-    }
-    conn.write(&(ours as i32).to_le_bytes());
-    let remote = conn.read_i32()?;
-    if !(20..=40).contains(&remote) {
-        return Err(WireError::protocol(format!(
-            "protocol version mismatch -- is your shell clean? (remote sent {remote:#x})"
-        )));
-    }
-    let remote = remote as u32;
-    let protocol = ours.min(remote);
-    if protocol < MIN_PROTOCOL_VERSION {
-        return Err(WireError::protocol(format!(
-            "remote protocol {remote} is older than {MIN_PROTOCOL_VERSION}, which rdsync requires"
-        )));
-    }
-    conn.set_protocol(protocol);
-    let mut compat_flags = 0;
-    let mut checksum = if protocol >= 30 { "md5" } else { "md4" }.to_string();
-    // Without negotiation `-z` means zlib; an explicit choice is used as given.
-    let mut compression = match (&opts.compress_choice, opts.compress) {
-        (Some(name), _) => Some(CompressionMethod::from_name(name).ok_or_else(|| {
-            WireError::Unsupported(format!("unsupported compression method {name}"))
-        })?),
-        (None, true) => Some(CompressionMethod::Zlib),
-        (None, false) => None,
-    };
-    if protocol >= 30 {
-        let flags = conn.read(|c| c.varint())?;
-        let flags = flags as u32;
-        if flags & CF_INC_RECURSE != 0 {
-            return Err(WireError::protocol(
-                "Incompatible options specified for inc-recursive connection",
-            ));
-        }
-        if flags & !ALLOWED_COMPAT_FLAGS != 0 {
-            return Err(WireError::protocol(format!(
-                "peer set compat flags we did not offer: {flags:#x}"
-            )));
-        }
-        compat_flags = flags;
-        if flags & CF_VARINT_FLIST_FLAGS != 0 {
-            // Each side writes its lists before reading the peer's (negotiate_the_strings).
-            let send_checksums = opts.checksum_choice.is_none();
-            let send_compress = opts.compress && opts.compress_choice.is_none();
-            let mut buf = Vec::new();
-            if send_checksums {
-                put_vstring(&mut buf, CHECKSUM_LIST.as_bytes())?;
-            }
-            if send_compress {
-                put_vstring(&mut buf, COMPRESS_LIST.as_bytes())?;
-            }
-            conn.write(&buf);
-            if send_checksums {
-                let theirs = read_list(conn)?;
-                checksum = choose_from_lists(CHECKSUM_LIST, &theirs).ok_or_else(|| {
-                    WireError::Unsupported(format!(
-                        "Failed to negotiate a checksum choice (server offered: {theirs})"
-                    ))
-                })?;
-            }
-            if send_compress {
-                let theirs = read_list(conn)?;
-                let name = choose_from_lists(COMPRESS_LIST, &theirs).ok_or_else(|| {
-                    WireError::Unsupported(format!(
-                        "Failed to negotiate a compression choice (server offered: {theirs})"
-                    ))
-                })?;
-                compression = CompressionMethod::from_name(&name);
-            }
+/// The client side of `setup_protocol` as a sans-IO state machine.
+#[derive(Debug, Clone)]
+pub struct ClientHandshake {
+    opts: TransferOptions,
+    step: HandshakeStep,
+    remote: u32,
+    protocol: u32,
+    compat_flags: u32,
+    checksum: String,
+    compression: Option<CompressionMethod>,
+    send_checksums: bool,
+    send_compress: bool,
+}
+
+impl ClientHandshake {
+    /// A handshake for `opts`.
+    pub fn new(opts: &TransferOptions) -> Self {
+        ClientHandshake {
+            opts: opts.clone(),
+            step: HandshakeStep::SendVersion,
+            remote: 0,
+            protocol: 0,
+            compat_flags: 0,
+            checksum: String::new(),
+            compression: None,
+            send_checksums: false,
+            send_compress: false,
         }
     }
-    if let Some(choice) = &opts.checksum_choice {
-        checksum = choice.split(',').next().unwrap_or(choice).to_string();
+
+    /// Advances as far as the input allows: `Ok(None)` = feed more bytes;
+    /// `Ok(Some(params))` = done (multiplexing has been switched on in `s`).
+    pub fn advance(&mut self, s: &mut ProtocolStream) -> Result<Option<SessionParams>, WireError> {
+        loop {
+            match self.step {
+                HandshakeStep::SendVersion => {
+                    let ours = self.opts.our_protocol();
+                    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&ours) {
+                        return Err(WireError::Syntax(format!(
+                            "--protocol must be between {MIN_PROTOCOL_VERSION} and {PROTOCOL_VERSION}"
+                        )));
+                    }
+                    s.write(&(ours as i32).to_le_bytes());
+                    self.step = HandshakeStep::ReadVersion;
+                }
+                HandshakeStep::ReadVersion => {
+                    let Some(remote) = s.try_read(&mut |c| c.i32())? else {
+                        return Ok(None);
+                    };
+                    if !(20..=40).contains(&remote) {
+                        return Err(WireError::protocol(format!(
+                            "protocol version mismatch -- is your shell clean? (remote sent {remote:#x})"
+                        )));
+                    }
+                    self.remote = remote as u32;
+                    self.protocol = self.opts.our_protocol().min(self.remote);
+                    if self.protocol < MIN_PROTOCOL_VERSION {
+                        return Err(WireError::protocol(format!(
+                            "remote protocol {} is older than {MIN_PROTOCOL_VERSION}, which rdsync requires",
+                            self.remote
+                        )));
+                    }
+                    s.set_protocol(self.protocol);
+                    self.checksum = if self.protocol >= 30 { "md5" } else { "md4" }.to_string();
+                    // Without negotiation `-z` means zlib; an explicit choice is used as given.
+                    self.compression = match (&self.opts.compress_choice, self.opts.compress) {
+                        (Some(name), _) => {
+                            Some(CompressionMethod::from_name(name).ok_or_else(|| {
+                                WireError::Unsupported(format!(
+                                    "unsupported compression method {name}"
+                                ))
+                            })?)
+                        }
+                        (None, true) => Some(CompressionMethod::Zlib),
+                        (None, false) => None,
+                    };
+                    self.step = if self.protocol >= 30 {
+                        HandshakeStep::ReadCompat
+                    } else {
+                        HandshakeStep::ReadSeed
+                    };
+                }
+                HandshakeStep::ReadCompat => {
+                    let Some(flags) = s.try_read(&mut |c| c.varint())? else {
+                        return Ok(None);
+                    };
+                    let flags = flags as u32;
+                    if flags & CF_INC_RECURSE != 0 {
+                        return Err(WireError::protocol(
+                            "Incompatible options specified for inc-recursive connection",
+                        ));
+                    }
+                    if flags & !ALLOWED_COMPAT_FLAGS != 0 {
+                        return Err(WireError::protocol(format!(
+                            "peer set compat flags we did not offer: {flags:#x}"
+                        )));
+                    }
+                    self.compat_flags = flags;
+                    self.step = HandshakeStep::ReadSeed;
+                    if flags & CF_VARINT_FLIST_FLAGS != 0 {
+                        // Each side writes its lists before reading the peer's.
+                        self.send_checksums = self.opts.checksum_choice.is_none();
+                        self.send_compress =
+                            self.opts.compress && self.opts.compress_choice.is_none();
+                        let mut buf = Vec::new();
+                        if self.send_checksums {
+                            put_vstring(&mut buf, CHECKSUM_LIST.as_bytes())?;
+                        }
+                        if self.send_compress {
+                            put_vstring(&mut buf, COMPRESS_LIST.as_bytes())?;
+                        }
+                        s.write(&buf);
+                        if self.send_checksums {
+                            self.step = HandshakeStep::ReadChecksumList;
+                        } else if self.send_compress {
+                            self.step = HandshakeStep::ReadCompressList;
+                        }
+                    }
+                }
+                HandshakeStep::ReadChecksumList => {
+                    let Some(theirs) = try_read_list(s)? else {
+                        return Ok(None);
+                    };
+                    self.checksum = choose_from_lists(CHECKSUM_LIST, &theirs).ok_or_else(|| {
+                        WireError::Unsupported(format!(
+                            "Failed to negotiate a checksum choice (server offered: {theirs})"
+                        ))
+                    })?;
+                    self.step = if self.send_compress {
+                        HandshakeStep::ReadCompressList
+                    } else {
+                        HandshakeStep::ReadSeed
+                    };
+                }
+                HandshakeStep::ReadCompressList => {
+                    let Some(theirs) = try_read_list(s)? else {
+                        return Ok(None);
+                    };
+                    let name = choose_from_lists(COMPRESS_LIST, &theirs).ok_or_else(|| {
+                        WireError::Unsupported(format!(
+                            "Failed to negotiate a compression choice (server offered: {theirs})"
+                        ))
+                    })?;
+                    self.compression = CompressionMethod::from_name(&name);
+                    self.step = HandshakeStep::ReadSeed;
+                }
+                HandshakeStep::ReadSeed => {
+                    if let Some(choice) = &self.opts.checksum_choice {
+                        self.checksum = choice.split(',').next().unwrap_or(choice).to_string();
+                    }
+                    if self.protocol < 30 && self.checksum != "md4" {
+                        return Err(WireError::Unsupported(format!(
+                            "checksum {} needs protocol 30",
+                            self.checksum
+                        )));
+                    }
+                    let Some(seed) = s.try_read(&mut |c| c.i32())? else {
+                        return Ok(None);
+                    };
+                    s.start_multiplex(true, self.protocol >= 30);
+                    self.step = HandshakeStep::Done;
+                    return Ok(Some(SessionParams {
+                        protocol: self.protocol,
+                        remote_protocol: self.remote,
+                        compat_flags: self.compat_flags,
+                        checksum: self.checksum.clone(),
+                        seed,
+                        compression: self.compression,
+                    }));
+                }
+                HandshakeStep::Done => {
+                    return Err(WireError::protocol("handshake already finished"));
+                }
+            }
+        }
     }
-    if protocol < 30 && checksum != "md4" {
-        return Err(WireError::Unsupported(format!(
-            "checksum {checksum} needs protocol 30"
-        )));
-    }
-    let seed = conn.read_i32()?;
-    conn.start_multiplex(true, protocol >= 30)?;
-    Ok(SessionParams {
-        protocol,
-        remote_protocol: remote,
-        compat_flags,
-        checksum,
-        seed,
-        compression,
-    })
+}
+
+fn try_read_list(s: &mut ProtocolStream) -> Result<Option<String>, WireError> {
+    let raw = s.try_read(&mut |c| c.vstring(MAX_NEGOTIATION_LEN).map(<[u8]>::to_vec))?;
+    Ok(raw.map(|r| String::from_utf8_lossy(&r).into_owned()))
 }
 
 #[cfg(test)]

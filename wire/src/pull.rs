@@ -1,5 +1,6 @@
-//! The client generator + receiver (pull): filter list out, file list in, block-sum
-//! requests out, delta tokens in, files rebuilt via temp file + rename, phases, stats.
+//! The client generator + receiver (pull) as a sans-IO state machine: filter list out,
+//! file list in, block-sum requests out, delta tokens in, files rebuilt via temp file +
+//! rename, phases, statistics, goodbye.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -12,21 +13,23 @@ use rdsync_engine::layout::{BlockLayout, LayoutParams};
 use rdsync_engine::patch::{PatchError, Patcher};
 use rdsync_engine::signature::Signature;
 
-use crate::codec::{NDX_DEL_STATS, NDX_DONE};
+use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor};
 use crate::compress::{CompressedTokenReader, ReadToken, decode_compressed_item};
-use crate::connection::{Connection, Transport};
 use crate::dest::{Destination, OwnerMap, apply_attrs, create_temp, make_special, remove_existing};
 use crate::error::WireError;
 use crate::filter_list::{FilterRule, encode_filter_list};
 use crate::flist::{
-    FileEntry, FileListConfig, FileListDecoder, FileListItem, HardLinkInfo, IdNames,
+    FileEntry, FileListConfig, FileListDecoder, FileListItem, HardLinkInfo, IdList, IdNames,
     clean_duplicates, compare_names, decode_id_list,
 };
+use crate::handshake::{ClientHandshake, SessionParams};
 use crate::item_flags::*;
 use crate::options::TransferOptions;
-use crate::push::{file_checksum, read_item_attrs, write_item_attrs};
-use crate::session::{Checksums, TransferReport, setup};
+use crate::push::{ItemAttrs, file_checksum, try_read_item_attrs, write_item_attrs};
+use crate::role::{OutputSink, Progress, RoleMachine, need};
+use crate::session::Checksums;
 use crate::stats::TransferStats;
+use crate::stream::ProtocolStream;
 use crate::sum_head::SumHead;
 use crate::tokens::{Token, decode_token};
 
@@ -45,8 +48,77 @@ enum OwnedToken {
     End,
 }
 
-struct PullState<'a> {
-    opts: &'a TransferOptions,
+/// Output of the generator is flushed whenever this much is pending.
+const GENERATOR_FLUSH: usize = 256 * 1024;
+
+/// The file being received.
+struct ActiveFile {
+    index: usize,
+    entry: FileEntry,
+    path: PathBuf,
+    tmp_path: PathBuf,
+    patcher: Patcher<File, BufWriter<File>>,
+    layout: BlockLayout,
+    history_basis: Option<File>,
+    written: u64,
+    limit: u64,
+}
+
+/// Where the pull is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PullStep {
+    Handshake,
+    FileList,
+    UidList,
+    GidList,
+    IoError,
+    Prepare,
+    Generate { next: usize },
+    ReadNdx,
+    Attrs { ndx: i32 },
+    SumHead { index: usize },
+    Tokens,
+    FileChecksum,
+    Stats,
+    Echo,
+    Finish,
+    Done,
+}
+
+/// The pulling client as a sans-IO state machine.
+pub struct PullMachine {
+    opts: TransferOptions,
+    sources: Vec<String>,
+    dest: PathBuf,
+    step: PullStep,
+    handshake: ClientHandshake,
+    params: Option<SessionParams>,
+    config: Option<FileListConfig>,
+    decoder: Option<FileListDecoder>,
+    io_error: i32,
+    uid_names: IdList,
+    gid_names: IdList,
+    st: Option<PullState>,
+    tx_to_sorted: Vec<usize>,
+    active_file: Option<ActiveFile>,
+    dones: u32,
+    phase: u32,
+    /// Statistics sent by the server.
+    pub stats: TransferStats,
+    /// Names of files whose data were received.
+    pub transferred: Vec<String>,
+}
+
+impl std::fmt::Debug for PullMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullMachine")
+            .field("step", &self.step)
+            .finish()
+    }
+}
+
+struct PullState {
+    opts: TransferOptions,
     proto: u32,
     sums: Checksums,
     entries: Vec<FileEntry>,
@@ -60,199 +132,470 @@ struct PullState<'a> {
     failed: bool,
 }
 
-/// Runs a pull session on an established connection.
-pub(crate) fn run_pull<T: Transport>(
-    conn: &mut Connection<T>,
-    opts: &TransferOptions,
-    remote_sources: &[String],
-    dest: &Path,
-    report: &mut TransferReport,
-) -> Result<(), WireError> {
-    let (params, sums) = setup(conn, opts, report)?;
-    let proto = params.protocol;
-    let config = FileListConfig::new(&params, opts, sums.flist_algorithm.digest_len());
-
-    let rules: Vec<FilterRule> = opts
-        .excludes
-        .iter()
-        .map(|p| FilterRule::Exclude(p.clone()))
-        .collect();
-    conn.write_with(|out| encode_filter_list(out, &rules));
-    conn.flush()?;
-
-    // The file list.
-    let mut decoder = FileListDecoder::new(config);
-    let mut io_error = 0;
-    loop {
-        match conn.read(|c| decoder.decode(c))? {
-            FileListItem::Entry(_) => {}
-            FileListItem::End { io_error: e } => {
-                io_error |= e;
-                break;
-            }
-        }
-    }
-    let mut uid_names = Vec::new();
-    let mut gid_names = Vec::new();
-    if !opts.numeric_ids {
-        if opts.owner {
-            uid_names = conn.read(|c| decode_id_list(c, proto, params.id0_names()))?;
-        }
-        if opts.group {
-            gid_names = conn.read(|c| decode_id_list(c, proto, params.id0_names()))?;
-        }
-    }
-    if proto < 30 {
-        io_error |= conn.read_i32()?;
-    }
-    conn.stream.messages.io_error |= io_error;
-    let received = decoder.take_entries();
-    if received.is_empty() {
-        // Like rsync's client_run: nothing to receive; the remote's exit status tells.
-        return Ok(());
-    }
-    check_requested_names(&received, remote_sources)?;
-
-    // Sort (stable) and remember each entry's transmission index for hard links.
-    let mut order: Vec<usize> = (0..received.len()).collect();
-    order.sort_by(|a, b| match (received.get(*a), received.get(*b)) {
-        (Some(x), Some(y)) => compare_names(x, y, proto),
-        _ => std::cmp::Ordering::Equal,
-    });
-    let mut tx_to_sorted = vec![0usize; received.len()];
-    for (sorted_i, tx) in order.iter().enumerate() {
-        if let Some(slot) = tx_to_sorted.get_mut(*tx) {
-            *slot = sorted_i;
-        }
-    }
-    let entries: Vec<FileEntry> = order
-        .iter()
-        .filter_map(|i| received.get(*i).cloned())
-        .collect();
-    let active = clean_duplicates(&entries);
-
-    let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
-    let destination = Destination::prepare(dest, entries.len(), first_is_dir, opts.dry_run)?;
-    let mut paths = Vec::with_capacity(entries.len());
-    for e in &entries {
-        paths.push(Some(destination.path_of(&e.name)?));
-    }
-
-    let running_as_root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    let mut owners = OwnerMap {
-        map_uid: opts.owner && running_as_root,
-        map_gid: opts.group,
-        ..OwnerMap::default()
-    };
-    if !opts.numeric_ids {
-        let local_users = IdNames::load(true);
-        let local_groups = IdNames::load(false);
-        for (id, name) in &uid_names {
-            if let Some(local) = local_users.id_of(name) {
-                owners.uids.insert(*id, local);
-            }
-        }
-        for (id, name) in &gid_names {
-            if let Some(local) = local_groups.id_of(name) {
-                owners.gids.insert(*id, local);
-            }
+impl PullMachine {
+    /// A pull of `sources` (as given to the server) into `dest`.
+    pub fn new(opts: &TransferOptions, sources: &[String], dest: &Path) -> Self {
+        PullMachine {
+            opts: opts.clone(),
+            sources: sources.to_vec(),
+            dest: dest.to_path_buf(),
+            step: PullStep::Handshake,
+            handshake: ClientHandshake::new(opts),
+            params: None,
+            config: None,
+            decoder: None,
+            io_error: 0,
+            uid_names: Vec::new(),
+            gid_names: Vec::new(),
+            st: None,
+            tx_to_sorted: Vec::new(),
+            active_file: None,
+            dones: 0,
+            phase: 0,
+            stats: TransferStats::default(),
+            transferred: Vec::new(),
         }
     }
 
-    let mut st = PullState {
-        opts,
-        proto,
-        sums,
-        entries,
-        active,
-        paths,
-        destination: destination.clone(),
-        owners,
-        requests: HashMap::new(),
-        reader: match params.compression {
-            Some(m) => Some(CompressedTokenReader::new(m, proto)?),
-            None => None,
-        },
-        redo: Vec::new(),
-        failed: false,
-    };
-
-    // Generator, phase 0.
-    for i in 0..st.entries.len() {
-        st.generate(conn, i, false)?;
+    /// The negotiated parameters, once the handshake is done.
+    pub fn params(&self) -> Option<&SessionParams> {
+        self.params.as_ref()
     }
-    conn.write_ndx(NDX_DONE);
-    conn.flush()?;
 
-    // Receiver, with the generator's later phases driven by the sender's NDX_DONEs.
-    let mut dones = 0;
-    let mut phase = 0;
-    let stats;
-    loop {
-        let ndx = conn.read_ndx()?;
-        if ndx == NDX_DONE {
-            dones += 1;
-            if dones == 1 {
-                phase = 1;
-                let redo = std::mem::take(&mut st.redo);
-                for i in redo {
-                    st.generate(conn, i, true)?;
+    fn state(&mut self) -> Result<&mut PullState, WireError> {
+        self.st
+            .as_mut()
+            .ok_or_else(|| WireError::protocol("pull state used before the file list"))
+    }
+
+    fn proto(&self) -> u32 {
+        self.params.as_ref().map_or(0, |p| p.protocol)
+    }
+
+    fn step(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+    ) -> Result<Progress, WireError> {
+        loop {
+            match self.step {
+                PullStep::Handshake => {
+                    let Some(params) = self.handshake.advance(s)? else {
+                        return Ok(Progress::NeedInput);
+                    };
+                    let sums = Checksums::new(&params, &self.opts)?;
+                    let config =
+                        FileListConfig::new(&params, &self.opts, sums.flist_algorithm.digest_len());
+                    let rules: Vec<FilterRule> = self
+                        .opts
+                        .excludes
+                        .iter()
+                        .map(|p| FilterRule::Exclude(p.clone()))
+                        .collect();
+                    s.write_with(|o| encode_filter_list(o, &rules));
+                    self.decoder = Some(FileListDecoder::new(config));
+                    self.config = Some(config);
+                    self.st = Some(PullState {
+                        opts: self.opts.clone(),
+                        proto: params.protocol,
+                        sums,
+                        entries: Vec::new(),
+                        active: Vec::new(),
+                        paths: Vec::new(),
+                        destination: Destination::placeholder(),
+                        owners: OwnerMap::default(),
+                        requests: HashMap::new(),
+                        reader: match params.compression {
+                            Some(m) => Some(CompressedTokenReader::new(m, params.protocol)?),
+                            None => None,
+                        },
+                        redo: Vec::new(),
+                        failed: false,
+                    });
+                    self.params = Some(params);
+                    self.step = PullStep::FileList;
+                    return Ok(Progress::Flush);
                 }
-                conn.write_ndx(NDX_DONE); // end of phase 1
-                if proto >= 29 {
-                    conn.write_ndx(NDX_DONE); // end of phase 2
+                PullStep::FileList => {
+                    let decoder = self
+                        .decoder
+                        .as_mut()
+                        .ok_or_else(|| WireError::protocol("no decoder"))?;
+                    match need!(s.try_read(&mut |c| decoder.decode(c))) {
+                        FileListItem::Entry(_) => {}
+                        FileListItem::End { io_error } => {
+                            self.io_error |= io_error;
+                            self.step = PullStep::UidList;
+                        }
+                    }
                 }
-                if proto >= 31 {
-                    conn.write_ndx(NDX_DONE); // deletions done
+                PullStep::UidList => {
+                    if !self.opts.numeric_ids && self.opts.owner {
+                        let (proto, id0) = (
+                            self.proto(),
+                            self.params.as_ref().is_some_and(|p| p.id0_names()),
+                        );
+                        self.uid_names = need!(s.try_read(&mut |c| decode_id_list(c, proto, id0)));
+                    }
+                    self.step = PullStep::GidList;
                 }
-                conn.flush()?;
-                continue;
-            }
-            let last = if proto >= 29 { 3 } else { 2 };
-            if dones == last {
-                stats = conn.read(|c| TransferStats::decode(c, proto))?;
-                if proto >= 31 {
-                    let echo = conn.read_ndx()?;
+                PullStep::GidList => {
+                    if !self.opts.numeric_ids && self.opts.group {
+                        let (proto, id0) = (
+                            self.proto(),
+                            self.params.as_ref().is_some_and(|p| p.id0_names()),
+                        );
+                        self.gid_names = need!(s.try_read(&mut |c| decode_id_list(c, proto, id0)));
+                    }
+                    self.step = PullStep::IoError;
+                }
+                PullStep::IoError => {
+                    if self.proto() < 30 {
+                        self.io_error |= need!(s.try_read(&mut |c: &mut ReadCursor<'_>| c.i32()));
+                    }
+                    s.messages.io_error |= self.io_error;
+                    self.step = PullStep::Prepare;
+                }
+                PullStep::Prepare => {
+                    if !self.prepare()? {
+                        // Like rsync's client_run: nothing to receive; the remote's exit
+                        // status tells the rest.
+                        self.step = PullStep::Done;
+                        return Ok(Progress::Done);
+                    }
+                    self.step = PullStep::Generate { next: 0 };
+                }
+                PullStep::Generate { next } => {
+                    let count = self.state()?.entries.len();
+                    let mut i = next;
+                    while i < count {
+                        self.state()?.generate(s, i, false)?;
+                        i += 1;
+                        if s.pending_output() >= GENERATOR_FLUSH {
+                            self.step = PullStep::Generate { next: i };
+                            return Ok(Progress::Flush);
+                        }
+                    }
+                    s.write_ndx(NDX_DONE);
+                    self.step = PullStep::ReadNdx;
+                    return Ok(Progress::Flush);
+                }
+                PullStep::ReadNdx => {
+                    let ndx = need!(s.try_read_ndx());
+                    let proto = self.proto();
+                    if ndx == NDX_DONE {
+                        self.dones += 1;
+                        if self.dones == 1 {
+                            // The sender finished phase 0: request the redo files, then end
+                            // phase 1, phase 2 (≥ 29) and the deletions (≥ 31) at once.
+                            self.phase = 1;
+                            let st = self.state()?;
+                            let redo = std::mem::take(&mut st.redo);
+                            for i in redo {
+                                st.generate(s, i, true)?;
+                            }
+                            s.write_ndx(NDX_DONE);
+                            if proto >= 29 {
+                                s.write_ndx(NDX_DONE);
+                            }
+                            if proto >= 31 {
+                                s.write_ndx(NDX_DONE);
+                            }
+                            return Ok(Progress::Flush);
+                        }
+                        let last = if proto >= 29 { 3 } else { 2 };
+                        if self.dones == last {
+                            self.step = PullStep::Stats;
+                        } else {
+                            self.phase = 2;
+                        }
+                        continue;
+                    }
+                    if ndx == NDX_DEL_STATS {
+                        return Err(WireError::protocol(
+                            "unexpected NDX_DEL_STATS from the sender",
+                        ));
+                    }
+                    self.step = PullStep::Attrs { ndx };
+                }
+                PullStep::Attrs { ndx } => {
+                    let proto = self.proto();
+                    let count = self.state()?.entries.len();
+                    let attrs: ItemAttrs = need!(try_read_item_attrs(s, proto));
+                    let (iflags, fnamecmp_type, xname) = attrs;
+                    if (29..30).contains(&proto) && usize::try_from(ndx).ok() == Some(count) {
+                        // A protocol-29 keep-alive: the list size as index with IS_NEW.
+                        if iflags != ITEM_IS_NEW {
+                            return Err(WireError::protocol(format!("Invalid file index: {ndx}")));
+                        }
+                        self.step = PullStep::ReadNdx;
+                        continue;
+                    }
+                    let index = usize::try_from(ndx)
+                        .ok()
+                        .filter(|i| *i < count)
+                        .ok_or_else(|| WireError::protocol(format!("Invalid file index: {ndx}")))?;
+                    if fnamecmp_type.is_some() || xname.is_some() {
+                        let name = self.state()?.entry(index)?.display_name();
+                        return Err(WireError::protocol(format!(
+                            "rsync: refusing malicious fuzzy operation for {name}"
+                        )));
+                    }
+                    if proto >= 29 && iflags & ITEM_TRANSFER == 0 {
+                        self.step = PullStep::ReadNdx; // an itemize echo
+                        continue;
+                    }
+                    if !self.state()?.requests.contains_key(&index) {
+                        return Err(WireError::protocol(format!(
+                            "refusing transfer of unrequested file index {ndx}"
+                        )));
+                    }
+                    self.step = PullStep::SumHead { index };
+                }
+                PullStep::SumHead { index } => {
+                    let proto = self.proto();
+                    let head = need!(s.try_read(&mut |c| SumHead::decode(c, proto)));
+                    let file = self.state()?.open_received(index, head)?;
+                    self.active_file = Some(file);
+                    self.step = PullStep::Tokens;
+                }
+                PullStep::Tokens => {
+                    let st = self
+                        .st
+                        .as_mut()
+                        .ok_or_else(|| WireError::protocol("no state"))?;
+                    let file = self
+                        .active_file
+                        .as_mut()
+                        .ok_or_else(|| WireError::protocol("no file"))?;
+                    let tok = match st.reader.as_mut() {
+                        Some(reader) => {
+                            let mut fetch = || s.try_read(&mut |c| decode_compressed_item(c));
+                            need!(reader.next_token(&mut fetch)).into()
+                        }
+                        None => need!(s.try_read(&mut |c| {
+                            decode_token(c).map(|t| match t {
+                                Token::Literal(d) => OwnedToken::Literal(d.to_vec()),
+                                Token::Copy(b) => OwnedToken::Copy(b),
+                                Token::End => OwnedToken::End,
+                            })
+                        })),
+                    };
+                    match tok {
+                        OwnedToken::End => self.step = PullStep::FileChecksum,
+                        OwnedToken::Literal(d) => {
+                            file.written += d.len() as u64;
+                            file.check_growth()?;
+                            file.patcher
+                                .literal(&d)
+                                .map_err(|e| patch_error(e, &file.tmp_path))?;
+                        }
+                        OwnedToken::Copy(b) => {
+                            let b = u64::from(b);
+                            file.written += u64::from(file.layout.block_size(b));
+                            file.check_growth()?;
+                            if let (Some(reader), Some(basis)) =
+                                (st.reader.as_mut(), file.history_basis.as_ref())
+                            {
+                                use std::os::unix::fs::FileExt;
+                                let mut block = vec![0u8; file.layout.block_size(b) as usize];
+                                basis
+                                    .read_exact_at(&mut block, file.layout.block_offset(b))
+                                    .map_err(|err| {
+                                        WireError::protocol(format!(
+                                            "bad block reference {b}: {err}"
+                                        ))
+                                    })?;
+                                reader.see_block(&block)?;
+                            }
+                            file.patcher
+                                .copy_block(b)
+                                .map_err(|e| patch_error(e, &file.tmp_path))?;
+                        }
+                    }
+                }
+                PullStep::FileChecksum => {
+                    let st = self
+                        .st
+                        .as_mut()
+                        .ok_or_else(|| WireError::protocol("no state"))?;
+                    let sum_len = st.sums.profile.file_digest_len();
+                    let expected = need!(s.try_read(&mut |c| c.take(sum_len).map(<[u8]>::to_vec)));
+                    let file = self
+                        .active_file
+                        .take()
+                        .ok_or_else(|| WireError::protocol("no file"))?;
+                    if let Some(name) = st.finish_received(file, &expected, self.phase)? {
+                        self.transferred.push(name);
+                    }
+                    self.step = PullStep::ReadNdx;
+                }
+                PullStep::Stats => {
+                    let proto = self.proto();
+                    self.stats = need!(s.try_read(&mut |c| TransferStats::decode(c, proto)));
+                    self.step = if proto >= 31 {
+                        PullStep::Echo
+                    } else {
+                        PullStep::Finish
+                    };
+                }
+                PullStep::Echo => {
+                    let echo = need!(s.try_read_ndx());
                     if echo != NDX_DONE {
                         return Err(WireError::protocol(format!(
                             "Invalid packet at end of run [{echo}]"
                         )));
                     }
+                    self.step = PullStep::Finish;
                 }
-                break;
+                PullStep::Finish => {
+                    s.write_ndx(NDX_DONE); // goodbye
+                    out.flush(s)?;
+                    self.finish_locally(s)?;
+                    self.step = PullStep::Done;
+                    return Ok(Progress::Done);
+                }
+                PullStep::Done => return Ok(Progress::Done),
             }
-            phase = 2;
-            continue;
         }
-        if ndx == NDX_DEL_STATS {
-            return Err(WireError::protocol(
-                "unexpected NDX_DEL_STATS from the sender",
-            ));
-        }
-        st.receive(conn, ndx, phase, report)?;
     }
-    conn.write_ndx(NDX_DONE); // goodbye
-    conn.flush()?;
-    report.stats = stats;
 
-    if opts.dry_run {
-        return Ok(());
+    /// Sorts and checks the list and prepares the destination; false if it is empty.
+    fn prepare(&mut self) -> Result<bool, WireError> {
+        let proto = self.proto();
+        let received = self
+            .decoder
+            .as_mut()
+            .map(FileListDecoder::take_entries)
+            .unwrap_or_default();
+        if received.is_empty() {
+            return Ok(false);
+        }
+        check_requested_names(&received, &self.sources)?;
+        // Sort (stable) and remember each entry's transmission index for hard links.
+        let mut order: Vec<usize> = (0..received.len()).collect();
+        order.sort_by(|a, b| match (received.get(*a), received.get(*b)) {
+            (Some(x), Some(y)) => compare_names(x, y, proto),
+            _ => std::cmp::Ordering::Equal,
+        });
+        let mut tx_to_sorted = vec![0usize; received.len()];
+        for (sorted_i, tx) in order.iter().enumerate() {
+            if let Some(slot) = tx_to_sorted.get_mut(*tx) {
+                *slot = sorted_i;
+            }
+        }
+        self.tx_to_sorted = tx_to_sorted;
+        let entries: Vec<FileEntry> = order
+            .iter()
+            .filter_map(|i| received.get(*i).cloned())
+            .collect();
+        let active = clean_duplicates(&entries);
+        let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
+        let destination =
+            Destination::prepare(&self.dest, entries.len(), first_is_dir, self.opts.dry_run)?;
+        let mut paths = Vec::with_capacity(entries.len());
+        for e in &entries {
+            paths.push(Some(destination.path_of(&e.name)?));
+        }
+        let running_as_root = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
+        let mut owners = OwnerMap {
+            map_uid: self.opts.owner && running_as_root,
+            map_gid: self.opts.group,
+            ..OwnerMap::default()
+        };
+        if !self.opts.numeric_ids {
+            let local_users = IdNames::load(true);
+            let local_groups = IdNames::load(false);
+            for (id, name) in &self.uid_names {
+                if let Some(local) = local_users.id_of(name) {
+                    owners.uids.insert(*id, local);
+                }
+            }
+            for (id, name) in &self.gid_names {
+                if let Some(local) = local_groups.id_of(name) {
+                    owners.gids.insert(*id, local);
+                }
+            }
+        }
+        let st = self.state()?;
+        st.entries = entries;
+        st.active = active;
+        st.paths = paths;
+        st.destination = destination;
+        st.owners = owners;
+        Ok(true)
     }
-    st.finish_hard_links(&tx_to_sorted)?;
-    if opts.delete {
-        if conn.stream.messages.io_error == 0 {
-            st.delete_extraneous(&destination)?;
-        } else {
-            eprintln!("IO error encountered -- skipping file deletion");
+
+    /// Hard links, deletions and directory attributes once all data are in.
+    fn finish_locally(&mut self, s: &mut ProtocolStream) -> Result<(), WireError> {
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        let tx_to_sorted = std::mem::take(&mut self.tx_to_sorted);
+        let io_error = s.messages.io_error;
+        let st = self.state()?;
+        st.finish_hard_links(&tx_to_sorted)?;
+        if st.opts.delete {
+            if io_error == 0 {
+                let destination = st.destination.clone();
+                st.delete_extraneous(&destination)?;
+            } else {
+                eprintln!("IO error encountered -- skipping file deletion");
+            }
+        }
+        st.finish_directories()?;
+        if st.failed {
+            s.messages.io_error |= 1;
+        }
+        Ok(())
+    }
+}
+
+impl RoleMachine for PullMachine {
+    fn advance(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+    ) -> Result<Progress, WireError> {
+        let r = self.step(s, out);
+        if r.is_err()
+            && let Some(file) = self.active_file.take()
+        {
+            let _ = std::fs::remove_file(&file.tmp_path);
+        }
+        r
+    }
+}
+
+impl From<ReadToken> for OwnedToken {
+    fn from(t: ReadToken) -> Self {
+        match t {
+            ReadToken::Literal(d) => OwnedToken::Literal(d),
+            ReadToken::Copy(b) => OwnedToken::Copy(b),
+            ReadToken::End => OwnedToken::End,
         }
     }
-    st.finish_directories()?;
-    if st.failed {
-        conn.stream.messages.io_error |= 1;
+}
+
+fn patch_error(e: PatchError, tmp: &Path) -> WireError {
+    match e {
+        PatchError::Io(io) => WireError::file(tmp, io),
+        other => WireError::protocol(other.to_string()),
     }
-    Ok(())
+}
+
+impl ActiveFile {
+    fn check_growth(&self) -> Result<(), WireError> {
+        if self.written > self.limit {
+            return Err(WireError::protocol(format!(
+                "file {} grows beyond its size",
+                self.entry.display_name()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// CVE-2022-29154: every top-level name must be one we asked for.
@@ -288,7 +631,7 @@ fn check_requested_names(entries: &[FileEntry], sources: &[String]) -> Result<()
     Ok(())
 }
 
-impl PullState<'_> {
+impl PullState {
     /// The local path of entry `i`, re-checked now: a symlink created earlier in this
     /// transfer (or planted in the destination) must not redirect a later write.
     fn path(&self, i: usize) -> Result<PathBuf, WireError> {
@@ -303,9 +646,9 @@ impl PullState<'_> {
     }
 
     /// `recv_generator` for entry `i`.
-    fn generate<T: Transport>(
+    fn generate(
         &mut self,
-        conn: &mut Connection<T>,
+        conn: &mut ProtocolStream,
         i: usize,
         redo: bool,
     ) -> Result<(), WireError> {
@@ -453,7 +796,6 @@ impl PullState<'_> {
             }
             conn.write(&out);
         }
-        conn.maybe_flush()?;
         let basis = if use_basis { Some(path) } else { None };
         self.requests.insert(
             i,
@@ -466,62 +808,23 @@ impl PullState<'_> {
         Ok(())
     }
 
-    /// `recv_files` for one index from the sender.
-    fn receive<T: Transport>(
-        &mut self,
-        conn: &mut Connection<T>,
-        ndx: i32,
-        phase: u32,
-        report: &mut TransferReport,
-    ) -> Result<(), WireError> {
-        if (29..30).contains(&self.proto) && usize::try_from(ndx).ok() == Some(self.entries.len()) {
-            // A protocol-29 keep-alive: the list size as index with iflags IS_NEW.
-            let (iflags, _, _) = read_item_attrs(conn, self.proto)?;
-            if iflags == ITEM_IS_NEW {
-                return Ok(());
-            }
-            return Err(WireError::protocol(format!("Invalid file index: {ndx}")));
-        }
-        let i = usize::try_from(ndx)
-            .ok()
-            .filter(|i| *i < self.entries.len())
-            .ok_or_else(|| WireError::protocol(format!("Invalid file index: {ndx}")))?;
-        let (iflags, fnamecmp_type, xname) = read_item_attrs(conn, self.proto)?;
-        if fnamecmp_type.is_some() || xname.is_some() {
-            return Err(WireError::protocol(format!(
-                "rsync: refusing malicious fuzzy operation for {}",
-                self.entry(i)?.display_name()
-            )));
-        }
-        if self.proto >= 29 && iflags & ITEM_TRANSFER == 0 {
-            return Ok(()); // an itemize echo
-        }
+    /// `recv_files`, first half: the echoed sum head arrived for `i`; opens the basis and
+    /// a temp file next to the target.
+    fn open_received(&mut self, i: usize, head: SumHead) -> Result<ActiveFile, WireError> {
         let req = self.requests.remove(&i).ok_or_else(|| {
-            WireError::protocol(format!("refusing transfer of unrequested file index {ndx}"))
+            WireError::protocol(format!("refusing transfer of unrequested file index {i}"))
         })?;
-        let head = conn.read(|c| SumHead::decode(c, self.proto))?;
         if head != req.head {
             return Err(WireError::protocol(format!(
-                "sum head echo differs for index {ndx}"
+                "sum head echo differs for index {i}"
             )));
         }
-        let e = self.entry(i)?.clone();
+        let entry = self.entry(i)?.clone();
         let path = self.path(i)?;
         let basis = match &req.basis {
             Some(p) => Some(File::open(p).map_err(|err| WireError::file(p, err))?),
             None => None,
         };
-        let (tmp_file, tmp_path) = create_temp(&path, e.mode)?;
-        let mut patcher = Patcher::new(
-            basis,
-            req.layout,
-            BufWriter::new(tmp_file),
-            self.sums.profile.file_hasher(),
-        );
-        let mut written: u64 = 0;
-        let limit = (e.size.max(0) as u64)
-            .saturating_add(1 << 20)
-            .saturating_mul(2);
         let history_basis = match (
             &req.basis,
             self.reader.as_ref().is_some_and(|r| r.needs_block_data()),
@@ -529,87 +832,51 @@ impl PullState<'_> {
             (Some(p), true) => Some(File::open(p).map_err(|err| WireError::file(p, err))?),
             _ => None,
         };
-        let result: Result<(), WireError> = loop {
-            let tok = match self.reader.as_mut() {
-                Some(reader) => {
-                    let mut fetch = || conn.read(decode_compressed_item);
-                    reader.next_token(&mut fetch).map(|t| match t {
-                        ReadToken::Literal(d) => OwnedToken::Literal(d),
-                        ReadToken::Copy(b) => OwnedToken::Copy(b),
-                        ReadToken::End => OwnedToken::End,
-                    })
-                }
-                None => conn.read(|c| {
-                    decode_token(c).map(|t| match t {
-                        Token::Literal(d) => OwnedToken::Literal(d.to_vec()),
-                        Token::Copy(b) => OwnedToken::Copy(b),
-                        Token::End => OwnedToken::End,
-                    })
-                }),
-            };
-            if let (Ok(OwnedToken::Copy(b)), Some(reader), Some(basis)) =
-                (&tok, self.reader.as_mut(), history_basis.as_ref())
-            {
-                use std::os::unix::fs::FileExt;
-                let b = u64::from(*b);
-                let mut block = vec![0u8; req.layout.block_size(b) as usize];
-                let seen = basis
-                    .read_exact_at(&mut block, req.layout.block_offset(b))
-                    .map_err(|err| WireError::protocol(format!("bad block reference {b}: {err}")))
-                    .and_then(|()| reader.see_block(&block));
-                if let Err(err) = seen {
-                    break Err(err);
-                }
-            }
-            let tok = match tok {
-                Ok(t) => t,
-                Err(err) => break Err(err),
-            };
-            let step = match tok {
-                OwnedToken::End => break Ok(()),
-                OwnedToken::Literal(d) => {
-                    written += d.len() as u64;
-                    patcher.literal(&d)
-                }
-                OwnedToken::Copy(b) => {
-                    written += u64::from(req.layout.block_size(u64::from(b)));
-                    patcher.copy_block(u64::from(b))
-                }
-            };
-            if written > limit {
-                break Err(WireError::protocol(format!(
-                    "file {} grows beyond its size",
-                    e.display_name()
-                )));
-            }
-            if let Err(pe) = step {
-                break Err(match pe {
-                    PatchError::Io(io) => WireError::file(&tmp_path, io),
-                    other => WireError::protocol(other.to_string()),
-                });
-            }
-        };
-        if let Err(err) = result {
-            let _ = std::fs::remove_file(&tmp_path);
-            return Err(err);
-        }
-        let sum_len = self.sums.profile.file_digest_len();
-        let expected = conn.read_bytes(sum_len)?;
-        match patcher.finish(&expected) {
+        let (tmp_file, tmp_path) = create_temp(&path, entry.mode)?;
+        let patcher = Patcher::new(
+            basis,
+            req.layout,
+            BufWriter::new(tmp_file),
+            self.sums.profile.file_hasher(),
+        );
+        let limit = (entry.size.max(0) as u64)
+            .saturating_add(1 << 20)
+            .saturating_mul(2);
+        Ok(ActiveFile {
+            index: i,
+            entry,
+            path,
+            tmp_path,
+            patcher,
+            layout: req.layout,
+            history_basis,
+            written: 0,
+            limit,
+        })
+    }
+
+    /// `recv_files`, second half: the sender's whole-file checksum arrived. Renames the
+    /// verified file into place (returning its name), or schedules a redo / records the
+    /// failure.
+    fn finish_received(
+        &mut self,
+        file: ActiveFile,
+        expected: &[u8],
+        phase: u32,
+    ) -> Result<Option<String>, WireError> {
+        let ActiveFile {
+            index,
+            entry: e,
+            path,
+            tmp_path,
+            patcher,
+            ..
+        } = file;
+        match patcher.finish(expected) {
             Ok((writer, _)) => {
                 drop(writer);
                 self.owners.apply(&tmp_path, &e);
-                let perms_entry = if self.opts.perms {
-                    e.clone()
-                } else {
-                    FileEntry {
-                        mode: e.mode,
-                        ..e.clone()
-                    }
-                };
-                if let Err(err) =
-                    apply_attrs(&tmp_path, &perms_entry, self.opts.perms, self.opts.times)
-                {
+                if let Err(err) = apply_attrs(&tmp_path, &e, self.opts.perms, self.opts.times) {
                     let _ = std::fs::remove_file(&tmp_path);
                     return Err(err);
                 }
@@ -621,7 +888,7 @@ impl PullState<'_> {
                     ));
                 }
                 std::fs::rename(&tmp_path, &path).map_err(|err| WireError::file(&path, err))?;
-                report.transferred.push(e.display_name());
+                Ok(Some(e.display_name()))
             }
             Err(PatchError::ChecksumMismatch { .. }) => {
                 let _ = std::fs::remove_file(&tmp_path);
@@ -630,7 +897,7 @@ impl PullState<'_> {
                         "WARNING: {} failed verification -- update discarded (will try again).",
                         e.display_name()
                     );
-                    self.redo.push(i);
+                    self.redo.push(index);
                 } else {
                     eprintln!(
                         "ERROR: {} failed verification -- update discarded.",
@@ -638,17 +905,17 @@ impl PullState<'_> {
                     );
                     self.failed = true;
                 }
+                Ok(None)
             }
             Err(PatchError::Io(io)) => {
                 let _ = std::fs::remove_file(&tmp_path);
-                return Err(WireError::file(&tmp_path, io));
+                Err(WireError::file(&tmp_path, io))
             }
             Err(other) => {
                 let _ = std::fs::remove_file(&tmp_path);
-                return Err(WireError::protocol(other.to_string()));
+                Err(WireError::protocol(other.to_string()))
             }
         }
-        Ok(())
     }
 
     fn finish_hard_links(&mut self, tx_to_sorted: &[usize]) -> Result<(), WireError> {

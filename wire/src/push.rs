@@ -1,5 +1,6 @@
-//! The client sender (push): file list out, then answer the remote generator's requests
-//! with delta tokens (`sender.c: send_files`), phases and the goodbye.
+//! The client sender (push) as a sans-IO state machine: file list out, then answer the
+//! remote generator's requests with delta tokens (`sender.c: send_files`), phases and
+//! the goodbye.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -11,23 +12,26 @@ use rdsync_engine::signature::Signature;
 
 use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor, put_int32};
 use crate::compress::CompressedTokenEncoder;
-use crate::connection::{Connection, Transport};
 use crate::error::WireError;
 use crate::filter_list::{FilterRule, encode_filter_list};
 use crate::flist::{
-    FileListConfig, FileListEncoder, IdList, IdNames, encode_id_list, sort_file_list,
+    FileEntry, FileListConfig, FileListEncoder, IdList, IdNames, compare_names, encode_id_list,
 };
+use crate::handshake::{ClientHandshake, SessionParams};
 use crate::item_flags::*;
 use crate::local_scan::{LocalEntry, scan_sources};
 use crate::options::TransferOptions;
-use crate::session::{TransferReport, setup};
+use crate::role::{OutputSink, Progress, RoleMachine, need};
+use crate::session::Checksums;
+use crate::stream::ProtocolStream;
 use crate::sum_head::{SumHead, decode_block_sums};
 use crate::tokens::{put_copy, put_end, put_literal};
 
-/// Writes delta tokens straight into the connection's output buffer, plain or
-/// compressed.
-struct TokenWriter<'c, T: Transport> {
-    conn: &'c mut Connection<T>,
+/// Writes delta tokens into the stream's output, plain or compressed, handing full
+/// buffers to the output sink as the delta runs.
+struct TokenWriter<'c> {
+    stream: &'c mut ProtocolStream,
+    out: &'c mut dyn OutputSink,
     compressed: Option<&'c mut CompressedTokenEncoder>,
     /// The source file, to give zlib the bytes of each matched block.
     source: &'c File,
@@ -35,21 +39,31 @@ struct TokenWriter<'c, T: Transport> {
     offset: u64,
 }
 
-impl<T: Transport> TokenWriter<'_, T> {
+/// File data are handed to the sink whenever this much output is pending.
+const DATA_FLUSH: usize = 256 * 1024;
+
+impl TokenWriter<'_> {
+    fn maybe_flush(&mut self) -> Result<(), WireError> {
+        if self.stream.pending_output() >= DATA_FLUSH {
+            self.out.flush(self.stream)?;
+        }
+        Ok(())
+    }
+
     fn end(&mut self) -> Result<(), WireError> {
         match self.compressed.as_deref_mut() {
             Some(enc) => {
                 let mut out = Vec::new();
                 enc.send_token(&mut out, -1, &[], &[])?;
-                self.conn.write(&out);
+                self.stream.write(&out);
             }
-            None => self.conn.write_with(put_end),
+            None => self.stream.write_with(put_end),
         }
         Ok(())
     }
 }
 
-impl<T: Transport> DeltaSink for TokenWriter<'_, T> {
+impl DeltaSink for TokenWriter<'_> {
     type Error = WireError;
     fn literal(&mut self, data: &[u8]) -> Result<(), WireError> {
         self.offset += data.len() as u64;
@@ -57,11 +71,11 @@ impl<T: Transport> DeltaSink for TokenWriter<'_, T> {
             Some(enc) => {
                 let mut out = Vec::new();
                 enc.send_token(&mut out, -2, data, &[])?;
-                self.conn.write(&out);
+                self.stream.write(&out);
             }
-            None => self.conn.write_with(|out| put_literal(out, data)),
+            None => self.stream.write_with(|out| put_literal(out, data)),
         }
-        self.conn.maybe_flush()
+        self.maybe_flush()
     }
     fn copy(&mut self, index: u64) -> Result<(), WireError> {
         let size = self.layout.block_size(index) as usize;
@@ -80,16 +94,16 @@ impl<T: Transport> DeltaSink for TokenWriter<'_, T> {
                 }
                 let mut out = Vec::new();
                 enc.send_token(&mut out, token, &[], &block)?;
-                self.conn.write(&out);
+                self.stream.write(&out);
             }
             None => {
                 let mut tok = Vec::with_capacity(4);
                 put_copy(&mut tok, index)?;
-                self.conn.write(&tok);
+                self.stream.write(&tok);
             }
         }
         self.offset += size as u64;
-        self.conn.maybe_flush()
+        self.maybe_flush()
     }
 }
 
@@ -115,121 +129,200 @@ fn id0_name(users: bool) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Runs a push session on an established connection.
-pub(crate) fn run_push<T: Transport>(
-    conn: &mut Connection<T>,
-    opts: &TransferOptions,
-    sources: &[PathBuf],
-    report: &mut TransferReport,
-) -> Result<(), WireError> {
-    conn.stream.am_sender = true;
-    let mut entries = scan_sources(sources, opts)?;
-    let (params, sums) = setup(conn, opts, report)?;
-    let proto = params.protocol;
-    let csum_len = sums.flist_algorithm.digest_len();
-    let config = FileListConfig::new(&params, opts, csum_len);
+/// Where the push is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PushStep {
+    Handshake,
+    ReadNdx,
+    DelStats {
+        then_goodbye: u8,
+    },
+    Attrs {
+        ndx: i32,
+        index: usize,
+    },
+    SumHead {
+        ndx: i32,
+        index: usize,
+        attrs: ItemAttrs,
+    },
+    BlockSums {
+        ndx: i32,
+        index: usize,
+        attrs: ItemAttrs,
+        head: SumHead,
+    },
+    Goodbye {
+        second: bool,
+    },
+    Done,
+}
 
-    if opts.delete {
-        let rules: Vec<FilterRule> = opts
-            .excludes
-            .iter()
-            .map(|p| FilterRule::Exclude(p.clone()))
-            .collect();
-        conn.write_with(|out| encode_filter_list(out, &rules));
+/// One request of the remote generator, read completely.
+struct TransferRequest {
+    ndx: i32,
+    index: usize,
+    attrs: ItemAttrs,
+    head: SumHead,
+    block_sums: crate::sum_head::BlockSums,
+}
+
+/// The pushing client (rsync's sender) as a sans-IO state machine.
+pub struct PushMachine {
+    opts: TransferOptions,
+    sources: Vec<PathBuf>,
+    step: PushStep,
+    handshake: ClientHandshake,
+    params: Option<SessionParams>,
+    sums: Option<Checksums>,
+    sorted: Vec<(FileEntry, PathBuf)>,
+    encoder: Option<CompressedTokenEncoder>,
+    phase: u32,
+    /// Names of files whose data were sent.
+    pub transferred: Vec<String>,
+    /// Total size of the regular files and symlinks in the list.
+    pub total_size: i64,
+}
+
+impl std::fmt::Debug for PushMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushMachine")
+            .field("step", &self.step)
+            .finish()
     }
+}
 
-    if opts.checksum {
-        for le in entries.iter_mut().filter(|e| e.entry.is_regular()) {
-            le.entry.checksum = Some(file_checksum(
-                &le.path,
-                FileHasher::new(sums.flist_algorithm, None),
-            )?);
+fn read_del_stats(c: &mut ReadCursor<'_>) -> crate::error::Decoded<()> {
+    for _ in 0..5 {
+        c.varint()?;
+    }
+    Ok(())
+}
+
+impl PushMachine {
+    /// A push of local `sources`; the tree is scanned when the machine starts.
+    pub fn new(opts: &TransferOptions, sources: &[PathBuf]) -> Self {
+        PushMachine {
+            opts: opts.clone(),
+            sources: sources.to_vec(),
+            step: PushStep::Handshake,
+            handshake: ClientHandshake::new(opts),
+            params: None,
+            sums: None,
+            sorted: Vec::new(),
+            encoder: None,
+            phase: 0,
+            transferred: Vec::new(),
+            total_size: 0,
         }
     }
 
-    let mut encoder = FileListEncoder::new(config);
-    for le in &entries {
-        let mut buf = Vec::new();
-        encoder.encode(&mut buf, &le.entry)?;
-        conn.write(&buf);
-        conn.maybe_flush()?;
-    }
-    conn.write_with(|out| encoder.encode_end(out, 0));
-    if !opts.numeric_ids {
-        if opts.owner {
-            let ids = id_lists(&entries, true);
-            let id0 = id0_name(true);
-            conn.write_with(|out| encode_id_list(out, proto, &ids, params.id0_names(), &id0));
-        }
-        if opts.group {
-            let ids = id_lists(&entries, false);
-            let id0 = id0_name(false);
-            conn.write_with(|out| encode_id_list(out, proto, &ids, params.id0_names(), &id0));
-        }
-    }
-    if proto < 30 {
-        conn.write_with(|out| put_int32(out, 0));
-    }
-    conn.flush()?;
-
-    // Index order is the sorted order (the sender keeps duplicates).
-    let mut sorted: Vec<(crate::flist::FileEntry, PathBuf)> =
-        entries.into_iter().map(|l| (l.entry, l.path)).collect();
-    {
-        let mut only: Vec<crate::flist::FileEntry> =
-            sorted.iter().map(|(e, _)| e.clone()).collect();
-        let paths: std::collections::HashMap<Vec<u8>, PathBuf> = sorted
-            .iter()
-            .map(|(e, p)| (e.name.clone(), p.clone()))
-            .collect();
-        sort_file_list(&mut only, proto);
-        sorted = only
-            .into_iter()
-            .map(|e| {
-                let p = paths.get(&e.name).cloned().unwrap_or_default();
-                (e, p)
-            })
-            .collect();
+    /// The negotiated parameters, once the handshake is done.
+    pub fn params(&self) -> Option<&SessionParams> {
+        self.params.as_ref()
     }
 
-    let mut encoder = match params.compression {
-        Some(m) => Some(CompressedTokenEncoder::new(m, proto)?),
-        None => None,
-    };
-    let max_phase = if proto >= 29 { 2 } else { 1 };
-    let mut phase = 0;
-    loop {
-        let ndx = conn.read_ndx()?;
-        if ndx == NDX_DONE {
-            phase += 1;
-            if phase > max_phase {
-                break;
+    fn proto(&self) -> u32 {
+        self.params.as_ref().map_or(0, |p| p.protocol)
+    }
+
+    /// After the handshake: filter list (with `--delete`), file list, id lists.
+    fn send_file_list(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+    ) -> Result<(), WireError> {
+        let params = self
+            .params
+            .clone()
+            .ok_or_else(|| WireError::protocol("no session"))?;
+        let sums = self.sums.ok_or_else(|| WireError::protocol("no session"))?;
+        let opts = &self.opts;
+        let proto = params.protocol;
+        let mut entries = scan_sources(&self.sources, opts)?;
+        let config = FileListConfig::new(&params, opts, sums.flist_algorithm.digest_len());
+        if opts.delete {
+            let rules: Vec<FilterRule> = opts
+                .excludes
+                .iter()
+                .map(|p| FilterRule::Exclude(p.clone()))
+                .collect();
+            s.write_with(|o| encode_filter_list(o, &rules));
+        }
+        if opts.checksum {
+            for le in entries.iter_mut().filter(|e| e.entry.is_regular()) {
+                le.entry.checksum = Some(file_checksum(
+                    &le.path,
+                    FileHasher::new(sums.flist_algorithm, None),
+                )?);
             }
-            conn.write_ndx(NDX_DONE);
-            conn.flush()?;
-            continue;
         }
-        if ndx == NDX_DEL_STATS && proto >= 31 {
-            read_del_stats(conn)?;
-            continue;
+        let mut encoder = FileListEncoder::new(config);
+        for le in &entries {
+            let mut buf = Vec::new();
+            encoder.encode(&mut buf, &le.entry)?;
+            s.write(&buf);
+            if s.pending_output() >= DATA_FLUSH {
+                out.flush(s)?;
+            }
         }
-        let idx = usize::try_from(ndx)
-            .ok()
-            .filter(|i| *i < sorted.len())
-            .ok_or_else(|| WireError::protocol(format!("Invalid file index: {ndx}")))?;
-        let (iflags, fnamecmp_type, xname) = read_item_attrs(conn, proto)?;
-        let transfer = proto < 29 || iflags & ITEM_TRANSFER != 0;
-        if !transfer || opts.dry_run {
-            conn.write_ndx(ndx);
-            write_item_attrs(conn, proto, iflags, fnamecmp_type, xname.as_deref())?;
-            continue;
+        s.write_with(|o| encoder.encode_end(o, 0));
+        if !opts.numeric_ids {
+            if opts.owner {
+                let ids = id_lists(&entries, true);
+                let id0 = id0_name(true);
+                s.write_with(|o| encode_id_list(o, proto, &ids, params.id0_names(), &id0));
+            }
+            if opts.group {
+                let ids = id_lists(&entries, false);
+                let id0 = id0_name(false);
+                s.write_with(|o| encode_id_list(o, proto, &ids, params.id0_names(), &id0));
+            }
         }
-        if phase >= 2 {
-            return Err(WireError::protocol("transfer request in phase 2"));
+        if proto < 30 {
+            s.write_with(|o| put_int32(o, 0));
         }
-        let head = conn.read(|c| SumHead::decode(c, proto))?;
-        let block_sums = conn.read(|c| decode_block_sums(c, &head))?;
-        let Some((entry, path)) = sorted.get(idx) else {
+        // Index order is the sorted order (the sender keeps duplicates): sort indexes
+        // stably so entries with equal names keep their transmission order.
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|a, b| match (entries.get(*a), entries.get(*b)) {
+            (Some(x), Some(y)) => compare_names(&x.entry, &y.entry, proto),
+            _ => std::cmp::Ordering::Equal,
+        });
+        self.sorted = order
+            .iter()
+            .filter_map(|i| entries.get(*i).map(|l| (l.entry.clone(), l.path.clone())))
+            .collect();
+        self.total_size = self
+            .sorted
+            .iter()
+            .filter(|(e, _)| e.is_regular() || e.is_symlink())
+            .map(|(e, _)| e.size)
+            .sum();
+        self.encoder = match params.compression {
+            Some(m) => Some(CompressedTokenEncoder::new(m, proto)?),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// Answers one transfer request: echo, sum head, tokens, whole-file checksum.
+    fn send_file(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+        request: TransferRequest,
+    ) -> Result<(), WireError> {
+        let TransferRequest {
+            ndx,
+            index,
+            attrs,
+            head,
+            block_sums,
+        } = request;
+        let proto = self.proto();
+        let sums = self.sums.ok_or_else(|| WireError::protocol("no session"))?;
+        let Some((entry, path)) = self.sorted.get(index) else {
             return Err(WireError::protocol(format!("Invalid file index: {ndx}")));
         };
         if !entry.is_regular() {
@@ -243,29 +336,31 @@ pub(crate) fn run_push<T: Transport>(
             Err(e) => {
                 eprintln!("rsync: send_files failed to open {}: {e}", path.display());
                 if proto >= 30 {
-                    conn.send_message(crate::mux::MessageCode::NoSend, &ndx.to_le_bytes())?;
+                    s.write_message(crate::mux::MessageCode::NoSend, &ndx.to_le_bytes())?;
                 }
-                conn.stream.messages.io_error |= 1;
-                continue;
+                s.messages.io_error |= 1;
+                return Ok(());
             }
         };
-        conn.write_ndx(ndx);
-        write_item_attrs(conn, proto, iflags, fnamecmp_type, xname.as_deref())?;
-        conn.write_with(|out| head.encode(out, proto));
-
+        s.write_ndx(ndx);
+        write_item_attrs(s, proto, attrs.0, attrs.1, attrs.2.as_deref())?;
+        s.write_with(|o| head.encode(o, proto));
         let s2 = usize::try_from(head.s2length).unwrap_or(0);
+        let count = u64::try_from(head.count).unwrap_or(0);
+        let blen = u64::try_from(head.block_len).unwrap_or(0);
+        let last = if head.remainder != 0 {
+            head.remainder as u64
+        } else {
+            blen
+        };
         let layout = BlockLayout {
-            file_len: u64::try_from(head.count).unwrap_or(0).saturating_sub(1)
-                * u64::try_from(head.block_len).unwrap_or(0)
-                + if head.remainder != 0 {
-                    head.remainder as u64
-                } else if head.count > 0 {
-                    head.block_len as u64
-                } else {
-                    0
-                },
+            file_len: if count == 0 {
+                0
+            } else {
+                (count - 1) * blen + last
+            },
             block_len: u32::try_from(head.block_len).unwrap_or(0).max(1),
-            count: u64::try_from(head.count).unwrap_or(0),
+            count,
             remainder: u32::try_from(head.remainder).unwrap_or(0),
             strong_len: s2.min(sums.profile.block.digest_len()),
         };
@@ -285,111 +380,186 @@ pub(crate) fn run_push<T: Transport>(
         let sig = Signature::from_parts(layout, weak, strong)
             .map_err(|e| WireError::protocol(e.to_string()))?;
         let generator = DeltaGenerator::new(&sig, sums.profile.block);
-        let outcome = {
-            let mut sink = TokenWriter {
-                conn,
-                compressed: encoder.as_mut(),
-                source: &file,
-                layout,
-                offset: 0,
-            };
-            let outcome = generator
-                .run(
-                    std::io::BufReader::new(&file),
-                    sums.profile.file_hasher(),
-                    &mut sink,
-                )
-                .map_err(|e| match e {
-                    rdsync_engine::delta::DeltaError::Read(io) => WireError::file(path, io),
-                    rdsync_engine::delta::DeltaError::Sink(w) => w,
-                })?;
-            sink.end()?;
-            outcome
+        let name = entry.display_name();
+        let path = path.clone();
+        let mut sink = TokenWriter {
+            stream: s,
+            out,
+            compressed: self.encoder.as_mut(),
+            source: &file,
+            layout,
+            offset: 0,
         };
-        let digest = outcome.digest;
-        conn.write(digest.as_bytes());
-        conn.maybe_flush()?;
-        report.transferred.push(entry.display_name());
-    }
-    conn.write_ndx(NDX_DONE);
-    conn.flush()?;
-    read_final_goodbye(conn, proto)?;
-    // No statistics travel in a push: count our own, as rsync's client does.
-    report.stats.total_size = sorted
-        .iter()
-        .filter(|(e, _)| e.is_regular() || e.is_symlink())
-        .map(|(e, _)| e.size)
-        .sum();
-    report.stats.bytes_sent = conn.bytes_sent as i64;
-    report.stats.bytes_received = conn.bytes_received as i64;
-    Ok(())
-}
-
-fn read_del_stats<T: Transport>(conn: &mut Connection<T>) -> Result<(), WireError> {
-    conn.read(|c| {
-        for _ in 0..5 {
-            c.varint()?;
-        }
+        let outcome = generator
+            .run(
+                std::io::BufReader::new(&file),
+                sums.profile.file_hasher(),
+                &mut sink,
+            )
+            .map_err(|e| match e {
+                rdsync_engine::delta::DeltaError::Read(io) => WireError::file(&path, io),
+                rdsync_engine::delta::DeltaError::Sink(w) => w,
+            })?;
+        sink.end()?;
+        s.write(outcome.digest.as_bytes());
+        self.transferred.push(name);
         Ok(())
-    })
+    }
+
+    fn step(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+    ) -> Result<Progress, WireError> {
+        loop {
+            let proto = self.proto();
+            match self.step.clone() {
+                PushStep::Handshake => {
+                    s.am_sender = true;
+                    let Some(params) = self.handshake.advance(s)? else {
+                        return Ok(Progress::NeedInput);
+                    };
+                    self.sums = Some(Checksums::new(&params, &self.opts)?);
+                    self.params = Some(params);
+                    self.send_file_list(s, out)?;
+                    self.step = PushStep::ReadNdx;
+                    return Ok(Progress::Flush);
+                }
+                PushStep::ReadNdx => {
+                    let ndx = need!(s.try_read_ndx());
+                    if ndx == NDX_DONE {
+                        self.phase += 1;
+                        let max_phase = if proto >= 29 { 2 } else { 1 };
+                        if self.phase > max_phase {
+                            s.write_ndx(NDX_DONE);
+                            self.step = PushStep::Goodbye { second: false };
+                        } else {
+                            s.write_ndx(NDX_DONE);
+                        }
+                        return Ok(Progress::Flush);
+                    }
+                    if ndx == NDX_DEL_STATS && proto >= 31 {
+                        self.step = PushStep::DelStats { then_goodbye: 0 };
+                        continue;
+                    }
+                    let index = usize::try_from(ndx)
+                        .ok()
+                        .filter(|i| *i < self.sorted.len())
+                        .ok_or_else(|| WireError::protocol(format!("Invalid file index: {ndx}")))?;
+                    self.step = PushStep::Attrs { ndx, index };
+                }
+                PushStep::DelStats { then_goodbye } => {
+                    need!(s.try_read(&mut read_del_stats));
+                    self.step = match then_goodbye {
+                        0 => PushStep::ReadNdx,
+                        1 => PushStep::Goodbye { second: false },
+                        _ => PushStep::Goodbye { second: true },
+                    };
+                }
+                PushStep::Attrs { ndx, index } => {
+                    let attrs = need!(try_read_item_attrs(s, proto));
+                    let transfer = proto < 29 || attrs.0 & ITEM_TRANSFER != 0;
+                    if !transfer || self.opts.dry_run {
+                        s.write_ndx(ndx);
+                        write_item_attrs(s, proto, attrs.0, attrs.1, attrs.2.as_deref())?;
+                        self.step = PushStep::ReadNdx;
+                        continue;
+                    }
+                    if self.phase >= 2 {
+                        return Err(WireError::protocol("transfer request in phase 2"));
+                    }
+                    self.step = PushStep::SumHead { ndx, index, attrs };
+                }
+                PushStep::SumHead { ndx, index, attrs } => {
+                    let head = need!(s.try_read(&mut |c| SumHead::decode(c, proto)));
+                    self.step = PushStep::BlockSums {
+                        ndx,
+                        index,
+                        attrs,
+                        head,
+                    };
+                }
+                PushStep::BlockSums {
+                    ndx,
+                    index,
+                    attrs,
+                    head,
+                } => {
+                    let block_sums = need!(s.try_read(&mut |c| decode_block_sums(c, &head)));
+                    self.send_file(
+                        s,
+                        out,
+                        TransferRequest {
+                            ndx,
+                            index,
+                            attrs,
+                            head,
+                            block_sums,
+                        },
+                    )?;
+                    self.step = PushStep::ReadNdx;
+                    return Ok(Progress::Flush);
+                }
+                PushStep::Goodbye { second } => {
+                    // main.c: read_final_goodbye as the client sender.
+                    if proto < 29 {
+                        let v = need!(s.try_read(&mut |c: &mut ReadCursor<'_>| c.i32()));
+                        if v != NDX_DONE {
+                            return Err(WireError::protocol(format!(
+                                "Invalid packet at end of run [{v}]"
+                            )));
+                        }
+                        self.step = PushStep::Done;
+                        return Ok(Progress::Done);
+                    }
+                    let v = need!(s.try_read_ndx());
+                    if v == NDX_DEL_STATS {
+                        self.step = PushStep::DelStats {
+                            then_goodbye: if second { 2 } else { 1 },
+                        };
+                        continue;
+                    }
+                    if v != NDX_DONE {
+                        return Err(WireError::protocol(format!(
+                            "Invalid packet at end of run [{v}]"
+                        )));
+                    }
+                    if proto >= 31 && !second {
+                        s.write_ndx(NDX_DONE);
+                        self.step = PushStep::Goodbye { second: true };
+                        return Ok(Progress::Flush);
+                    }
+                    self.step = PushStep::Done;
+                    return Ok(Progress::Done);
+                }
+                PushStep::Done => return Ok(Progress::Done),
+            }
+        }
+    }
 }
 
-/// `main.c: read_final_goodbye` as the client sender.
-fn read_final_goodbye<T: Transport>(conn: &mut Connection<T>, proto: u32) -> Result<(), WireError> {
-    if proto < 29 {
-        let v = conn.read_i32()?;
-        if v != NDX_DONE {
-            return Err(WireError::protocol(format!(
-                "Invalid packet at end of run [{v}]"
-            )));
-        }
-        return Ok(());
-    }
-    loop {
-        let v = conn.read_ndx()?;
-        if v == NDX_DEL_STATS {
-            read_del_stats(conn)?;
-            continue;
-        }
-        if v == NDX_DONE && proto >= 31 {
-            conn.write_ndx(NDX_DONE);
-            conn.flush()?;
-            let w = loop {
-                let w = conn.read_ndx()?;
-                if w == NDX_DEL_STATS {
-                    read_del_stats(conn)?;
-                    continue;
-                }
-                break w;
-            };
-            if w != NDX_DONE {
-                return Err(WireError::protocol(format!(
-                    "Invalid packet at end of run [{w}]"
-                )));
-            }
-            return Ok(());
-        }
-        if v != NDX_DONE {
-            return Err(WireError::protocol(format!(
-                "Invalid packet at end of run [{v}]"
-            )));
-        }
-        return Ok(());
+impl RoleMachine for PushMachine {
+    fn advance(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+    ) -> Result<Progress, WireError> {
+        self.step(s, out)
     }
 }
 
 /// iflags, the optional basis-type byte and the optional xname.
 pub(crate) type ItemAttrs = (u16, Option<u8>, Option<Vec<u8>>);
 
-/// Reads iflags and their optional trailers (protocol ≥ 29).
-pub(crate) fn read_item_attrs<T: Transport>(
-    conn: &mut Connection<T>,
+/// Reads iflags and their optional trailers (protocol ≥ 29); `Ok(None)`: need more.
+pub(crate) fn try_read_item_attrs(
+    s: &mut ProtocolStream,
     proto: u32,
-) -> Result<ItemAttrs, WireError> {
+) -> Result<Option<ItemAttrs>, WireError> {
     if proto < 29 {
-        return Ok((ITEM_TRANSFER, None, None));
+        return Ok(Some((ITEM_TRANSFER, None, None)));
     }
-    conn.read(|c: &mut ReadCursor<'_>| {
+    s.try_read(&mut |c: &mut ReadCursor<'_>| {
         let iflags = c.u16()?;
         let t = if iflags & ITEM_BASIS_TYPE_FOLLOWS != 0 {
             Some(c.u8()?)
@@ -406,8 +576,8 @@ pub(crate) fn read_item_attrs<T: Transport>(
 }
 
 /// Writes iflags and their optional trailers (protocol ≥ 29).
-pub(crate) fn write_item_attrs<T: Transport>(
-    conn: &mut Connection<T>,
+pub(crate) fn write_item_attrs(
+    s: &mut ProtocolStream,
     proto: u32,
     iflags: u16,
     fnamecmp_type: Option<u8>,
@@ -423,7 +593,7 @@ pub(crate) fn write_item_attrs<T: Transport>(
     if let Some(x) = xname {
         crate::codec::put_vstring(&mut out, x)?;
     }
-    conn.write(&out);
+    s.write(&out);
     Ok(())
 }
 

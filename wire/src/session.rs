@@ -6,8 +6,11 @@ use rdsync_engine::checksum::{ChecksumAlgorithm, ChecksumProfile};
 
 use crate::connection::{Connection, PeerMessages, Transport};
 use crate::error::{RERR_PARTIAL, RERR_VANISHED, WireError};
-use crate::handshake::{SessionParams, client_setup};
+use crate::handshake::SessionParams;
 use crate::options::{Direction, TransferOptions};
+use crate::pull::PullMachine;
+use crate::push::PushMachine;
+use crate::role::RoleMachine;
 use crate::rsh::RemoteShell;
 use crate::server_args::ServerCommand;
 use crate::stats::TransferStats;
@@ -113,9 +116,13 @@ pub fn push_over<T: Transport>(
     opts: &TransferOptions,
     sources: &[PathBuf],
 ) -> TransferReport {
-    run_session(transport, |conn, report| {
-        crate::push::run_push(conn, opts, sources, report)
-    })
+    let mut machine = PushMachine::new(opts, sources);
+    let mut report = run_session(transport, &mut machine);
+    report.params = machine.params().cloned();
+    report.transferred = std::mem::take(&mut machine.transferred);
+    // No statistics travel in a push: our own counters, as rsync's client does.
+    report.stats.total_size = machine.total_size;
+    report
 }
 
 /// Runs a pull over a transport whose peer already runs the command built by
@@ -126,9 +133,17 @@ pub fn pull_over<T: Transport>(
     remote_sources: &[String],
     dest: &Path,
 ) -> TransferReport {
-    run_session(transport, |conn, report| {
-        crate::pull::run_pull(conn, opts, remote_sources, dest, report)
-    })
+    let mut machine = PullMachine::new(opts, remote_sources, dest);
+    let mut report = run_session(transport, &mut machine);
+    report.params = machine.params().cloned();
+    report.transferred = std::mem::take(&mut machine.transferred);
+    let (sent, received) = (report.stats.bytes_sent, report.stats.bytes_received);
+    report.stats = machine.stats;
+    if report.stats == TransferStats::default() {
+        report.stats.bytes_sent = sent;
+        report.stats.bytes_received = received;
+    }
+    report
 }
 
 fn empty_report() -> TransferReport {
@@ -151,14 +166,13 @@ fn failed_to_start(e: WireError) -> TransferReport {
     report
 }
 
-fn run_session<T: Transport>(
-    transport: T,
-    body: impl FnOnce(&mut Connection<T>, &mut TransferReport) -> Result<(), WireError>,
-) -> TransferReport {
+fn run_session<T: Transport>(transport: T, machine: &mut dyn RoleMachine) -> TransferReport {
     let mut report = empty_report();
     let mut conn = Connection::new(transport);
-    let result = body(&mut conn, &mut report);
+    let result = conn.drive(machine);
     let _ = conn.flush();
+    report.stats.bytes_sent = conn.bytes_sent as i64;
+    report.stats.bytes_received = conn.bytes_received as i64;
     report.messages = std::mem::take(&mut conn.stream.messages);
     let mut transport = conn.into_transport();
     let remote = transport.finish();
@@ -190,16 +204,4 @@ fn run_session<T: Transport>(
     }
     report.exit_code = code;
     report
-}
-
-/// Runs the handshake and returns parameters plus checksum setup.
-pub(crate) fn setup<T: Transport>(
-    conn: &mut Connection<T>,
-    opts: &TransferOptions,
-    report: &mut TransferReport,
-) -> Result<(SessionParams, Checksums), WireError> {
-    let params = client_setup(conn, opts)?;
-    report.params = Some(params.clone());
-    let sums = Checksums::new(&params, opts)?;
-    Ok((params, sums))
 }
