@@ -12,16 +12,16 @@ fuzz_target!(|data: &[u8]| {
         let mut c = ReadCursor::new(data);
         let mut total = 0usize;
         for _ in 0..10_000 {
-            let mut fetch = || decode_compressed_item(&mut c).map_err(|_| WireError::stream("end"));
+            let mut fetch = || decode_compressed_item(&mut c).map(Some).map_err(|_| WireError::stream("end"));
             match reader.next_token(&mut fetch) {
-                Ok(ReadToken::Literal(d)) => {
+                Ok(Some(ReadToken::Literal(d))) => {
                     assert!(d.len() <= rdsync_wire::compress::MAX_INFLATE_CHUNK);
                     total += d.len();
                 }
-                Ok(ReadToken::Copy(_)) => {
+                Ok(Some(ReadToken::Copy(_))) => {
                     let _ = reader.see_block(&[0u8; 16]);
                 }
-                Ok(ReadToken::End) | Err(_) => break,
+                Ok(Some(ReadToken::End)) | Ok(None) | Err(_) => break,
             }
         }
         let _ = total;
