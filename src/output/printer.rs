@@ -183,7 +183,22 @@ impl SyncSink for Printer {
         }
         let now = self.started.elapsed().as_secs_f64();
         if !event.finished {
-            if self.verbosity.progress && !self.verbosity.progress2 {
+            if self.verbosity.progress2 {
+                let done = self.total_bytes_done + event.done;
+                let pct = (done * 100)
+                    .checked_div(self.total_size)
+                    .unwrap_or(100)
+                    .min(100);
+                let t = format!(
+                    "\r{:>15} {:3}% {} {}  ",
+                    comma_number(done),
+                    pct,
+                    rate_text(done, now),
+                    elapsed_text(now)
+                );
+                self.text(&t);
+                let _ = self.out.flush();
+            } else if self.verbosity.progress {
                 let secs = (now - self.last_progress).max(0.000_001);
                 let pct = (event.done * 100)
                     .checked_div(event.size)
