@@ -212,10 +212,33 @@ impl<'a> DeltaGenerator<'a> {
     /// `file_hasher` receives every byte of the new file; its digest is returned.
     pub fn run<R: Read, S: DeltaSink>(
         &self,
-        mut new: R,
+        new: R,
         mut file_hasher: FileHasher,
         sink: &mut S,
     ) -> Result<DeltaOutcome, DeltaError<S::Error>> {
+        let stats = self.search(new, Some(&mut file_hasher), sink)?;
+        Ok(DeltaOutcome {
+            digest: file_hasher.finish(),
+            stats,
+        })
+    }
+
+    /// Like [`run`](Self::run) without a whole-file checksum, for callers that verify
+    /// otherwise (or trust full-length strong sums).
+    pub fn run_unhashed<R: Read, S: DeltaSink>(
+        &self,
+        new: R,
+        sink: &mut S,
+    ) -> Result<DeltaStats, DeltaError<S::Error>> {
+        self.search(new, None, sink)
+    }
+
+    fn search<R: Read, S: DeltaSink>(
+        &self,
+        mut new: R,
+        mut file_hasher: Option<&mut FileHasher>,
+        sink: &mut S,
+    ) -> Result<DeltaStats, DeltaError<S::Error>> {
         let layout = *self.sig.layout();
         let block_len = layout.block_len as usize;
         let last_len = layout.last_block_size() as usize;
@@ -246,7 +269,9 @@ impl<'a> DeltaGenerator<'a> {
                         if n == 0 {
                             eof = true;
                         }
-                        file_hasher.update(&buf[end..end + n]);
+                        if let Some(h) = file_hasher.as_deref_mut() {
+                            h.update(&buf[end..end + n]);
+                        }
                         end += n;
                         if end == buf.len() {
                             break;
@@ -323,14 +348,13 @@ impl<'a> DeltaGenerator<'a> {
                 break;
             }
             let n = read_full(&mut new, &mut buf[..READ_CHUNK]).map_err(DeltaError::Read)?;
-            file_hasher.update(&buf[..n]);
+            if let Some(h) = file_hasher.as_deref_mut() {
+                h.update(&buf[..n]);
+            }
             end = n;
             eof = n == 0;
         }
-        Ok(DeltaOutcome {
-            digest: file_hasher.finish(),
-            stats,
-        })
+        Ok(stats)
     }
 }
 

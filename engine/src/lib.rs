@@ -23,6 +23,7 @@ pub mod fs;
 pub mod layout;
 pub mod local;
 pub mod patch;
+pub mod rebuild;
 pub mod rolling;
 pub mod signature;
 mod weak_scan;
