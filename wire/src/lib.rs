@@ -1,9 +1,23 @@
-//! The rsync wire protocol (versions 27–32), sans-IO codecs and role state machines.
+//! The rsync wire protocol (versions 27–32) as a client of a real `rsync --server`.
 //!
-//! Entry points: [`session::push`] and [`session::pull`] run a whole transfer against a
-//! remote `rsync --server` started through a remote shell ([`rsh::RemoteShell`]).
-//! The codecs ([`codec`], [`mux`], [`flist`], [`sum_head`], [`tokens`], [`filter_list`])
-//! work on byte buffers and report "need more bytes" instead of blocking.
+//! Layers, bottom up:
+//!
+//! * **Codecs** ([`codec`], [`mux`], [`flist`], [`sum_head`], [`tokens`], [`compress`],
+//!   [`filter_list`], [`stats`]): pure functions and small state objects over byte
+//!   buffers; a decoder that runs out of bytes reports "need more" and changes nothing.
+//!   Every length or count from the peer is checked against a limit before it allocates.
+//! * **[`stream::ProtocolStream`]**: one session's bytes without I/O — multiplex
+//!   (de)framing, out-of-band messages, the ndx codecs, `try_read` (`Ok(None)` = feed
+//!   more bytes) and framed output.
+//! * **Role state machines** ([`handshake::ClientHandshake`], [`push::PushMachine`],
+//!   [`pull::PullMachine`]): `advance(&mut ProtocolStream, &mut dyn OutputSink)` runs
+//!   until input is needed ([`role::Progress`]). They do the local file work (scan, delta,
+//!   patch, rename) through `rdsync_engine`.
+//! * **I/O** ([`connection::Connection::drive`] over a [`connection::Transport`];
+//!   [`rsh::RemoteShell`] spawns `rsh [-l user] host rsync --server …` with pump threads).
+//!
+//! Entry points: [`session::push`] / [`session::pull`] (spawn through a remote shell) and
+//! [`session::push_over`] / [`session::pull_over`] (any transport, e.g. an SSH channel).
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
