@@ -71,7 +71,9 @@ fn entry_for(
     Ok(Some(e))
 }
 
-fn excluded(name: &[u8], opts: &TransferOptions) -> bool {
+/// Whether `--exclude` patterns (matched against the basename, `*` and `?` only) exclude
+/// `name`.
+pub fn excluded(name: &[u8], opts: &TransferOptions) -> bool {
     let base = name.rsplit(|b| *b == b'/').next().unwrap_or(name);
     opts.excludes
         .iter()

@@ -991,7 +991,12 @@ impl PullState {
             let mut names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
             names.sort();
             for p in names {
-                if !wanted.contains(&p) {
+                let base = p
+                    .file_name()
+                    .map(|b| b.as_encoded_bytes().to_vec())
+                    .unwrap_or_default();
+                // Excluded names are protected from deletion (no --delete-excluded).
+                if !wanted.contains(&p) && !crate::local_scan::excluded(&base, &self.opts) {
                     let rel = p.strip_prefix(destination.root()).unwrap_or(&p);
                     let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
                     println!(

@@ -480,3 +480,77 @@ fn newer_destination_tree(src: &Path) {
     common::make_tree(src);
     common::put_file(&src.join("d1/d2/c"), b"older source", 0o644, 1_400_000_000);
 }
+
+#[test]
+fn excludes_with_delete_keep_excluded_destination_files() {
+    fn tree_with_objects(src: &Path) {
+        common::make_tree(src);
+        common::put_file(&src.join("d1/x.o"), b"object", 0o644, 1_600_000_000);
+    }
+    fn old_with_objects(dst: &Path) {
+        common::make_old_version(dst);
+        common::put_file(&dst.join("keep.o"), b"local object", 0o644, 1_500_000_000);
+        common::put_file(
+            &dst.join("d1/also.o"),
+            b"local object",
+            0o644,
+            1_500_000_000,
+        );
+    }
+    let e = env("exclude-delete");
+    let src = e.dir.join("src");
+    tree_with_objects(&src);
+    let opts = TransferOptions {
+        delete: true,
+        excludes: vec!["*.o".into()],
+        ..TransferOptions::archive()
+    };
+    for push_mode in [true, false] {
+        let theirs = e.dir.join(format!("{push_mode}-rsync"));
+        let ours = e.dir.join(format!("{push_mode}-ours"));
+        old_with_objects(&theirs);
+        old_with_objects(&ours);
+        let args = ["-a", "--delete", "--exclude=*.o"];
+        let report = if push_mode {
+            let (code, out, err) = rsync(
+                &e,
+                None,
+                &args,
+                &slash(&src),
+                &format!("localhost:{}", slash(&theirs)),
+            );
+            assert_eq!(code, 0, "{out} {err}");
+            push(
+                &shell(&e, None),
+                &opts,
+                &[PathBuf::from(slash(&src))],
+                &slash(&ours),
+            )
+        } else {
+            let (code, out, err) = rsync(
+                &e,
+                None,
+                &args,
+                &format!("localhost:{}", slash(&src)),
+                &slash(&theirs),
+            );
+            assert_eq!(code, 0, "{out} {err}");
+            pull(
+                &shell(&e, None),
+                &opts,
+                &[slash(&src)],
+                &PathBuf::from(slash(&ours)),
+            )
+        };
+        ok(&report, "exclude + delete");
+        assert!(
+            ours.join("keep.o").exists(),
+            "an excluded destination file was deleted"
+        );
+        assert_eq!(
+            common::tree_listing(&ours),
+            common::tree_listing(&theirs),
+            "push={push_mode}"
+        );
+    }
+}
