@@ -186,6 +186,9 @@ pub fn make_fixture(src: &Path) {
         rustix::fs::makedev(1, 3),
     )
     .unwrap();
+    // Hard links between non-regular files (rsync's hardlink-specials/-symlinks).
+    std::fs::hard_link(src.join("fifo"), src.join("d1/fifo_hl")).unwrap();
+    std::fs::hard_link(src.join("dangling"), src.join("dangling_hl")).unwrap();
     fix_times(src, 1_600_000_000);
     set_mtime(&src.join("d1.x/x"), 315_532_800, 0); // 1980
     set_mtime(&src.join("empty"), 2_524_608_000, 5); // 2050

@@ -637,8 +637,10 @@ impl Generator<'_> {
             return;
         }
         if let Some(g) = group {
-            let missing = old.is_none_or(|o| o.kind() != FileKind::File);
-            if missing && !self.hard_links.is_last(g, i) {
+            // Only a regular file waits for its group's last member (rsync transfers that
+            // one and links the others to it); other kinds are made by the first member.
+            let missing = old.is_none_or(|o| o.kind() != kind);
+            if kind == FileKind::File && missing && !self.hard_links.is_last(g, i) {
                 self.hard_links.waiting[g].push(i);
                 return;
             }
@@ -1255,6 +1257,7 @@ impl Generator<'_> {
         {
             if self.opts.report_unchanged {
                 item.hardlink_to = None;
+                item.link_target = e.link_target.as_ref().map(|t| t.to_vec());
                 self.push_item(item);
             }
             return;
@@ -1265,6 +1268,7 @@ impl Generator<'_> {
                 if self.opts.dry_run {
                     // rsync's dry run names no link target for an existing file.
                     item.hardlink_to = None;
+                    item.link_target = e.link_target.as_ref().map(|t| t.to_vec());
                 }
             }
             _ => {

@@ -1,4 +1,5 @@
-//! Hard-link groups for `-H`: regular files sharing (dev, inode) in the source.
+//! Hard-link groups for `-H`: non-directories (files, symlinks, devices, FIFOs) sharing
+//! (dev, inode) in the source.
 //!
 //! rsync's generator walks the sorted list; a member whose destination is missing waits
 //! unless it is the group's last member, the first member that is transferred (or found up
@@ -27,7 +28,7 @@ impl HardLinkGroups {
     pub fn new(entries: &[FileEntry]) -> Self {
         let mut by_inode: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
-            if e.kind() == FileKind::File && e.stat.nlink > 1 {
+            if e.kind() != FileKind::Dir && e.stat.nlink > 1 {
                 by_inode
                     .entry((e.stat.dev, e.stat.ino))
                     .or_default()
