@@ -159,7 +159,7 @@ fn hard_links_and_devices_both_ways() {
     };
     both_ways(
         "hlinks",
-        &[None, Some(30), Some(29), Some(28)],
+        &[None, Some(30), Some(29), Some(28), Some(27)],
         &["-aH"],
         &opts,
         tree_with_links,

@@ -129,7 +129,18 @@ impl FileListEncoder {
         }
         let mut first_hlink: Option<i32> = None;
         let mut devino: Option<(i64, i64)> = None;
-        if cfg.hard_links
+        if cfg.hard_links && proto < 28 {
+            // Below 28 every regular file carries (dev + 1, inode); a file that is not
+            // multiply linked gets a pair no real file has.
+            if e.is_regular() {
+                let (dev, ino) = match e.hard_link {
+                    Some(HardLinkInfo::DevIno(dev, ino)) => (dev, ino),
+                    _ => (i64::MAX - 1, i64::from(ndx)),
+                };
+                self.dev = dev;
+                devino = Some((dev, ino));
+            }
+        } else if cfg.hard_links
             && !e.is_dir()
             && let Some(HardLinkInfo::DevIno(dev, ino)) = e.hard_link
         {
