@@ -123,3 +123,34 @@ fn hard_links_devices_and_checksums_against_rsync_327() {
         );
     }
 }
+
+#[test]
+fn compression_against_rsync_327() {
+    let z = TransferOptions {
+        compress: true,
+        ..TransferOptions::archive()
+    };
+    for p in [None, Some(30), Some(29)] {
+        run_case(
+            &format!("p327-z-{}", p.unwrap_or(0)),
+            p,
+            &["-az"],
+            &z,
+            false,
+        );
+    }
+    for choice in ["zlib", "zlibx"] {
+        let opts = TransferOptions {
+            compress_choice: Some(choice.into()),
+            ..TransferOptions::archive()
+        };
+        let arg = format!("--zc={choice}");
+        run_case(
+            &format!("p327-{choice}"),
+            None,
+            &["-a", arg.as_str()],
+            &opts,
+            false,
+        );
+    }
+}
