@@ -16,6 +16,8 @@ pub(crate) struct DestPlan {
     pub rename: Option<Vec<u8>>,
     /// The destination directory was created by this run.
     pub created: bool,
+    /// The absolute path of the root (for messages).
+    pub root_abs: Vec<u8>,
 }
 
 /// Errors that stop the run before any transfer.
@@ -150,6 +152,7 @@ pub(crate) fn resolve(
                 root: Some(open(dest_path)?),
                 rename: None,
                 created: false,
+                root_abs: full_name(dest_path),
             });
         }
         Ok(_) if total > 1 => return Err(DestError::NotADirectory),
@@ -177,12 +180,14 @@ pub(crate) fn resolve(
                 root: None,
                 rename: None,
                 created: true,
+                root_abs: full_name(&trimmed),
             });
         }
         return Ok(DestPlan {
             root: Some(open(&trimmed)?),
             rename: None,
             created: true,
+            root_abs: full_name(&trimmed),
         });
     }
     // A single entry is written under the destination's name ("mode 2").
@@ -196,11 +201,13 @@ pub(crate) fn resolve(
             root: None,
             rename: Some(base.to_vec()),
             created: false,
+            root_abs: full_name(parent),
         });
     }
     Ok(DestPlan {
         root: Some(open(parent)?),
         rename: Some(base.to_vec()),
         created: false,
+        root_abs: full_name(parent),
     })
 }

@@ -630,9 +630,78 @@ impl Generator<'_> {
         } else {
             parent.as_ref().and_then(|d| d.lstat(&base).ok())
         };
+        if parent.is_none()
+            && !dest_name.is_empty()
+            && !self.opts.dry_run
+            && !self.missing_dirs.contains(&parent_rel)
+        {
+            // The parent exists but is not a directory we can enter (e.g. a file kept by
+            // --ignore-existing): rsync's generator fails to stat the entry.
+            let errno = self
+                .plan
+                .root
+                .as_ref()
+                .and_then(|r| r.open_dir(&parent_rel).err())
+                .map_or(rustix::io::Errno::NOTDIR, |e| e.errno);
+            let full = join(&self.plan.root_abs, &dest_name);
+            let err = crate::fs::FsError::new("stat", &full, errno);
+            if kind == FileKind::Dir {
+                // rsync itemizes the directory as new, fails to make it, and skips its
+                // contents.
+                let item = Item {
+                    name: self.display_name(i),
+                    kind,
+                    update: UpdateType::Created,
+                    changes: ItemChanges {
+                        new: true,
+                        ..ItemChanges::default()
+                    },
+                    link_target: None,
+                    hardlink_to: None,
+                    transferred: false,
+                };
+                self.push_item(item);
+                self.error(format!(
+                    "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
+                    String::from_utf8_lossy(&full),
+                    err.errno_string()
+                ));
+                self.pending.push_back(Pending::Message(Message {
+                    kind: MessageKind::Error,
+                    text: "*** Skipping any contents from this failed directory ***".to_string(),
+                }));
+                self.skip_dir = Some(self.entries[i].name.to_vec());
+                return;
+            }
+            self.error(format!(
+                "rsync: [generator] recv_generator: failed to stat \"{}\": {}",
+                String::from_utf8_lossy(&full),
+                err.errno_string()
+            ));
+            return;
+        }
         if self.opts.existing && old.is_none() && !dest_name.is_empty() {
             if kind == FileKind::Dir {
                 self.skip_dir = Some(self.entries[i].name.to_vec());
+            }
+            return;
+        }
+        if self.opts.ignore_existing
+            && kind == FileKind::Dir
+            && old.is_some_and(|o| o.kind() != FileKind::Dir)
+        {
+            // --ignore-existing keeps a non-directory where the source has a directory; like
+            // rsync, the directory's mtime still lands on it at the end.
+            if self.opts.times {
+                let e = &self.entries[i];
+                self.fixups.push(DirFixup {
+                    dir_rel: dest_name.clone(),
+                    attrs: Attrs {
+                        mtime: Some((e.stat.mtime, e.stat.mtime_nsec)),
+                        ..Attrs::default()
+                    },
+                    needed: true,
+                });
             }
             return;
         }
