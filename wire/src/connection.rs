@@ -191,6 +191,14 @@ impl<T: Transport> Connection<T> {
 
     /// Runs a role machine to completion: flush its output, feed it input, repeat.
     pub fn drive(&mut self, machine: &mut dyn RoleMachine) -> Result<(), WireError> {
+        let result = self.drive_inner(machine);
+        if result.is_err() {
+            machine.abort();
+        }
+        result
+    }
+
+    fn drive_inner(&mut self, machine: &mut dyn RoleMachine) -> Result<(), WireError> {
         loop {
             let progress = {
                 let mut sink = TransportSink {

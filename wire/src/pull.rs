@@ -20,7 +20,7 @@ use crate::error::WireError;
 use crate::filter_list::{FilterRule, encode_filter_list};
 use crate::flist::{
     FileEntry, FileListConfig, FileListDecoder, FileListItem, HardLinkInfo, IdList, IdNames,
-    clean_duplicates, compare_names, decode_id_list,
+    clean_duplicates, compare_names, decode_id_list_item, push_id_item,
 };
 use crate::handshake::{ClientHandshake, SessionParams};
 use crate::item_flags::*;
@@ -235,7 +235,10 @@ impl PullMachine {
                             self.proto(),
                             self.params.as_ref().is_some_and(|p| p.id0_names()),
                         );
-                        self.uid_names = need!(s.try_read(&mut |c| decode_id_list(c, proto, id0)));
+                        let item = need!(s.try_read(&mut |c| decode_id_list_item(c, proto, id0)));
+                        if !push_id_item(&mut self.uid_names, item)? {
+                            continue;
+                        }
                     }
                     self.step = PullStep::GidList;
                 }
@@ -245,7 +248,10 @@ impl PullMachine {
                             self.proto(),
                             self.params.as_ref().is_some_and(|p| p.id0_names()),
                         );
-                        self.gid_names = need!(s.try_read(&mut |c| decode_id_list(c, proto, id0)));
+                        let item = need!(s.try_read(&mut |c| decode_id_list_item(c, proto, id0)));
+                        if !push_id_item(&mut self.gid_names, item)? {
+                            continue;
+                        }
                     }
                     self.step = PullStep::IoError;
                 }
@@ -472,6 +478,16 @@ impl PullMachine {
             return Ok(false);
         }
         check_requested_names(&received, &self.sources)?;
+        // The sender must have applied the filters we sent (rsync 3.2.7+).
+        for e in &received {
+            let base = e.name.rsplit(|b| *b == b'/').next().unwrap_or(&e.name);
+            if e.name != b"." && crate::local_scan::excluded(base, &self.opts) {
+                return Err(WireError::Unsupported(format!(
+                    "ERROR: rejecting excluded file-list name: {}",
+                    e.display_name()
+                )));
+            }
+        }
         // Sort (stable) and remember each entry's transmission index for hard links.
         let mut order: Vec<usize> = (0..received.len()).collect();
         order.sort_by(|a, b| match (received.get(*a), received.get(*b)) {
@@ -554,6 +570,12 @@ impl PullMachine {
 }
 
 impl RoleMachine for PullMachine {
+    fn abort(&mut self) {
+        if let Some(file) = self.active_file.take() {
+            let _ = std::fs::remove_file(&file.tmp_path);
+        }
+    }
+
     fn advance(
         &mut self,
         s: &mut ProtocolStream,
@@ -686,7 +708,9 @@ impl PullState {
                     .map(|t| t.into_os_string().into_encoded_bytes())
                     == Some(target.clone());
             if !same {
-                remove_existing(&path, existing.as_ref().is_some_and(|m| m.is_dir()))?;
+                if !self.make_way(&path, existing.as_ref())? {
+                    return Ok(());
+                }
                 std::os::unix::fs::symlink(
                     <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target),
                     &path,
@@ -704,7 +728,9 @@ impl PullState {
                         .is_none_or(|r| crate::local_scan::split_rdev(md.rdev()) == r)
             });
             if !ok {
-                remove_existing(&path, existing.as_ref().is_some_and(|m| m.is_dir()))?;
+                if !self.make_way(&path, existing.as_ref())? {
+                    return Ok(());
+                }
                 make_special(&path, &e)?;
             }
             self.owners.apply(&path, &e);
@@ -808,6 +834,30 @@ impl PullState {
         Ok(())
     }
 
+    /// Removes a non-directory at `path`, or an empty directory; a non-empty directory
+    /// (or the destination root) is left alone and the entry fails (exit 23), as rsync
+    /// does without `--force`. Returns whether the way is clear.
+    fn make_way(
+        &mut self,
+        path: &Path,
+        existing: Option<&std::fs::Metadata>,
+    ) -> Result<bool, WireError> {
+        let Some(md) = existing else { return Ok(true) };
+        if !md.is_dir() {
+            std::fs::remove_file(path).map_err(|err| WireError::file(path, err))?;
+            return Ok(true);
+        }
+        if path == self.destination.root() || std::fs::remove_dir(path).is_err() {
+            eprintln!(
+                "rsync: could not make way for new non-directory: {} (a directory is in the way)",
+                path.display()
+            );
+            self.failed = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// `recv_files`, first half: the echoed sum head arrived for `i`; opens the basis and
     /// a temp file next to the target.
     fn open_received(&mut self, i: usize, head: SumHead) -> Result<ActiveFile, WireError> {
@@ -880,12 +930,17 @@ impl PullState {
                     let _ = std::fs::remove_file(&tmp_path);
                     return Err(err);
                 }
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
+                    && std::fs::remove_dir(&path).is_err()
+                {
+                    // rsync: a non-empty directory is only replaced with --force/--delete.
                     let _ = std::fs::remove_file(&tmp_path);
-                    return Err(WireError::file(
-                        &path,
-                        std::io::Error::other("a directory is in the way"),
-                    ));
+                    eprintln!(
+                        "rsync: could not make way for new file: {} (a non-empty directory is in the way)",
+                        e.display_name()
+                    );
+                    self.failed = true;
+                    return Ok(None);
                 }
                 std::fs::rename(&tmp_path, &path).map_err(|err| WireError::file(&path, err))?;
                 Ok(Some(e.display_name()))

@@ -43,6 +43,10 @@ pub trait RoleMachine {
         s: &mut ProtocolStream,
         out: &mut dyn OutputSink,
     ) -> Result<Progress, WireError>;
+
+    /// The session failed outside `advance` (e.g. the connection closed): clean up
+    /// (remove a half-written temp file).
+    fn abort(&mut self) {}
 }
 
 /// Early-returns `Progress::NeedInput` when a `try_read` reports missing bytes.

@@ -213,6 +213,13 @@ impl FileListDecoder {
             prev.mode = m;
         }
         entry.mode = prev.mode;
+        if (entry.name == b"." || entry.name == b"/.") && !entry.is_dir() {
+            return Err(WireError::protocol(format!(
+                "ERROR: rejecting non-directory transfer-root entry: {}",
+                entry.display_name()
+            ))
+            .into());
+        }
         if cfg.owner && xflags & XMIT_SAME_UID == 0 {
             prev.uid = if proto < 30 {
                 c.i32()? as u32

@@ -44,25 +44,61 @@ pub fn encode_id_list(
     }
 }
 
-/// Reads one list (see [`encode_id_list`]).
+/// One item of an id list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdListItem {
+    /// A non-zero id and its name.
+    Name(u32, Vec<u8>),
+    /// The terminator, with the name of id 0 when `CF_ID0_NAMES` is on.
+    End(Option<Vec<u8>>),
+}
+
+/// Reads one item of an id list (so that huge lists are read in linear time).
+pub fn decode_id_list_item(
+    c: &mut ReadCursor<'_>,
+    proto: u32,
+    id0_names: bool,
+) -> Decoded<IdListItem> {
+    let id = if proto >= 30 { c.varint()? } else { c.i32()? } as u32;
+    if id == 0 {
+        if id0_names {
+            let len = usize::from(c.u8()?);
+            return Ok(IdListItem::End(Some(c.take(len)?.to_vec())));
+        }
+        return Ok(IdListItem::End(None));
+    }
+    let len = usize::from(c.u8()?);
+    Ok(IdListItem::Name(id, c.take(len)?.to_vec()))
+}
+
+/// Appends `item` to `list`, refusing lists longer than rsync would ever send.
+pub fn push_id_item(list: &mut IdList, item: IdListItem) -> Result<bool, crate::error::WireError> {
+    match item {
+        IdListItem::Name(id, name) => {
+            if list.len() >= MAX_ID_NAMES {
+                return Err(crate::error::WireError::protocol("uid/gid list too long"));
+            }
+            list.push((id, name));
+            Ok(false)
+        }
+        IdListItem::End(id0) => {
+            if let Some(name) = id0 {
+                list.push((0, name));
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Reads one whole list (see [`encode_id_list`]).
 pub fn decode_id_list(c: &mut ReadCursor<'_>, proto: u32, id0_names: bool) -> Decoded<IdList> {
     let mut ids = Vec::new();
     loop {
-        let id = if proto >= 30 { c.varint()? } else { c.i32()? } as u32;
-        if id == 0 {
-            break;
-        }
-        let len = usize::from(c.u8()?);
-        ids.push((id, c.take(len)?.to_vec()));
-        if ids.len() > MAX_ID_NAMES {
-            return Err(crate::error::WireError::protocol("uid/gid list too long").into());
+        let item = decode_id_list_item(c, proto, id0_names)?;
+        if push_id_item(&mut ids, item)? {
+            return Ok(ids);
         }
     }
-    if id0_names {
-        let len = usize::from(c.u8()?);
-        ids.push((0, c.take(len)?.to_vec()));
-    }
-    Ok(ids)
 }
 
 /// Names of local users or groups, read from `/etc/passwd` or `/etc/group`.

@@ -13,7 +13,9 @@ pub use decode::check_safe_name;
 pub use decode::{FileListDecoder, FileListItem};
 pub use encode::FileListEncoder;
 pub use entry::{FileEntry, HardLinkInfo, mode};
-pub use idlist::{IdList, IdNames, decode_id_list, encode_id_list};
+pub use idlist::{
+    IdList, IdListItem, IdNames, decode_id_list, decode_id_list_item, encode_id_list, push_id_item,
+};
 pub use sort::{clean_duplicates, compare_names, sort_file_list};
 
 /// `XMIT_TOP_DIR`.
