@@ -556,7 +556,8 @@ impl PullMachine {
         if st.opts.delete {
             if io_error == 0 {
                 let destination = st.destination.clone();
-                st.delete_extraneous(&destination)?;
+                let deleted = st.delete_extraneous(&destination)?;
+                s.messages.deleted.extend(deleted);
             } else {
                 eprintln!("IO error encountered -- skipping file deletion");
             }
@@ -1018,7 +1019,10 @@ impl PullState {
         Ok(())
     }
 
-    fn delete_extraneous(&self, destination: &Destination) -> Result<(), WireError> {
+    /// `--delete` as the receiving client: removes what the sender does not have in the
+    /// directories it sent with content; returns the names (directories with `/`).
+    fn delete_extraneous(&self, destination: &Destination) -> Result<Vec<String>, WireError> {
+        let mut deleted = Vec::new();
         let wanted: HashSet<PathBuf> = self
             .paths
             .iter()
@@ -1054,16 +1058,16 @@ impl PullState {
                 if !wanted.contains(&p) && !crate::local_scan::excluded(&base, &self.opts) {
                     let rel = p.strip_prefix(destination.root()).unwrap_or(&p);
                     let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
-                    println!(
-                        "deleting {}{}",
-                        rel.display(),
-                        if is_dir { "/" } else { "" }
-                    );
+                    let name = format!("{}{}", rel.display(), if is_dir { "/" } else { "" });
+                    if self.opts.verbose > 0 {
+                        println!("deleting {name}");
+                    }
                     remove_existing(&p, true)?;
+                    deleted.push(name);
                 }
             }
         }
-        Ok(())
+        Ok(deleted)
     }
 
     fn finish_directories(&self) -> Result<(), WireError> {

@@ -47,6 +47,19 @@ fn rsync(s: &Setup, protocol: Option<u32>, args: &[&str], from: &str, to: &str) 
     code
 }
 
+fn rsync_stdout(s: &Setup, protocol: Option<u32>, args: &[&str], from: &str, to: &str) -> String {
+    let mut cmd = Command::new(common::rsync_bin());
+    cmd.args(args).arg("-e").arg(&s.rsh);
+    match protocol {
+        Some(p) => cmd.arg(format!("--rsync-path=/usr/bin/rsync --protocol={p}")),
+        None => cmd.arg("--rsync-path=/usr/bin/rsync"),
+    };
+    cmd.arg(from).arg(to);
+    let (code, out, err) = common::run(&mut cmd);
+    assert_eq!(code, 0, "rsync {args:?} {from} {to} failed: {out} {err}");
+    out
+}
+
 fn slash(p: &Path) -> String {
     format!("{}/", p.display())
 }
@@ -126,13 +139,21 @@ fn pull_case(protocol: Option<u32>, rsync_args: &[&str], opts: &TransferOptions,
         common::make_old_version(&theirs);
         common::make_old_version(&ours);
     }
-    rsync(
+    let mut verbose_args = rsync_args.to_vec();
+    verbose_args.push("-v");
+    let out = rsync_stdout(
         &s,
         protocol,
-        rsync_args,
+        &verbose_args,
         &format!("localhost:{}", slash(&src)),
         &slash(&theirs),
     );
+    let mut rsync_deleted: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("deleting "))
+        .map(str::to_string)
+        .collect();
+    rsync_deleted.sort();
     let report = pull(
         &shell(&s, protocol),
         opts,
@@ -164,6 +185,12 @@ fn pull_case(protocol: Option<u32>, rsync_args: &[&str], opts: &TransferOptions,
         &theirs,
         &ours,
         &format!("pull proto {protocol:?} {rsync_args:?}"),
+    );
+    let mut our_deleted = report.messages.deleted.clone();
+    our_deleted.sort();
+    assert_eq!(
+        our_deleted, rsync_deleted,
+        "pull deletions differ from rsync's"
     );
 }
 
