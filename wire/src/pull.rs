@@ -848,7 +848,18 @@ impl PullState {
             std::fs::remove_file(path).map_err(|err| WireError::file(path, err))?;
             return Ok(true);
         }
-        if path == self.destination.root() || std::fs::remove_dir(path).is_err() {
+        if path == self.destination.root() {
+            return Err(WireError::protocol(
+                "refusing to replace the destination directory",
+            ));
+        }
+        let removed = if self.opts.delete {
+            // Deletions are active: a directory in the way goes, contents and all.
+            std::fs::remove_dir_all(path).is_ok()
+        } else {
+            std::fs::remove_dir(path).is_ok()
+        };
+        if !removed {
             eprintln!(
                 "rsync: could not make way for new non-directory: {} (a directory is in the way)",
                 path.display()
@@ -931,9 +942,13 @@ impl PullState {
                     let _ = std::fs::remove_file(&tmp_path);
                     return Err(err);
                 }
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
-                    && std::fs::remove_dir(&path).is_err()
-                {
+                let in_the_way = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+                let cleared = if self.opts.delete {
+                    std::fs::remove_dir_all(&path).is_ok()
+                } else {
+                    std::fs::remove_dir(&path).is_ok()
+                };
+                if in_the_way && !cleared {
                     // rsync: a non-empty directory is only replaced with --force/--delete.
                     let _ = std::fs::remove_file(&tmp_path);
                     eprintln!(

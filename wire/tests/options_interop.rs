@@ -554,3 +554,49 @@ fn excludes_with_delete_keep_excluded_destination_files() {
         );
     }
 }
+
+#[test]
+fn a_directory_in_the_way_of_a_file_is_replaced_only_with_delete() {
+    let e = env("dir-in-the-way");
+    let src = e.dir.join("src");
+    common::make_tree(&src);
+    for (delete, tag) in [(true, "delete"), (false, "nodelete")] {
+        let theirs = e.dir.join(format!("{tag}-rsync"));
+        let ours = e.dir.join(format!("{tag}-ours"));
+        for d in [&theirs, &ours] {
+            common::put_file(&d.join("a/inside"), b"x", 0o644, 1_500_000_000);
+            common::put_file(&d.join("link/inside"), b"x", 0o644, 1_500_000_000);
+        }
+        let mut args = vec!["-a"];
+        if delete {
+            args.push("--delete");
+        }
+        let (code, out, err) = rsync(
+            &e,
+            None,
+            &args,
+            &format!("localhost:{}", slash(&src)),
+            &slash(&theirs),
+        );
+        let opts = TransferOptions {
+            delete,
+            ..TransferOptions::archive()
+        };
+        let report = pull(
+            &shell(&e, None),
+            &opts,
+            &[slash(&src)],
+            &PathBuf::from(slash(&ours)),
+        );
+        assert_eq!(
+            report.exit_code, code,
+            "{tag}: exit differs from rsync ({out} {err}); ours: {:?}",
+            report.error
+        );
+        assert_eq!(
+            common::tree_listing(&ours),
+            common::tree_listing(&theirs),
+            "{tag}: trees differ"
+        );
+    }
+}
