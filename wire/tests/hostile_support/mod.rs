@@ -187,8 +187,20 @@ impl Outcome {
     }
 }
 
-/// Runs the real client in a child process against the fake server `scenario`.
+/// Runs the real client (`-a`) in a child process against the fake server `scenario`.
 pub fn run_client(arena: &Arena, scenario: &str, arg: &str, mode: &Mode) -> Outcome {
+    run_client_with(arena, scenario, arg, mode, "")
+}
+
+/// [`run_client`] with extra client options: a comma-separated list of `z`
+/// (compression) and `exclude=PATTERN`.
+pub fn run_client_with(
+    arena: &Arena,
+    scenario: &str,
+    arg: &str,
+    mode: &Mode,
+    opts: &str,
+) -> Outcome {
     let exe = std::env::current_exe().unwrap();
     let rsh = arena.harness.join("fake-rsh");
     // argv: [-l user] host rsync --server ...; recorded for the curious, then the
@@ -226,6 +238,7 @@ pub fn run_client(arena: &Arena, scenario: &str, arg: &str, mode: &Mode) -> Outc
         .env(SCENARIO, scenario)
         .env(ARG, arg)
         .env("HOSTILE_DIRECTION", direction)
+        .env("HOSTILE_OPTS", opts)
         .env("HOSTILE_SOURCES", sources)
         .env("HOSTILE_DEST", &arena.dest)
         .env("HOSTILE_RSH", &rsh)
@@ -272,7 +285,14 @@ pub fn client_main() {
         user: None,
         host: "fakehost".into(),
     };
-    let opts = TransferOptions::archive();
+    let mut opts = TransferOptions::archive();
+    for o in std::env::var("HOSTILE_OPTS").unwrap_or_default().split(',') {
+        if o == "z" {
+            opts.compress = true;
+        } else if let Some(p) = o.strip_prefix("exclude=") {
+            opts.excludes.push(p.to_string());
+        }
+    }
     let sources: Vec<String> = var("HOSTILE_SOURCES").lines().map(String::from).collect();
     let report = if var("HOSTILE_DIRECTION") == "pull" {
         rdsync_wire::pull(&shell, &opts, &sources, Path::new(&var("HOSTILE_DEST")))

@@ -200,16 +200,28 @@ impl ServerIo {
 /// Version exchange, compat flags, checksum negotiation and seed, as a 3.5.0 server
 /// writes them; returns the client's protocol.
 pub fn handshake(io: &mut ServerIo, compat: i32) -> Res<i32> {
+    handshake_with(io, compat, None)
+}
+
+/// [`handshake`] for a client that negotiates compression (`-z`): the server offers
+/// `compress_list`.
+pub fn handshake_with(io: &mut ServerIo, compat: i32, compress_list: Option<&[u8]>) -> Res<i32> {
     let mut v = Vec::new();
     put_int32(&mut v, PROTO as i32);
     put_varint(&mut v, compat);
     put_vstring(&mut v, SERVER_CHECKSUMS).map_err(|e| e.to_string())?;
+    if let Some(z) = compress_list {
+        put_vstring(&mut v, z).map_err(|e| e.to_string())?;
+    }
     put_int32(&mut v, 12345);
     io.data(&v);
     io.flush()?;
     let client = io.read(|c| c.i32())?;
     if compat & 0x80 != 0 {
         io.read(|c| c.vstring(255).map(<[u8]>::to_vec))?;
+        if compress_list.is_some() {
+            io.read(|c| c.vstring(255).map(<[u8]>::to_vec))?;
+        }
     }
     io.start_multiplex()?;
     Ok(client)
