@@ -408,6 +408,22 @@ fn serve(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
                         v.clear();
                         io.message(MessageCode::ErrorExit, &11i32.to_le_bytes())?;
                     }
+                    "basis_dir" => {
+                        // A --compare-dest index we never offered (and no xname).
+                        io.ndx(req.ndx);
+                        io.data(&(req.iflags | 0x0800).to_le_bytes());
+                        v.push(0x05);
+                    }
+                    "ndx_flist" | "ndx_flist_eof" | "ndx_del_stats" => {
+                        // Incremental-recursion and deletion-stats indexes in a
+                        // non-incremental pull, from the sender.
+                        io.ndx(match attack.as_str() {
+                            "ndx_flist" => -102,
+                            "ndx_flist_eof" => -2,
+                            _ => -3,
+                        });
+                        put_varint(&mut v, 0);
+                    }
                     "ndx_oob" => {
                         io.ndx(77);
                         io.data(&0x8000u16.to_le_bytes());
@@ -521,6 +537,11 @@ fn serve(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
             }
             receiver_tail(io)?;
             Ok(After::Drain)
+        }
+        // The benign push cut after `arg` bytes of server output.
+        "push_truncate" => {
+            io.budget = Some(arg.parse().unwrap_or(0));
+            serve(io, "push_benign", "")
         }
         // A request for index `arg`.
         "push_ndx" => {
@@ -864,6 +885,10 @@ fn broken_delta_replies_are_refused_and_temp_files_removed() {
         ("fuzzy", 2, "refusing malicious fuzzy operation"),
         ("ndx_oob", 2, "Invalid file index"),
         ("error_exit", 11, "remote side exited with code 11"),
+        ("basis_dir", 2, "refusing malicious fuzzy operation"),
+        ("ndx_flist", 2, "Invalid file index: -102"),
+        ("ndx_flist_eof", 2, "Invalid file index: -2"),
+        ("ndx_del_stats", 2, "NDX_DEL_STATS"),
         ("block_oob", 2, "block 5"),
     ] {
         attack(arg, "reply", arg, &pull_src(), code, text);
@@ -1073,6 +1098,25 @@ fn benign_push_through_the_fake_server_succeeds() {
     let out = run_client(&a, "push_benign", "", &mode);
     assert_eq!(out.code("push benign"), 0, "{}", out.error());
     assert!(out.report.contains("transferred=[\"f\"]"), "{}", out.report);
+}
+
+/// §3.5 #30 for a push: the benign push cut after every byte of server output: exit
+/// 12, never a hang or a panic.
+#[test]
+fn a_push_cut_anywhere_is_a_stream_error() {
+    for cut in 0..200 {
+        let (a, mode) = push_arena("e-push-cut");
+        let what = format!("push cut at {cut}");
+        let out = run_client(&a, "push_truncate", &cut.to_string(), &mode);
+        let code = out.code(&what);
+        if code == 0 {
+            assert!(cut > 40, "{what}: success from a truncated session");
+            return;
+        }
+        assert_eq!(code, 12, "{what}: {}", out.error());
+        a.assert_confined(&what);
+    }
+    panic!("the push never completed within 200 bytes");
 }
 
 /// §3.5 #26 and scenario 6: out-of-range, negative and directory indexes.
