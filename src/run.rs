@@ -144,7 +144,9 @@ pub fn run_cli(args: Vec<OsString>) -> i32 {
         }
         Err(SyncError::Dest(e)) => {
             let text = e.to_string();
-            if text.starts_with("ERROR") {
+            if text.starts_with("ERROR")
+                || matches!(e, rdsync_engine::local::DestError::FilterFile(_))
+            {
                 printer.error_line(&text);
             } else {
                 printer.error_line(&format!("rsync: [Receiver] {text}"));

@@ -191,3 +191,24 @@ fn delete_reads_per_directory_merge_files_from_the_destination() {
         );
     }
 }
+
+#[test]
+fn malformed_per_directory_filter_file_stops_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("badmerge");
+    let src = s.join("src");
+    make_fixture(&src);
+    write(&src.join(".rsync-filter"), b"- *.bin\nnot a rule\n");
+    fix_times(&src, 1_600_000_000);
+    let (r1, r2) = compare_runs(
+        &s.path,
+        &["-ai", "-F"],
+        &["src/"],
+        "dest_rsync",
+        "dest_rdsync",
+        "bad merge",
+    );
+    assert_eq!(r1.code, 1);
+    let first = |r: &Run| r.stderr.lines().next().unwrap_or("").to_string();
+    assert_eq!(first(&r1), first(&r2));
+}

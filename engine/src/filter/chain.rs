@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use crate::fs::DirFd;
 
-use super::rule::{FilterError, FilterRule, RuleAction, RuleSyntax, parse_rules};
+use super::rule::{FilterError, FilterRule, RuleAction, RuleSyntax, parse_rules, parse_rules_from};
 
 /// The filter rules in force for one directory. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct FilterChain {
     rules: Arc<Vec<FilterRule>>,
     has_dir_merge: bool,
+    /// A malformed per-directory file met by [`FilterChain::for_dir`] (its path is relative
+    /// to the transfer root); rsync stops the transfer on it.
+    error: Option<Arc<FilterError>>,
 }
 
 impl FilterChain {
@@ -31,6 +34,7 @@ impl FilterChain {
         Self {
             rules: Arc::new(list),
             has_dir_merge,
+            error: None,
         }
     }
 
@@ -38,6 +42,11 @@ impl FilterChain {
     /// current directory), recursively up to a fixed depth.
     pub fn expand_merges(rules: Vec<FilterRule>) -> Result<Vec<FilterRule>, FilterError> {
         expand(rules, 0)
+    }
+
+    /// The malformed per-directory filter file met when this chain was built, if any.
+    pub fn error(&self) -> Option<&FilterError> {
+        self.error.as_deref()
     }
 
     /// Whether any `dir-merge` rule is in force (rules then depend on the directory).
@@ -72,6 +81,7 @@ impl FilterChain {
         Self {
             rules: Arc::new(rules),
             has_dir_merge: self.has_dir_merge,
+            error: None,
         }
     }
 
@@ -108,6 +118,7 @@ impl FilterChain {
         }
         let mut out: Vec<FilterRule> = Vec::with_capacity(self.rules.len());
         let mut changed = false;
+        let mut error: Option<Arc<FilterError>> = None;
         for r in self.rules.iter() {
             // Rules of a no-inherit dir-merge file apply only in their own directory.
             if r.no_inherit && !r.base.is_empty() && r.base != rel {
@@ -123,10 +134,23 @@ impl FilterChain {
                 Some(c) => c,
                 None => continue,
             };
-            let Ok(mut new_rules) =
-                parse_rules(&content, RuleSyntax::Filter, r.merge_default, r.word_split)
-            else {
-                continue;
+            let mut file_path = rel.to_vec();
+            if !file_path.is_empty() {
+                file_path.push(b'/');
+            }
+            file_path.extend_from_slice(file_name);
+            let mut new_rules = match parse_rules_from(
+                &content,
+                RuleSyntax::Filter,
+                r.merge_default,
+                r.word_split,
+                &file_path,
+            ) {
+                Ok(rules) => rules,
+                Err(e) => {
+                    error = Some(Arc::new(e));
+                    continue;
+                }
             };
             if r.exclude_self {
                 let mut ex = FilterRule::parse(b"- ", RuleSyntax::Exclude).ok().flatten();
@@ -142,10 +166,16 @@ impl FilterChain {
             changed = true;
             out.extend(new_rules);
         }
+        if let Some(e) = error {
+            let mut chain = self.clone();
+            chain.error = Some(e);
+            return chain;
+        }
         if !changed {
             return self.clone();
         }
         FilterChain {
+            error: None,
             rules: Arc::new(out),
             has_dir_merge: true,
         }

@@ -7,5 +7,5 @@ mod rule;
 mod wildmatch;
 
 pub use chain::FilterChain;
-pub use rule::{FilterError, FilterRule, RuleAction, RuleSyntax, parse_rules};
+pub use rule::{FilterError, FilterRule, RuleAction, RuleSyntax, parse_rules, parse_rules_from};
 pub use wildmatch::wildmatch;

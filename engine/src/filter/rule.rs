@@ -38,6 +38,16 @@ pub enum FilterError {
     /// A rule that needs a pattern had none.
     #[error("unexpected end of filter rule: {0}")]
     Invalid(String),
+    /// A bad rule in a merge file (`<rule from PATH line N>`).
+    #[error("{what}: <rule from {} line {line}>", String::from_utf8_lossy(.path))]
+    InFile {
+        /// rsync's description of the problem.
+        what: &'static str,
+        /// The merge file.
+        path: Vec<u8>,
+        /// The 1-based line number.
+        line: usize,
+    },
     /// A merge file could not be read.
     #[error("failed to open filter file {0}: {1}")]
     File(String, String),
@@ -287,6 +297,36 @@ pub fn parse_rules(
     default: Option<RuleAction>,
     word_split: bool,
 ) -> Result<Vec<FilterRule>, FilterError> {
+    parse_rules_impl(content, syntax, default, word_split).map_err(|(e, _)| e)
+}
+
+/// [`parse_rules`] for the merge file `path`: errors name the file and line as rsync does.
+pub fn parse_rules_from(
+    content: &[u8],
+    syntax: RuleSyntax,
+    default: Option<RuleAction>,
+    word_split: bool,
+    path: &[u8],
+) -> Result<Vec<FilterRule>, FilterError> {
+    parse_rules_impl(content, syntax, default, word_split).map_err(|(e, line)| {
+        let what = match e {
+            FilterError::Invalid(_) => "unexpected end of filter rule",
+            _ => "Unknown filter rule",
+        };
+        FilterError::InFile {
+            what,
+            path: path.to_vec(),
+            line,
+        }
+    })
+}
+
+fn parse_rules_impl(
+    content: &[u8],
+    syntax: RuleSyntax,
+    default: Option<RuleAction>,
+    word_split: bool,
+) -> Result<Vec<FilterRule>, (FilterError, usize)> {
     let mut out = Vec::new();
     let pieces: Vec<&[u8]> = if word_split {
         content
@@ -296,23 +336,26 @@ pub fn parse_rules(
     } else {
         content.split(|&c| c == b'\n' || c == b'\r').collect()
     };
-    for line in pieces {
+    for (n, line) in pieces.into_iter().enumerate() {
         if line.is_empty() || line[0] == b'#' || line[0] == b';' {
             continue;
         }
-        let rule = match default {
-            Some(RuleAction::Include) => {
-                FilterRule::parse(line, RuleSyntax::Include)?.map(|mut r| {
+        let parsed = match default {
+            Some(RuleAction::Include) => FilterRule::parse(line, RuleSyntax::Include).map(|r| {
+                r.map(|mut r| {
                     r.action = RuleAction::Include;
                     r
                 })
-            }
-            Some(_) => FilterRule::parse(line, RuleSyntax::Exclude)?.map(|mut r| {
-                r.action = RuleAction::Exclude;
-                r
             }),
-            None => FilterRule::parse(line, syntax)?,
+            Some(_) => FilterRule::parse(line, RuleSyntax::Exclude).map(|r| {
+                r.map(|mut r| {
+                    r.action = RuleAction::Exclude;
+                    r
+                })
+            }),
+            None => FilterRule::parse(line, syntax),
         };
+        let rule = parsed.map_err(|e| (e, n + 1))?;
         if let Some(r) = rule {
             out.push(r);
         }

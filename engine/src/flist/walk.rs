@@ -81,6 +81,9 @@ pub enum ScanError {
     /// An I/O error (exit code 23).
     #[error("{0}")]
     Io(FsError),
+    /// A malformed per-directory filter file (fatal, exit code 1, as in rsync).
+    #[error("{0}")]
+    Filter(crate::filter::FilterError),
     /// A directory was named without `-r`/`-d`.
     #[error("skipping directory {}", String::from_utf8_lossy(.0))]
     SkippedDir(Vec<u8>),
@@ -179,6 +182,10 @@ pub fn scan_source(
             {
                 // `src/` sends the contents: all of them with -r, one level with -d.
                 let chain = filters.for_dir(&dir, b"");
+                if let Some(e) = chain.error() {
+                    result.errors.push(ScanError::Filter(e.clone()));
+                    return result;
+                }
                 scan_dir(&dir, b"", source, &chain, options.recursive, &mut result);
             }
         }
@@ -219,6 +226,10 @@ pub fn scan_source(
                 match base.open_subdir(top) {
                     Ok(dir) => {
                         let chain = filters.for_dir(&dir, top);
+                        if let Some(e) = chain.error() {
+                            result.errors.push(ScanError::Filter(e.clone()));
+                            return result;
+                        }
                         scan_dir(&dir, top, source, &chain, true, &mut result);
                     }
                     Err(e) => result.errors.push(ScanError::Io(e)),
@@ -296,6 +307,10 @@ fn scan_dir(
             match dir.open_subdir(name) {
                 Ok(subdir) => {
                     let chain = filters.for_dir(&subdir, &path);
+                    if let Some(e) = chain.error() {
+                        sub.errors.push(ScanError::Filter(e.clone()));
+                        return sub;
+                    }
                     scan_dir(&subdir, &path, source, &chain, true, &mut sub);
                 }
                 Err(e) if e.is_not_found() => sub.errors.push(ScanError::Vanished(path)),

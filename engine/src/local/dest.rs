@@ -38,6 +38,9 @@ pub enum DestError {
     /// The destination's parent cannot be entered (exit 3).
     #[error("change_dir#3 \"{}\" failed: {}", String::from_utf8_lossy(.0), errno_text(*.1))]
     ChangeDir(Vec<u8>, Errno),
+    /// A per-directory filter file is malformed (exit 1); the text is rsync's message.
+    #[error("{0}")]
+    FilterFile(String),
     /// mkdir of the destination failed (exit 11).
     #[error("mkdir \"{}\" failed: {}", String::from_utf8_lossy(.0), errno_text(*.1))]
     Mkdir(Vec<u8>, Errno),
@@ -48,7 +51,7 @@ impl DestError {
     pub fn exit_code(&self) -> i32 {
         match self {
             DestError::Mkdir(..) => 11,
-            DestError::PathNotDirectory => 1,
+            DestError::PathNotDirectory | DestError::FilterFile(_) => 1,
             _ => 3,
         }
     }

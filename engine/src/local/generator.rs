@@ -161,7 +161,10 @@ pub fn sync_local(
             )));
             outcome.partial = true;
         }
-        let base_abs = abs_path(&root.base);
+        let mut base_abs = abs_path(&root.base);
+        while base_abs.len() > 1 && base_abs.ends_with(b"/") {
+            base_abs.pop();
+        }
         for e in result.errors {
             match e {
                 ScanError::Vanished(p) => {
@@ -178,6 +181,16 @@ pub fn sync_local(
                 ScanError::Io(err) => {
                     sink.message(&io_message(format!("rsync: [sender] {err}")));
                     outcome.partial = true;
+                }
+                ScanError::Filter(err) => {
+                    let text = match err {
+                        crate::filter::FilterError::InFile { what, path, line } => format!(
+                            "{what}: <rule from {} line {line}>",
+                            String::from_utf8_lossy(&join(&base_abs, &path))
+                        ),
+                        other => other.to_string(),
+                    };
+                    return Err(DestError::FilterFile(text));
                 }
             }
         }
