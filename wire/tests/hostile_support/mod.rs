@@ -125,6 +125,16 @@ impl Arena {
     }
 }
 
+impl Drop for Arena {
+    /// Removes the scratch directories, unless the test failed (kept for a look).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.base);
+            let _ = std::fs::remove_dir_all(&self.harness);
+        }
+    }
+}
+
 /// Which way the client runs.
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -280,7 +290,10 @@ pub fn run_client_with(
 pub fn client_main() {
     let var = |k: &str| std::env::var(k).unwrap();
     let shell = RemoteShell {
-        rsh: Some(var("HOSTILE_RSH")),
+        // Through `sh`: the script is read, never executed itself, so a concurrent
+        // fork in the parent holding it open for writing cannot make exec fail with
+        // ETXTBSY.
+        rsh: Some(format!("/bin/sh {}", var("HOSTILE_RSH"))),
         rsync_path: None,
         user: None,
         host: "fakehost".into(),
