@@ -3,16 +3,28 @@
 
 use libfuzzer_sys::fuzz_target;
 use rdsync_wire::codec::ReadCursor;
-use rdsync_wire::compress::{CompressedTokenReader, CompressionMethod, ReadToken, decode_compressed_item};
+use rdsync_wire::compress::{
+    CompressedTokenReader, CompressionMethod, ReadToken, decode_compressed_item,
+};
 use rdsync_wire::error::WireError;
 
 fuzz_target!(|data: &[u8]| {
-    for method in [CompressionMethod::Zlib, CompressionMethod::Zlibx, CompressionMethod::Zstd] {
-        let Ok(mut reader) = CompressedTokenReader::new(method, 31) else { return };
+    for method in [
+        CompressionMethod::Zlib,
+        CompressionMethod::Zlibx,
+        CompressionMethod::Zstd,
+    ] {
+        let Ok(mut reader) = CompressedTokenReader::new(method, 31) else {
+            return;
+        };
         let mut c = ReadCursor::new(data);
         let mut total = 0usize;
         for _ in 0..10_000 {
-            let mut fetch = || decode_compressed_item(&mut c).map(Some).map_err(|_| WireError::stream("end"));
+            let mut fetch = || {
+                decode_compressed_item(&mut c)
+                    .map(Some)
+                    .map_err(|_| WireError::stream("end"))
+            };
             match reader.next_token(&mut fetch) {
                 Ok(Some(ReadToken::Literal(d))) => {
                     assert!(d.len() <= rdsync_wire::compress::MAX_INFLATE_CHUNK);

@@ -6,7 +6,9 @@ use rdsync_wire::codec::ReadCursor;
 use rdsync_wire::flist::{FileListConfig, FileListDecoder, FileListItem, decode_id_list};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
     let protocol = 27 + u32::from(sel % 6);
     let config = FileListConfig {
         protocol,
