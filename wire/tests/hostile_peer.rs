@@ -168,6 +168,11 @@ fn serve(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
             io.budget = Some(arg.parse().unwrap_or(0));
             serve_benign(io, &mut no_hook)
         }
+        // The version integer `arg`, then nothing.
+        "version" => {
+            io.raw(&arg.parse::<i32>().unwrap_or(0).to_le_bytes())?;
+            Ok(After::Drain)
+        }
         "banner" => {
             io.raw(b"Welcome to fakehost! Last login: never\n")?;
             Ok(After::Drain)
@@ -543,6 +548,17 @@ fn serve(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
             io.budget = Some(arg.parse().unwrap_or(0));
             serve(io, "push_benign", "")
         }
+        // The receiver gives up with MSG_ERROR_EXIT(11) (a failed mkdir, say).
+        "push_error_exit" => {
+            handshake(io, COMPAT)?;
+            read_client_flist(io)?;
+            io.message(
+                MessageCode::Error,
+                b"rsync: mkdir \"dst\" failed: Permission denied (13)\n",
+            )?;
+            io.message(MessageCode::ErrorExit, &11i32.to_le_bytes())?;
+            Ok(After::Drain)
+        }
         // A request for index `arg`.
         "push_ndx" => {
             handshake(io, COMPAT)?;
@@ -791,6 +807,35 @@ fn compat_flags_we_did_not_offer_are_refused() {
         &pull_src(),
         2,
         "compat flags",
+    );
+}
+
+/// Protocol versions out of range: below our minimum 27, above rsync's 40, negative.
+#[test]
+fn out_of_range_protocol_versions_are_refused() {
+    attack(
+        "version 26",
+        "version",
+        "26",
+        &pull_src(),
+        2,
+        "older than 27",
+    );
+    attack(
+        "version 41",
+        "version",
+        "41",
+        &pull_src(),
+        2,
+        "protocol version mismatch",
+    );
+    attack(
+        "version -1",
+        "version",
+        "-1",
+        &pull_src(),
+        2,
+        "protocol version mismatch",
     );
 }
 
@@ -1116,6 +1161,18 @@ fn a_push_cut_anywhere_is_a_stream_error() {
         a.assert_confined(&what);
     }
     panic!("the push never completed within 200 bytes");
+}
+
+/// The receiver's MSG_ERROR_EXIT(11) ends the push with exit 11, as rsync does.
+#[test]
+fn a_push_ends_with_the_receivers_error_exit_code() {
+    push_attack(
+        "push error exit",
+        "push_error_exit",
+        "",
+        11,
+        "remote side exited with code 11",
+    );
 }
 
 /// §3.5 #26 and scenario 6: out-of-range, negative and directory indexes.
