@@ -4,6 +4,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use rdsync_engine::filter::FilterChain;
+
 use crate::error::WireError;
 use crate::flist::{FileEntry, HardLinkInfo, XMIT_TOP_DIR, mode};
 use crate::options::TransferOptions;
@@ -71,34 +73,13 @@ fn entry_for(
     Ok(Some(e))
 }
 
-/// Whether `--exclude` patterns (matched against the basename, `*` and `?` only) exclude
-/// `name`.
-pub fn excluded(name: &[u8], opts: &TransferOptions) -> bool {
-    let base = name.rsplit(|b| *b == b'/').next().unwrap_or(name);
-    opts.excludes
-        .iter()
-        .any(|p| simple_match(p.as_bytes(), base))
-}
-
-/// Minimal glob for `--exclude` basenames: `*` and `?` only.
-fn simple_match(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.split_first(), s.split_first()) {
-        (None, None) => true,
-        (Some((b'*', rest)), _) => {
-            simple_match(rest, s) || (!s.is_empty() && simple_match(pat, s.get(1..).unwrap_or(&[])))
-        }
-        (Some((b'?', rest)), Some((_, srest))) => simple_match(rest, srest),
-        (Some((p, rest)), Some((c, srest))) if p == c => simple_match(rest, srest),
-        _ => false,
-    }
-}
-
 /// Scans `sources` in rsync's manner: `dir/` sends `.` and the contents, `dir` sends
 /// `dir` and `dir/…`, a file sends its basename.
 pub fn scan_sources(
     sources: &[PathBuf],
     opts: &TransferOptions,
 ) -> Result<Vec<LocalEntry>, WireError> {
+    let chain = opts.filter_chain();
     let mut out = Vec::new();
     for src in sources {
         let s = src.as_os_str().as_encoded_bytes();
@@ -134,7 +115,7 @@ pub fn scan_sources(
             } else {
                 top_name
             };
-            scan_dir(src, &prefix, opts, &mut out)?;
+            scan_dir(src, &prefix, opts, &chain, &mut out)?;
         }
     }
     Ok(out)
@@ -144,6 +125,7 @@ fn scan_dir(
     dir: &Path,
     prefix: &[u8],
     opts: &TransferOptions,
+    chain: &FilterChain,
     out: &mut Vec<LocalEntry>,
 ) -> Result<(), WireError> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -160,7 +142,8 @@ fn scan_dir(
             name.push(b'/');
         }
         name.extend_from_slice(nb);
-        if excluded(&name, opts) {
+        let is_dir = std::fs::symlink_metadata(dir.join(&n)).is_ok_and(|m| m.is_dir());
+        if chain.is_excluded(&name, is_dir) {
             continue;
         }
         let path = dir.join(&n);
@@ -172,7 +155,7 @@ fn scan_dir(
         }
     }
     for (path, name) in subdirs {
-        scan_dir(&path, &name, opts, out)?;
+        scan_dir(&path, &name, opts, chain, out)?;
     }
     Ok(())
 }
@@ -180,16 +163,4 @@ fn scan_dir(
 /// Whether `m` is a directory mode.
 pub fn is_dir_mode(m: u32) -> bool {
     m & mode::S_IFMT == mode::S_IFDIR
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_basics() {
-        assert!(simple_match(b"*.o", b"a.o"));
-        assert!(!simple_match(b"*.o", b"a.c"));
-        assert!(simple_match(b"a?c", b"abc"));
-    }
 }

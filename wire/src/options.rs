@@ -68,8 +68,12 @@ pub struct TransferOptions {
     pub timeout: Option<u32>,
     /// `--protocol=N`: the highest protocol we announce (27..=32).
     pub protocol: Option<u32>,
-    /// `--exclude` patterns, sent in the filter list.
+    /// `--exclude` patterns (applied after `filters`).
     pub excludes: Vec<String>,
+    /// Filter rules in command-line order (`--filter`, `--include`, `--exclude`, as parsed
+    /// by `rdsync_engine::filter::FilterRule::parse`); `merge`/`dir-merge` rules are not
+    /// supported over the wire yet and are ignored.
+    pub filters: Vec<rdsync_engine::filter::FilterRule>,
 }
 
 impl TransferOptions {
@@ -86,6 +90,33 @@ impl TransferOptions {
             specials: true,
             ..Self::default()
         }
+    }
+
+    /// All filter rules in order: `filters`, then `excludes`.
+    pub fn filter_rules(&self) -> Vec<rdsync_engine::filter::FilterRule> {
+        use rdsync_engine::filter::{FilterRule, RuleAction, RuleSyntax};
+        let mut rules: Vec<FilterRule> = self
+            .filters
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.action,
+                    RuleAction::Include | RuleAction::Exclude | RuleAction::Clear
+                )
+            })
+            .cloned()
+            .collect();
+        for p in &self.excludes {
+            if let Ok(Some(rule)) = FilterRule::parse(p.as_bytes(), RuleSyntax::Exclude) {
+                rules.push(rule);
+            }
+        }
+        rules
+    }
+
+    /// The rules as a chain for local decisions (scanning, deletion protection).
+    pub fn filter_chain(&self) -> rdsync_engine::filter::FilterChain {
+        rdsync_engine::filter::FilterChain::new(self.filter_rules())
     }
 
     /// Whether the token stream is compressed (`-z` or an explicit method).

@@ -17,7 +17,7 @@ use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor};
 use crate::compress::{CompressedTokenReader, ReadToken, decode_compressed_item};
 use crate::dest::{Destination, OwnerMap, apply_attrs, create_temp, make_special, remove_existing};
 use crate::error::WireError;
-use crate::filter_list::{FilterRule, encode_filter_list};
+use crate::filter_list::encode_client_filters;
 use crate::flist::{
     FileEntry, FileListConfig, FileListDecoder, FileListItem, HardLinkInfo, IdList, IdNames,
     clean_duplicates, compare_names, decode_id_list_item, push_id_item,
@@ -186,13 +186,9 @@ impl PullMachine {
                     let sums = Checksums::new(&params, &self.opts)?;
                     let config =
                         FileListConfig::new(&params, &self.opts, sums.flist_algorithm.digest_len());
-                    let rules: Vec<FilterRule> = self
-                        .opts
-                        .excludes
-                        .iter()
-                        .map(|p| FilterRule::Exclude(p.clone()))
-                        .collect();
-                    s.write_with(|o| encode_filter_list(o, &rules));
+                    let mut filters = Vec::new();
+                    encode_client_filters(&mut filters, &self.opts, params.protocol, false)?;
+                    s.write(&filters);
                     self.decoder = Some(FileListDecoder::new(config));
                     self.config = Some(config);
                     self.st = Some(PullState {
@@ -479,9 +475,9 @@ impl PullMachine {
         }
         check_requested_names(&received, &self.sources)?;
         // The sender must have applied the filters we sent (rsync 3.2.7+).
+        let chain = self.opts.filter_chain();
         for e in &received {
-            let base = e.name.rsplit(|b| *b == b'/').next().unwrap_or(&e.name);
-            if e.name != b"." && crate::local_scan::excluded(base, &self.opts) {
+            if e.name != b"." && chain.is_excluded(&e.name, e.is_dir()) {
                 return Err(WireError::Unsupported(format!(
                     "ERROR: rejecting excluded file-list name: {}",
                     e.display_name()
@@ -1038,6 +1034,7 @@ impl PullState {
     /// directories it sent with content; returns the names (directories with `/`).
     fn delete_extraneous(&self, destination: &Destination) -> Result<Vec<String>, WireError> {
         let mut deleted = Vec::new();
+        let chain = self.opts.filter_chain();
         let wanted: HashSet<PathBuf> = self
             .paths
             .iter()
@@ -1065,12 +1062,13 @@ impl PullState {
             let mut names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
             names.sort();
             for p in names {
-                let base = p
-                    .file_name()
-                    .map(|b| b.as_encoded_bytes().to_vec())
-                    .unwrap_or_default();
                 // Excluded names are protected from deletion (no --delete-excluded).
-                if !wanted.contains(&p) && !crate::local_scan::excluded(&base, &self.opts) {
+                let rel_bytes = p
+                    .strip_prefix(destination.root())
+                    .map(|r| r.as_os_str().as_encoded_bytes().to_vec())
+                    .unwrap_or_default();
+                let is_dir_here = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
+                if !wanted.contains(&p) && !chain.is_protected(&rel_bytes, is_dir_here) {
                     let rel = p.strip_prefix(destination.root()).unwrap_or(&p);
                     let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
                     let name = format!("{}{}", rel.display(), if is_dir { "/" } else { "" });

@@ -13,7 +13,7 @@ use rdsync_engine::signature::Signature;
 use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor, put_int32};
 use crate::compress::CompressedTokenEncoder;
 use crate::error::WireError;
-use crate::filter_list::{FilterRule, encode_filter_list};
+use crate::filter_list::encode_client_filters;
 use crate::flist::{
     FileEntry, FileListConfig, FileListEncoder, IdList, IdNames, compare_names, encode_id_list,
 };
@@ -242,12 +242,9 @@ impl PushMachine {
         let mut entries = scan_sources(&self.sources, opts)?;
         let config = FileListConfig::new(&params, opts, sums.flist_algorithm.digest_len());
         if opts.delete {
-            let rules: Vec<FilterRule> = opts
-                .excludes
-                .iter()
-                .map(|p| FilterRule::Exclude(p.clone()))
-                .collect();
-            s.write_with(|o| encode_filter_list(o, &rules));
+            let mut filters = Vec::new();
+            encode_client_filters(&mut filters, opts, proto, true)?;
+            s.write(&filters);
         }
         if opts.checksum {
             for le in entries.iter_mut().filter(|e| e.entry.is_regular()) {

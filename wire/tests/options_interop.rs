@@ -600,3 +600,102 @@ fn a_directory_in_the_way_of_a_file_is_replaced_only_with_delete() {
         );
     }
 }
+
+#[test]
+fn filter_rules_with_anchors_dirs_and_protect_both_ways() {
+    use rdsync_engine::filter::{FilterRule, RuleSyntax};
+    fn tree(src: &Path) {
+        common::make_tree(src);
+        common::put_file(&src.join("d1/x.o"), b"object", 0o644, 1_600_000_000);
+        common::put_file(&src.join("top.o"), b"object", 0o644, 1_600_000_000);
+    }
+    fn old(dst: &Path) {
+        common::make_old_version(dst);
+        common::put_file(&dst.join("keep.me"), b"protected", 0o644, 1_500_000_000);
+        common::put_file(
+            &dst.join("d1/gone.txt"),
+            b"extraneous",
+            0o644,
+            1_500_000_000,
+        );
+    }
+    let parse = |text: &str, syntax| {
+        FilterRule::parse(text.as_bytes(), syntax)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("rule {text:?} does not parse"))
+    };
+    let filters = vec![
+        parse("/top.o", RuleSyntax::Include),
+        parse("*.o", RuleSyntax::Exclude),
+        parse("d1.x/", RuleSyntax::Exclude),
+        parse("P keep*", RuleSyntax::Filter),
+    ];
+    let args = [
+        "-a",
+        "--delete",
+        "--include=/top.o",
+        "--exclude=*.o",
+        "--exclude=d1.x/",
+        "--filter=P keep*",
+    ];
+    let opts = TransferOptions {
+        delete: true,
+        filters,
+        ..TransferOptions::archive()
+    };
+    let e = env("filters");
+    let src = e.dir.join("src");
+    tree(&src);
+    for push_mode in [true, false] {
+        for p in [None, Some(29)] {
+            let tag = format!("{push_mode}-{}", p.unwrap_or(0));
+            let theirs = e.dir.join(format!("{tag}-rsync"));
+            let ours = e.dir.join(format!("{tag}-ours"));
+            old(&theirs);
+            old(&ours);
+            let report = if push_mode {
+                let (code, out, err) = rsync(
+                    &e,
+                    p,
+                    &args,
+                    &slash(&src),
+                    &format!("localhost:{}", slash(&theirs)),
+                );
+                assert_eq!(code, 0, "{out} {err}");
+                push(
+                    &shell(&e, p),
+                    &opts,
+                    &[PathBuf::from(slash(&src))],
+                    &slash(&ours),
+                )
+            } else {
+                let (code, out, err) = rsync(
+                    &e,
+                    p,
+                    &args,
+                    &format!("localhost:{}", slash(&src)),
+                    &slash(&theirs),
+                );
+                assert_eq!(code, 0, "{out} {err}");
+                pull(
+                    &shell(&e, p),
+                    &opts,
+                    &[slash(&src)],
+                    &PathBuf::from(slash(&ours)),
+                )
+            };
+            ok(&report, &format!("filters {tag}"));
+            assert!(
+                ours.join("keep.me").exists(),
+                "{tag}: protected file deleted"
+            );
+            assert!(ours.join("top.o").exists(), "{tag}: included file missing");
+            assert_eq!(
+                common::tree_listing(&ours),
+                common::tree_listing(&theirs),
+                "filters {tag}"
+            );
+        }
+    }
+}
