@@ -699,3 +699,22 @@ fn filter_rules_with_anchors_dirs_and_protect_both_ways() {
         }
     }
 }
+
+#[test]
+fn push_with_stats_and_delete_accepts_deletion_statistics() {
+    // With --stats the server generator sends NDX_DEL_STATS (protocol ≥ 31) between its
+    // phase markers and in the goodbye; the client sender must skip it like rsync.
+    let opts = TransferOptions {
+        delete: true,
+        stats: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "stats-delete",
+        &[None, Some(30)],
+        &["-a", "--delete", "--stats"],
+        &opts,
+        common::make_tree,
+        true,
+    );
+}
