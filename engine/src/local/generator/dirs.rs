@@ -263,6 +263,17 @@ impl Generator<'_> {
 
     /// Deletes extraneous entries in the destination directory of directory entry `i`.
     pub(super) fn delete_in(&mut self, i: usize) {
+        if self.scan_io_error {
+            // rsync never deletes after failing to read part of the source.
+            if !self.warned_io_error {
+                self.warned_io_error = true;
+                self.pending.push_back(Pending::Message(Message {
+                    kind: MessageKind::Info,
+                    text: "IO error encountered -- skipping file deletion".to_string(),
+                }));
+            }
+            return;
+        }
         let dest_rel = self.dest_name(i);
         self.touch(&dest_rel);
         if self.missing_dirs.contains(&dest_rel) {

@@ -105,6 +105,10 @@ struct Generator<'a> {
     deferred_links: Vec<(usize, usize)>,
     /// "skipping non-regular file" messages, reported after the first (top) entry.
     skipped: Vec<Message>,
+    /// Part of the source could not be read: no deletions (rsync's `IOERR_GENERAL`).
+    scan_io_error: bool,
+    /// "IO error encountered -- skipping file deletion" was reported.
+    warned_io_error: bool,
     /// Destination directories whose contents this run changed.
     dirty: HashSet<Vec<u8>>,
     /// A directory `--existing` skipped: everything below it is skipped too.
@@ -156,6 +160,8 @@ pub fn sync_local(
     let mut entries: Vec<FileEntry> = Vec::new();
     let mut src_bases = Vec::new();
     let mut src_abs = Vec::new();
+    // A directory that could not be read (not a missing argument) forbids deletions.
+    let mut scan_io_error = false;
     for (i, root) in roots.iter().enumerate() {
         let source = u32::try_from(i).unwrap_or(u32::MAX);
         let result = scan_source(root, source, &scan_opts, filters);
@@ -188,6 +194,7 @@ pub fn sync_local(
                 ScanError::Io(err) => {
                     sink.message(&io_message(format!("rsync: [sender] {err}")));
                     outcome.partial = true;
+                    scan_io_error = true;
                 }
                 ScanError::Filter(err) => {
                     let text = match err {
@@ -274,6 +281,8 @@ pub fn sync_local(
         missing_dirs: HashSet::new(),
         skip_dir: None,
         dirty: HashSet::new(),
+        scan_io_error,
+        warned_io_error: false,
         skipped,
     };
     generator.run(sink);
