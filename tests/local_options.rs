@@ -210,10 +210,10 @@ fn unsupported_options_fall_back_to_rsync_with_a_notice() {
     require_rsync();
     let s = Scratch::new("fallback");
     make_fixture(&s.join("src"));
-    // -z is not handled natively: the system rsync runs instead.
+    // -x (--one-file-system) is not handled natively: the system rsync runs instead.
     let (r1, r2) = compare_runs(
         &s.path,
-        &["-aHiz"],
+        &["-aHix"],
         &["src/"],
         "dest_rsync",
         "dest_rdsync",
