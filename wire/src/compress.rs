@@ -38,6 +38,8 @@ pub enum CompressionMethod {
     Zlibx,
     /// One zstd stream for the whole session.
     Zstd,
+    /// Independent LZ4 blocks, one per packet.
+    Lz4,
 }
 
 impl CompressionMethod {
@@ -47,6 +49,7 @@ impl CompressionMethod {
             Self::Zlib => "zlib",
             Self::Zlibx => "zlibx",
             Self::Zstd => "zstd",
+            Self::Lz4 => "lz4",
         }
     }
 
@@ -56,16 +59,40 @@ impl CompressionMethod {
             "zlib" => Some(Self::Zlib),
             "zlibx" => Some(Self::Zlibx),
             "zstd" => Some(Self::Zstd),
+            "lz4" => Some(Self::Lz4),
             _ => None,
         }
     }
 }
 
-/// Our compression preference list (rsync's canonical order minus lz4).
-pub const COMPRESS_LIST: &str = "zstd zlibx zlib";
+/// Our compression preference list (rsync's canonical order).
+pub const COMPRESS_LIST: &str = "zstd lz4 zlibx zlib";
+/// rsync's receive buffer for one LZ4 packet: max(LZ4_compressBound(32 KiB), 16385).
+const LZ4_OUT_SIZE: usize = 32 * 1024 + 32 * 1024 / 255 + 16;
 
 fn zerr(e: impl std::fmt::Display) -> WireError {
     WireError::stream(format!("compression error: {e}"))
+}
+
+/// rsync's `send_compressed_token` data loop: each packet is an independent LZ4 block of
+/// at most 16 383 input bytes, halved until the block fits in a packet.
+fn lz4_data(out: &mut Vec<u8>, mut data: &[u8]) -> Result<(), WireError> {
+    while !data.is_empty() {
+        let mut take = data.len().min(MAX_DATA_COUNT);
+        loop {
+            let block = lz4_flex::block::compress(data.get(..take).unwrap_or(&[]));
+            if block.len() <= MAX_DATA_COUNT {
+                put_packets(out, &block);
+                break;
+            }
+            take /= 2;
+            if take == 0 {
+                return Err(WireError::stream("lz4 block does not fit in a packet"));
+            }
+        }
+        data = data.get(take..).unwrap_or(&[]);
+    }
+    Ok(())
 }
 
 fn put_packets(out: &mut Vec<u8>, data: &[u8]) {
@@ -209,6 +236,7 @@ impl CompressedTokenEncoder {
             let flush = token != -2;
             match self.method {
                 CompressionMethod::Zstd => self.zstd_data(out, data, flush)?,
+                CompressionMethod::Lz4 => lz4_data(out, data)?,
                 _ => {
                     let c = self
                         .deflate
@@ -476,11 +504,26 @@ impl CompressedTokenReader {
                 },
             };
             if let CompressedItem::Data(d) = item {
+                if self.method == CompressionMethod::Lz4 {
+                    let mut buf = vec![0u8; LZ4_OUT_SIZE];
+                    let n = lz4_flex::block::decompress_into(&d, &mut buf)
+                        .map_err(|e| WireError::stream(format!("uncompress failed: {e}")))?;
+                    buf.truncate(n);
+                    if buf.is_empty() {
+                        continue;
+                    }
+                    return Ok(Some(ReadToken::Literal(buf)));
+                }
                 self.pending = d;
                 self.pending_pos = 0;
                 continue;
             }
-            if self.inflated && self.method != CompressionMethod::Zstd {
+            if self.inflated
+                && matches!(
+                    self.method,
+                    CompressionMethod::Zlib | CompressionMethod::Zlibx
+                )
+            {
                 // Drain what the inflater still holds, then feed the stripped sync marker.
                 let out = self.produce(true)?;
                 if !out.is_empty() {
@@ -634,6 +677,7 @@ mod tests {
             round_trip(CompressionMethod::Zlib, p);
             round_trip(CompressionMethod::Zlibx, p);
             round_trip(CompressionMethod::Zstd, p);
+            round_trip(CompressionMethod::Lz4, p);
         }
     }
 

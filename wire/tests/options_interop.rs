@@ -407,6 +407,14 @@ fn compression_every_method_both_ways() {
         common::make_tree,
         true,
     );
+    both_ways(
+        "z-lz4",
+        &[None, Some(30)],
+        &["-a", "--zc=lz4"],
+        &z(Some("lz4")),
+        common::make_tree,
+        true,
+    );
     // Blocks above 64 KiB exercise zlib's history injection, including the protocol-30 quirk.
     let big = TransferOptions {
         block_size: Some(100_000),

@@ -139,6 +139,49 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            rsync_args: &["-az"],
+            opts: TransferOptions {
+                compress: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-az", "--protocol=29"],
+            opts: TransferOptions {
+                compress: true,
+                protocol: Some(29),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--zc=zstd"],
+            opts: TransferOptions {
+                compress_choice: Some("zstd".into()),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--zc=zlibx"],
+            opts: TransferOptions {
+                compress_choice: Some("zlibx".into()),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--zc=zlib"],
+            opts: TransferOptions {
+                compress_choice: Some("zlib".into()),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--zc=lz4"],
+            opts: TransferOptions {
+                compress_choice: Some("lz4".into()),
+                ..a()
+            },
+        },
+        Case {
             rsync_args: &["-rL"],
             opts: TransferOptions {
                 recursive: true,
