@@ -231,3 +231,158 @@ mod tests {
         ));
     }
 }
+
+/// Options only a remote transfer uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteOptions {
+    /// `-e`/`--rsh`: the remote shell command (default `ssh`, or `RSYNC_RSH`).
+    pub rsh: Option<String>,
+    /// `--rsync-path`: the program to run on the remote side.
+    pub rsync_path: Option<String>,
+    /// `-z`/`--compress`.
+    pub compress: bool,
+    /// `--compress-choice`/`--zc`.
+    pub compress_choice: Option<String>,
+    /// `--protocol`: the highest protocol version to announce.
+    pub protocol: Option<u32>,
+    /// `-B`/`--block-size`.
+    pub block_size: Option<u32>,
+    /// `--timeout`.
+    pub timeout: Option<u32>,
+}
+
+/// The first option on the command line that the native remote client does not handle.
+pub fn unsupported_remote_option(o: &crate::Options) -> Option<&'static str> {
+    let checks: [(bool, &'static str); 8] = [
+        (o.inplace, "--inplace over a remote shell"),
+        (o.partial, "--partial over a remote shell"),
+        (o.existing, "--existing over a remote shell"),
+        (o.ignore_existing, "--ignore-existing over a remote shell"),
+        (o.mkpath, "--mkpath over a remote shell"),
+        (o.delete_excluded, "--delete-excluded over a remote shell"),
+        (o.verbosity.itemize > 0, "-i over a remote shell"),
+        (
+            o.verbosity.progress || o.verbosity.progress2,
+            "--progress over a remote shell",
+        ),
+    ];
+    checks
+        .into_iter()
+        .find(|(set, _)| *set)
+        .map(|(_, what)| what)
+}
+
+/// The wire client's options for a command line.
+pub fn transfer_options(o: &crate::Options) -> rdsync_wire::TransferOptions {
+    let r = &o.remote;
+    rdsync_wire::TransferOptions {
+        verbose: o.verbosity.verbose.min(u32::from(u8::MAX)) as u8,
+        dry_run: o.dry_run,
+        update: o.update,
+        links: o.links,
+        dirs: o.dirs,
+        whole_file: o.whole_file == Some(true),
+        hard_links: o.hard_links,
+        owner: o.owner,
+        group: o.group,
+        devices: o.devices,
+        specials: o.specials,
+        times: o.times,
+        perms: o.perms,
+        recursive: o.recursive,
+        checksum: o.checksum,
+        ignore_times: o.ignore_times,
+        compress: r.compress,
+        compress_choice: r.compress_choice.clone(),
+        delete: o.delete.is_some(),
+        stats: o.verbosity.stats,
+        numeric_ids: o.numeric_ids,
+        size_only: o.size_only,
+        block_size: r.block_size,
+        checksum_choice: o.checksum_choice.clone(),
+        timeout: r.timeout,
+        protocol: r.protocol,
+        filters: o.filter_rules.clone(),
+        ..rdsync_wire::TransferOptions::default()
+    }
+}
+
+fn shell_for(host: &HostSpec, r: &RemoteOptions) -> rdsync_wire::RemoteShell {
+    rdsync_wire::RemoteShell {
+        rsh: r.rsh.clone().or_else(|| std::env::var("RSYNC_RSH").ok()),
+        rsync_path: r.rsync_path.clone(),
+        user: host.user.clone(),
+        host: host.host.clone(),
+    }
+}
+
+/// Runs a push or pull for `plan` and prints rsync's closing output; returns the exit code.
+pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
+    use std::os::unix::ffi::OsStrExt;
+    let opts = transfer_options(o);
+    let started = std::time::Instant::now();
+    let report = match plan {
+        TransferPlan::Push { sources, dest } => {
+            let sources: Vec<std::path::PathBuf> = sources
+                .iter()
+                .map(|s| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(s)))
+                .collect();
+            if o.verbosity.verbose > 0 && !o.verbosity.quiet {
+                println!("sending incremental file list");
+            }
+            rdsync_wire::push(&shell_for(dest, &o.remote), &opts, &sources, &dest.path)
+        }
+        TransferPlan::Pull { host, paths, dest } => {
+            if o.verbosity.verbose > 0 && !o.verbosity.quiet {
+                println!("receiving incremental file list");
+            }
+            let dest = std::path::Path::new(std::ffi::OsStr::from_bytes(dest));
+            rdsync_wire::pull(&shell_for(host, &o.remote), &opts, paths, dest)
+        }
+        TransferPlan::Local | TransferPlan::Unsupported(_) => return crate::exit::SYNTAX,
+    };
+    if o.verbosity.verbose > 0 && !o.verbosity.quiet {
+        for name in &report.transferred {
+            println!("{name}");
+        }
+    }
+    if (o.verbosity.verbose > 0 || o.verbosity.stats) && !o.verbosity.quiet {
+        print!(
+            "{}",
+            summary(&report.stats, started.elapsed().as_secs_f64(), o)
+        );
+    }
+    if let Some(e) = &report.error {
+        eprintln!("rsync error: {e}");
+    }
+    if report.exit_code != 0 {
+        eprintln!("{}", crate::exit::closing_line(report.exit_code));
+    }
+    report.exit_code
+}
+
+/// rsync's two closing lines (`sent … received … bytes/sec`, `total size is … speedup is …`).
+fn summary(stats: &rdsync_wire::stats::TransferStats, secs: f64, o: &crate::Options) -> String {
+    use crate::output::{comma_float, human_number};
+    let (sent, received) = (
+        stats.bytes_sent.max(0) as u64,
+        stats.bytes_received.max(0) as u64,
+    );
+    let total = stats.total_size.max(0) as u64;
+    let moved = sent + received;
+    let speedup = if moved == 0 {
+        0.0
+    } else {
+        total as f64 / moved as f64
+    };
+    let human = o.verbosity.human;
+    format!(
+        "\nsent {} bytes  received {} bytes  {} bytes/sec\ntotal size is {}  speedup is {}{}\n",
+        human_number(sent, human),
+        human_number(received, human),
+        comma_float(moved as f64 / secs.max(0.001)),
+        human_number(total, human),
+        comma_float(speedup),
+        if o.dry_run { " (DRY RUN)" } else { "" }
+    )
+}

@@ -11,6 +11,7 @@ use crate::cli::{Options, ParseOutcome, UsageError, parse_args};
 use crate::exit;
 use crate::fallback::run_system_rsync;
 use crate::output::{Printer, stats_text, summary_text};
+use crate::remote::TransferPlan;
 
 /// Why a local sync could not run at all.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,21 @@ pub fn run_cli(args: Vec<OsString>) -> i32 {
     };
     if options.paths.len() < 2 {
         return run_system_rsync(&args, "listing or usage without SRC and DEST");
+    }
+    match crate::remote::plan(&options.paths) {
+        Ok(TransferPlan::Local) => {}
+        Ok(TransferPlan::Unsupported(reason)) => return run_system_rsync(&args, &reason),
+        Ok(plan) => {
+            if let Some(what) = crate::remote::unsupported_remote_option(&options) {
+                return run_system_rsync(&args, what);
+            }
+            return crate::remote::run_remote(&options, &plan);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{}", exit::closing_line(exit::SYNTAX));
+            return exit::SYNTAX;
+        }
     }
     let mut printer = Printer::new(options.verbosity);
     if (options.verbosity.verbose > 0 || options.verbosity.progress) && !options.verbosity.quiet {

@@ -95,6 +95,95 @@ fn add_rules_from(o: &mut Options, path: &[u8], syntax: RuleSyntax) -> Result<()
     Ok(())
 }
 
+/// The value of a numeric option, or rsync's complaint about it.
+fn number<T: std::str::FromStr>(v: FlagValue<'_>, name: &str) -> Result<T, UsageError> {
+    let text = String::from_utf8_lossy(value(v)).into_owned();
+    text.trim()
+        .parse()
+        .map_err(|_| UsageError::Message(format!("Invalid argument passed to --{name} ({text})")))
+}
+
+/// Options of transfers over a remote shell.
+const REMOTE_FLAGS: &[Flag] = &[
+    Flag {
+        long: "rsh",
+        aliases: &[],
+        short: Some('e'),
+        takes_value: true,
+        negatable: false,
+        apply: |o, v| {
+            o.remote.rsh = Some(String::from_utf8_lossy(value(v)).into_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        long: "rsync-path",
+        aliases: &[],
+        short: None,
+        takes_value: true,
+        negatable: false,
+        apply: |o, v| {
+            o.remote.rsync_path = Some(String::from_utf8_lossy(value(v)).into_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        long: "compress",
+        aliases: &[],
+        short: Some('z'),
+        takes_value: false,
+        negatable: true,
+        apply: |o, v| {
+            o.remote.compress = on(v);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "compress-choice",
+        aliases: &["zc"],
+        short: None,
+        takes_value: true,
+        negatable: false,
+        apply: |o, v| {
+            o.remote.compress_choice = Some(String::from_utf8_lossy(value(v)).into_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        long: "protocol",
+        aliases: &[],
+        short: None,
+        takes_value: true,
+        negatable: false,
+        apply: |o, v| {
+            o.remote.protocol = Some(number(v, "protocol")?);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "block-size",
+        aliases: &[],
+        short: Some('B'),
+        takes_value: true,
+        negatable: false,
+        apply: |o, v| {
+            o.remote.block_size = Some(number(v, "block-size")?);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "timeout",
+        aliases: &[],
+        short: None,
+        takes_value: true,
+        negatable: false,
+        apply: |o, v| {
+            o.remote.timeout = Some(number(v, "timeout")?);
+            Ok(())
+        },
+    },
+];
+
 /// All natively handled options.
 pub const FLAGS: &[Flag] = &[
     Flag {
@@ -642,20 +731,24 @@ pub const FLAGS: &[Flag] = &[
     },
 ];
 
+/// Every flag: the local-sync table, then the remote-transfer one.
+fn all_flags() -> impl Iterator<Item = &'static Flag> {
+    FLAGS.iter().chain(REMOTE_FLAGS)
+}
+
 /// Finds a flag by long name (without `--`). Returns the flag and whether it was negated.
 pub fn find_long(name: &str) -> Option<(&'static Flag, bool)> {
-    if let Some(f) = FLAGS.iter().find(|f| f.has_long(name)) {
+    if let Some(f) = all_flags().find(|f| f.has_long(name)) {
         return Some((f, false));
     }
     let rest = name.strip_prefix("no-")?;
-    if let Some(f) = FLAGS.iter().find(|f| f.negatable && f.has_long(rest)) {
+    if let Some(f) = all_flags().find(|f| f.negatable && f.has_long(rest)) {
         return Some((f, true));
     }
     // `--no-X` for a short letter, e.g. `--no-D`, `--no-W`.
     let mut chars = rest.chars();
     if let (Some(c), None) = (chars.next(), chars.next()) {
-        return FLAGS
-            .iter()
+        return all_flags()
             .find(|f| f.negatable && f.short == Some(c))
             .map(|f| (f, true));
     }
@@ -664,5 +757,5 @@ pub fn find_long(name: &str) -> Option<(&'static Flag, bool)> {
 
 /// Finds a flag by short letter.
 pub fn find_short(c: char) -> Option<&'static Flag> {
-    FLAGS.iter().find(|f| f.short == Some(c))
+    all_flags().find(|f| f.short == Some(c))
 }

@@ -79,6 +79,8 @@ pub struct Options {
     pub mkpath: bool,
     /// Filter rules in command-line order.
     pub filter_rules: Vec<FilterRule>,
+    /// Options of a transfer over a remote shell (`-e`, `--rsync-path`, `-z`, ...).
+    pub remote: crate::remote::RemoteOptions,
     /// Output levels.
     pub verbosity: Verbosity,
     /// Positional arguments: sources then the destination.

@@ -47,13 +47,7 @@ fn os_bytes(s: OsString) -> Vec<u8> {
 /// Whether a path argument names a remote location (`host:path`, `host::module`,
 /// `rsync://…`), as rsync decides it: a colon before any slash.
 pub fn is_remote(arg: &[u8]) -> bool {
-    if arg.starts_with(b"rsync://") {
-        return true;
-    }
-    match arg.iter().position(|&c| c == b':') {
-        Some(colon) => !arg[..colon].contains(&b'/'),
-        None => false,
-    }
+    !matches!(crate::remote::classify(arg), crate::remote::Location::Local)
 }
 
 /// Parses rsync-style arguments (without the program name).
@@ -142,12 +136,6 @@ where
         // -vv adds rsync's debugging chatter, which rdsync does not reproduce.
         return Ok(ParseOutcome::Fallback("-vv".to_string()));
     }
-    if let Some(remote) = opts.paths.iter().find(|p| is_remote(p)) {
-        return Ok(ParseOutcome::Fallback(format!(
-            "remote path {}",
-            String::from_utf8_lossy(remote)
-        )));
-    }
     Ok(ParseOutcome::Run(Box::new(opts)))
 }
 
@@ -202,12 +190,13 @@ mod tests {
             Err(UsageError::Message(_))
         ));
         assert!(matches!(
-            parse_args(["-z", "a", "b"]),
+            parse_args(["--bwlimit=10", "a", "b"]),
             Ok(ParseOutcome::Fallback(_))
         ));
+        // Remote paths parse; run_cli decides between the native client and the fallback.
         assert!(matches!(
-            parse_args(["-a", "a", "host:b"]),
-            Ok(ParseOutcome::Fallback(_))
+            parse_args(["-az", "-e", "ssh -p 2", "a", "host:b"]),
+            Ok(ParseOutcome::Run(o)) if o.remote.compress && o.remote.rsh.as_deref() == Some("ssh -p 2")
         ));
         assert!(matches!(
             parse_args(["--stats=3", "a", "b"]),

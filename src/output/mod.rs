@@ -9,6 +9,6 @@ mod stats;
 
 pub use escape::escape_name;
 pub use itemize::itemize_line;
-pub use numbers::{comma_number, human_number};
+pub use numbers::{comma_float, comma_number, human_number};
 pub use printer::Printer;
 pub use stats::{stats_text, summary_text};
