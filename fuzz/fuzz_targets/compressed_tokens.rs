@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         CompressionMethod::Zlib,
         CompressionMethod::Zlibx,
         CompressionMethod::Zstd,
+        CompressionMethod::Lz4,
     ] {
         let Ok(mut reader) = CompressedTokenReader::new(method, 31) else {
             return;
