@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Entries of one directory `lstat`ed by one task.
+const PREFETCH_GROUP: usize = 256;
+
 impl Generator<'_> {
     /// With `-c`, hashes (in parallel) the source and destination of every regular file in
     /// the window whose destination is a regular file of the same size.
@@ -73,9 +76,11 @@ impl Generator<'_> {
                 continue;
             }
             let parent = dir_of(name);
+            // At most PREFETCH_GROUP entries per task, so that one big directory still
+            // spreads over both cores.
             match group_of.get(parent) {
-                Some(&g) => groups[g].1.push(i),
-                None => {
+                Some(&g) if groups[g].1.len() < PREFETCH_GROUP => groups[g].1.push(i),
+                _ => {
                     group_of.insert(parent, groups.len());
                     groups.push((parent.to_vec(), vec![i]));
                 }
