@@ -249,3 +249,38 @@ fn progress_names_match_rsync() {
         "progress",
     );
 }
+
+#[test]
+fn big_flat_directory_matches_rsync() {
+    require_rsync();
+    let s = Scratch::new("flat");
+    let src = s.join("src");
+    for i in 0..700 {
+        write(&src.join(format!("f{i:04}")), format!("{i}\n").as_bytes());
+        if i % 50 == 0 {
+            std::os::unix::fs::symlink(format!("f{i:04}"), src.join(format!("l{i:04}"))).unwrap();
+            std::fs::hard_link(src.join(format!("f{i:04}")), src.join(format!("h{i:04}"))).unwrap();
+        }
+    }
+    fix_times(&src, 1_600_000_000);
+    let opts = ["-aHi", "--exclude=f01*"];
+    compare_runs(
+        &s.path,
+        &opts,
+        &["src/"],
+        "dest_rsync",
+        "dest_rdsync",
+        "flat",
+    );
+    std::fs::remove_file(src.join("f0500")).unwrap();
+    write(&src.join("f0600"), b"changed\n");
+    fix_times(&src, 1_600_100_000);
+    compare_runs(
+        &s.path,
+        &["-aHi", "--delete", "--exclude=f01*"],
+        &["src/"],
+        "dest_rsync",
+        "dest_rdsync",
+        "flat delete",
+    );
+}

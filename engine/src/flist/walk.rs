@@ -243,6 +243,53 @@ pub fn scan_source(
     result
 }
 
+/// Directories with more names than this are examined in parallel.
+const PARALLEL_NAMES: usize = 256;
+
+/// What one directory entry turned out to be.
+enum Examined {
+    /// Excluded by the filters.
+    Skip,
+    /// A problem to report.
+    Error(ScanError),
+    /// A file-list entry.
+    Entry(FileEntry),
+}
+
+fn examine_name(
+    dir: &DirFd,
+    rel: &[u8],
+    name: &[u8],
+    source: u32,
+    filters: &FilterChain,
+    recurse: bool,
+) -> Examined {
+    let st = match dir.lstat(name) {
+        Ok(st) => st,
+        Err(e) if e.is_not_found() => return Examined::Error(ScanError::Vanished(join(rel, name))),
+        Err(e) => {
+            return Examined::Error(ScanError::Io(FsError::new(
+                "readlink_stat",
+                &join(rel, name),
+                e.errno,
+            )));
+        }
+    };
+    let path = join(rel, name);
+    let is_dir = st.kind() == FileKind::Dir;
+    if filters.is_excluded(&path, is_dir) {
+        return Examined::Skip;
+    }
+    match make_entry(dir, name, path, st, source, false) {
+        Ok(mut e) => {
+            e.content_dir = recurse || !is_dir;
+            Examined::Entry(e)
+        }
+        Err(e) if e.is_not_found() => Examined::Error(ScanError::Vanished(join(rel, name))),
+        Err(e) => Examined::Error(ScanError::Io(e)),
+    }
+}
+
 fn scan_dir(
     dir: &DirFd,
     rel: &[u8],
@@ -259,44 +306,26 @@ fn scan_dir(
             return;
         }
     };
+    // Examine the names (lstat, filters, readlink) in parallel for big directories; the
+    // results keep readdir order.
+    let examine = |name: &Vec<u8>| examine_name(dir, rel, name, source, filters, recurse);
+    let examined: Vec<Examined> = if names.len() > PARALLEL_NAMES {
+        names.par_iter().with_min_len(64).map(examine).collect()
+    } else {
+        names.iter().map(examine).collect()
+    };
     let mut subdirs: Vec<Vec<u8>> = Vec::new();
-    for name in names {
-        let st = match dir.lstat(&name) {
-            Ok(st) => st,
-            Err(e) if e.is_not_found() => {
-                out.errors.push(ScanError::Vanished(join(rel, &name)));
-                continue;
-            }
-            Err(e) => {
-                out.errors.push(ScanError::Io(FsError::new(
-                    "readlink_stat",
-                    &join(rel, &name),
-                    e.errno,
-                )));
-                continue;
-            }
-        };
-        let path = join(rel, &name);
-        let is_dir = st.kind() == FileKind::Dir;
-        if filters.is_excluded(&path, is_dir) {
-            continue;
-        }
-        match make_entry(dir, &name, path, st, source, false) {
-            Ok(mut e) => {
-                e.content_dir = recurse || !is_dir;
+    for (name, found) in names.into_iter().zip(examined) {
+        match found {
+            Examined::Skip => {}
+            Examined::Error(e) => out.errors.push(e),
+            Examined::Entry(e) => {
+                let descend = e.is_dir() && recurse;
                 out.entries.push(e);
+                if descend {
+                    subdirs.push(name);
+                }
             }
-            Err(e) if e.is_not_found() => {
-                out.errors.push(ScanError::Vanished(join(rel, &name)));
-                continue;
-            }
-            Err(e) => {
-                out.errors.push(ScanError::Io(e));
-                continue;
-            }
-        }
-        if is_dir && recurse {
-            subdirs.push(name);
         }
     }
     let results: Vec<ScanResult> = subdirs
