@@ -169,3 +169,71 @@ fn pull_over_real_sshd_matches_rsync() {
         assert_round(round, &report, &ours, &theirs);
     }
 }
+
+/// Runs the `rdsync` command; returns (exit code, stdout, stderr).
+fn rdsync(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rdsync"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("rdsync: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_rdsync_command_pushes_and_pulls_natively_over_sshd() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-cli");
+    let src = dir.join("src");
+    make_tree(&src);
+    let (theirs, ours) = (dir.join("theirs"), dir.join("ours"));
+    let (theirs_pull, ours_pull) = (dir.join("theirs-pull"), dir.join("ours-pull"));
+    for round in ["first copy", "delta and --delete"] {
+        let mut args = vec!["-a", "--stats"];
+        if round != "first copy" {
+            edit_tree(&src);
+            args.push("--delete");
+        }
+        let remote = |p: &Path| format!("127.0.0.1:{}", slash(p));
+        rsync_over_ssh(&sshd, &args, &slash(&src), &remote(&theirs));
+        rsync_over_ssh(&sshd, &args, &remote(&src), &slash(&theirs_pull));
+        for (from, to) in [
+            (slash(&src), remote(&ours)),
+            (remote(&src), slash(&ours_pull)),
+        ] {
+            let mut argv = args.clone();
+            argv.extend(["-e", &sshd.rsh, &from, &to]);
+            let (code, out, err) = rdsync(&argv);
+            assert_eq!(code, 0, "{round}: rdsync {argv:?}: {out}\n{err}");
+            assert!(
+                !err.contains("running /usr/bin/rsync instead"),
+                "{round}: fell back to system rsync: {err}"
+            );
+            assert!(out.contains("total size is"), "{round}: no summary: {out}");
+        }
+        assert_eq!(
+            tree_listing(&ours),
+            tree_listing(&theirs),
+            "{round}: push trees differ"
+        );
+        assert_eq!(
+            tree_listing(&ours_pull),
+            tree_listing(&theirs_pull),
+            "{round}: pull trees differ"
+        );
+    }
+}
+
+#[test]
+fn remote_argument_errors_match_rsync() {
+    let (code, _, err) = rdsync(&["-a", "h1:a", "h2:b"]);
+    assert_eq!(code, 1, "both remote is a syntax error: {err}");
+    assert!(err.contains("cannot both be remote"), "{err}");
+    let (code, _, err) = rdsync(&["-a", "-e", "ssh", "--", "./a", "-oProxyCommand=x:b"]);
+    assert_eq!(code, 1, "a host starting with '-' must be refused: {err}");
+    assert!(err.contains("invalid remote host name"), "{err}");
+    assert!(!err.contains("running /usr/bin/rsync"), "{err}");
+}
