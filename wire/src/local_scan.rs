@@ -115,7 +115,11 @@ pub fn scan_sources(
             } else {
                 top_name
             };
-            scan_dir(src, &prefix, opts, &chain, &mut out)?;
+            scan_dir(src, &prefix, opts, &chain, true, &mut out)?;
+        } else if is_dir && opts.dirs && top_name == b"." {
+            // -d with `dir/`: the directory's own entries, without recursing; the
+            // sub-directories are sent as "no content" directories.
+            scan_dir(src, &[], opts, &chain, false, &mut out)?;
         }
     }
     Ok(out)
@@ -126,6 +130,7 @@ fn scan_dir(
     prefix: &[u8],
     opts: &TransferOptions,
     chain: &FilterChain,
+    recurse: bool,
     out: &mut Vec<LocalEntry>,
 ) -> Result<(), WireError> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -147,15 +152,19 @@ fn scan_dir(
             continue;
         }
         let path = dir.join(&n);
-        if let Some(e) = entry_for(name.clone(), &path, opts)? {
+        if let Some(mut e) = entry_for(name.clone(), &path, opts)? {
             if e.is_dir() {
-                subdirs.push((path.clone(), name));
+                if recurse {
+                    subdirs.push((path.clone(), name));
+                } else {
+                    e.xflags |= crate::flist::XMIT_NO_CONTENT_DIR;
+                }
             }
             out.push(LocalEntry { entry: e, path });
         }
     }
     for (path, name) in subdirs {
-        scan_dir(&path, &name, opts, chain, out)?;
+        scan_dir(&path, &name, opts, chain, true, out)?;
     }
     Ok(())
 }

@@ -726,3 +726,22 @@ fn push_with_stats_and_delete_accepts_deletion_statistics() {
         true,
     );
 }
+
+#[test]
+fn dirs_without_recursion_both_ways() {
+    let opts = TransferOptions {
+        dirs: true,
+        links: true,
+        times: true,
+        perms: true,
+        ..TransferOptions::default()
+    };
+    both_ways(
+        "dirs",
+        &[None, Some(29)],
+        &["-dltp"],
+        &opts,
+        common::make_tree,
+        false,
+    );
+}
