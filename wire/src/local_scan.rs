@@ -31,7 +31,19 @@ fn entry_for(
     path: &Path,
     opts: &TransferOptions,
 ) -> Result<Option<FileEntry>, WireError> {
-    let md = std::fs::symlink_metadata(path).map_err(|e| WireError::file(path, e))?;
+    let md = if opts.copy_links {
+        // -L: a symlink is sent as what it points to.
+        match std::fs::metadata(path) {
+            Ok(md) => md,
+            Err(_) if std::fs::symlink_metadata(path).is_ok() => {
+                eprintln!("symlink has no referent: {}", path.display());
+                return Ok(None);
+            }
+            Err(e) => return Err(WireError::file(path, e)),
+        }
+    } else {
+        std::fs::symlink_metadata(path).map_err(|e| WireError::file(path, e))?
+    };
     let ft = md.file_type();
     let mut e = FileEntry {
         name,
@@ -147,7 +159,11 @@ fn scan_dir(
             name.push(b'/');
         }
         name.extend_from_slice(nb);
-        let is_dir = std::fs::symlink_metadata(dir.join(&n)).is_ok_and(|m| m.is_dir());
+        let is_dir = if opts.copy_links {
+            std::fs::metadata(dir.join(&n)).is_ok_and(|m| m.is_dir())
+        } else {
+            std::fs::symlink_metadata(dir.join(&n)).is_ok_and(|m| m.is_dir())
+        };
         if chain.is_excluded(&name, is_dir) {
             continue;
         }
@@ -164,6 +180,12 @@ fn scan_dir(
         }
     }
     for (path, name) in subdirs {
+        // With -L a symlinked directory may lead back to an ancestor: stop at names
+        // rsync could not send anyway.
+        if name.len() >= crate::flist::MAX_PATH_LEN / 2 {
+            eprintln!("skipping overly deep directory: {}", path.display());
+            continue;
+        }
         scan_dir(&path, &name, opts, chain, true, out)?;
     }
     Ok(())

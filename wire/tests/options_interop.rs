@@ -745,3 +745,19 @@ fn dirs_without_recursion_both_ways() {
         false,
     );
 }
+
+#[test]
+fn copy_links_both_ways() {
+    let opts = TransferOptions {
+        copy_links: true,
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "copy-links",
+        &[None, Some(29)],
+        &["-aL"],
+        &opts,
+        common::make_tree,
+        false,
+    );
+}
