@@ -127,11 +127,14 @@ pub fn scan_sources(
             } else {
                 top_name
             };
-            scan_dir(src, &prefix, opts, &chain, true, &mut out)?;
+            let mut ancestors: Vec<(u64, u64)> = std::fs::metadata(src)
+                .map(|m| vec![(m.dev(), m.ino())])
+                .unwrap_or_default();
+            scan_dir(src, &prefix, opts, &chain, true, &mut ancestors, &mut out)?;
         } else if is_dir && opts.dirs && top_name == b"." {
             // -d with `dir/`: the directory's own entries, without recursing; the
             // sub-directories are sent as "no content" directories.
-            scan_dir(src, &[], opts, &chain, false, &mut out)?;
+            scan_dir(src, &[], opts, &chain, false, &mut Vec::new(), &mut out)?;
         }
     }
     Ok(out)
@@ -143,6 +146,7 @@ fn scan_dir(
     opts: &TransferOptions,
     chain: &FilterChain,
     recurse: bool,
+    ancestors: &mut Vec<(u64, u64)>,
     out: &mut Vec<LocalEntry>,
 ) -> Result<(), WireError> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -169,6 +173,13 @@ fn scan_dir(
         }
         let path = dir.join(&n);
         if let Some(mut e) = entry_for(name.clone(), &path, opts)? {
+            if e.is_dir() && recurse {
+                let id = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+                if id.is_some_and(|id| ancestors.contains(&id)) {
+                    eprintln!("skipping directory loop: {}", path.display());
+                    continue;
+                }
+            }
             if e.is_dir() {
                 if recurse {
                     subdirs.push((path.clone(), name));
@@ -180,13 +191,22 @@ fn scan_dir(
         }
     }
     for (path, name) in subdirs {
-        // With -L a symlinked directory may lead back to an ancestor: stop at names
-        // rsync could not send anyway.
-        if name.len() >= crate::flist::MAX_PATH_LEN / 2 {
-            eprintln!("skipping overly deep directory: {}", path.display());
+        // With -L a symlinked directory may lead back to an ancestor: never descend into
+        // a directory that is already on the way down.
+        let id = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+        if id.is_some_and(|id| ancestors.contains(&id)) || name.len() >= crate::flist::MAX_PATH_LEN
+        {
+            eprintln!("skipping directory loop: {}", path.display());
             continue;
         }
-        scan_dir(&path, &name, opts, chain, true, out)?;
+        if let Some(id) = id {
+            ancestors.push(id);
+        }
+        let r = scan_dir(&path, &name, opts, chain, true, ancestors, out);
+        if id.is_some() {
+            ancestors.pop();
+        }
+        r?;
     }
     Ok(())
 }

@@ -761,3 +761,29 @@ fn copy_links_both_ways() {
         false,
     );
 }
+
+#[test]
+fn copy_links_stops_at_a_directory_loop() {
+    let e = env("copy-links-loop");
+    let src = e.dir.join("src");
+    common::make_tree(&src);
+    std::os::unix::fs::symlink("..", src.join("d1/up")).unwrap_or_else(|err| panic!("{err}"));
+    std::os::unix::fs::symlink(".", src.join("self")).unwrap_or_else(|err| panic!("{err}"));
+    let opts = TransferOptions {
+        copy_links: true,
+        ..TransferOptions::archive()
+    };
+    let dst = e.dir.join("dst");
+    let report = push(
+        &shell(&e, None),
+        &opts,
+        &[PathBuf::from(slash(&src))],
+        &slash(&dst),
+    );
+    ok(&report, "push -L with loops");
+    assert!(dst.join("d1/d2/c").exists());
+    assert!(
+        !dst.join("self").exists() && !dst.join("d1/up").exists(),
+        "a loop was followed"
+    );
+}
