@@ -13,6 +13,7 @@ use crate::delta::{DeltaError, DeltaGenerator};
 use crate::fs::{AtomicFile, Attrs, DirFd, FsError, copy_range, copy_range_cancellable};
 use crate::layout::{BlockLayout, LayoutParams};
 use crate::patch::{PatchError, Patcher};
+use crate::rebuild::rebuild_from_basis;
 use crate::signature::Signature;
 
 /// One file to copy.
@@ -143,6 +144,42 @@ pub(crate) fn run(job: &CopyJob) -> Result<CopyStats, CopyError> {
     })
 }
 
+/// Files at least this big are rebuilt on all cores by [`rebuild_from_basis`], which cuts the
+/// source into segments (a block straddling a cut is sent as literal data, so its Matched data
+/// can fall short of rsync's by a few blocks). Smaller files take the sequential search, whose
+/// matches are exactly rsync's.
+const PARALLEL_DELTA_MIN: u64 = 64 << 20;
+
+/// The big-file delta: segments searched in parallel, matched runs copied by the kernel.
+fn run_parallel_delta(
+    job: &CopyJob,
+    src: &std::fs::File,
+    basis: &std::fs::File,
+) -> Result<CopyStats, CopyError> {
+    let io_err = |op: &'static str, e: std::io::Error| {
+        CopyError::Io(FsError::new(
+            op,
+            &job.dest_name,
+            Errno::from_io_error(&e).unwrap_or(Errno::IO),
+        ))
+    };
+    let src_len = src.metadata().map_err(|e| io_err("fstat", e))?.len();
+    let tmp = AtomicFile::create(&job.dest_dir, &job.dest_name).map_err(CopyError::Io)?;
+    let out = std::fs::File::from(
+        tmp.fd()
+            .try_clone_to_owned()
+            .map_err(|e| io_err("dup", e))?,
+    );
+    let stats = rebuild_from_basis(basis, src, src_len, &out).map_err(|e| io_err("write", e))?;
+    drop(out);
+    DirFd::apply_attrs_fd(tmp.fd(), &job.dest_name, &job.attrs).map_err(CopyError::Io)?;
+    tmp.commit(&job.dest_name).map_err(CopyError::Io)?;
+    Ok(CopyStats {
+        literal: stats.literal_bytes,
+        matched: stats.matched_bytes,
+    })
+}
+
 /// Rebuilds the file from the old destination file (the basis) and the source, as rsync's
 /// delta transfer does: block sums of the basis, a match search over the source, and a patch
 /// into a temp file verified by the whole-file checksum. A mismatch (a short strong sum
@@ -157,6 +194,9 @@ fn run_delta(job: &CopyJob, src: OwnedFd, basis: OwnedFd) -> Result<CopyStats, C
     };
     let basis = std::fs::File::from(basis);
     let basis_len = basis.metadata().map_err(|e| io_err("fstat", e))?.len();
+    if job.size >= PARALLEL_DELTA_MIN {
+        return run_parallel_delta(job, &std::fs::File::from(src), &basis);
+    }
     let profile = ChecksumProfile::local(ChecksumAlgorithm::Xxh128);
     let digest_len = profile.block.digest_len();
     let mut src = std::fs::File::from(src);
