@@ -16,8 +16,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::admission::{Admission, Trigger};
-use crate::config::{self, ActionKind, Config, ConfigError, Overrides};
+use crate::config::{self, Config, ConfigError, Overrides};
 use crate::control::{self, ControlContext, ControlError};
+use crate::engine::EngineMode;
 use crate::metrics::{self, Metrics, MetricsError};
 use crate::pidfile::{PidFile, PidFileError};
 use crate::schedule;
@@ -91,26 +92,7 @@ pub async fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
             ""
         }
     );
-    let mut programs: Vec<&str> = cfg
-        .jobs
-        .iter()
-        .flat_map(|j| &j.actions)
-        .filter_map(|a| match &a.kind {
-            ActionKind::Sync { rsync, .. } => Some(rsync.as_str()),
-            ActionKind::Command { .. } => None,
-        })
-        .collect();
-    programs.sort_unstable();
-    programs.dedup();
-    for p in programs {
-        if p == crate::plan::RSYNC {
-            tracing::info!(
-                "sync actions use the system rsync (the native rdsync engine is not wired in yet)"
-            );
-        } else {
-            tracing::info!("sync actions use {p} (rsync_path)");
-        }
-    }
+    log_engines(&cfg);
 
     let metrics = Arc::new(Metrics::new(&cfg.instance_id)?);
     metrics.config_reloads.with_label_values(&["success"]).inc();
@@ -418,6 +400,41 @@ async fn scheduler(
             r = cfg_rx.changed() => {
                 if r.is_err() { return; }
                 plan.clear();
+            }
+        }
+    }
+}
+
+/// Says which engine the sync actions use (each run logs its own choice again, with the reason).
+fn log_engines(cfg: &Config) {
+    let e = &cfg.engine;
+    match (&e.mode, &e.rdsync) {
+        (EngineMode::Rsync, _) => tracing::info!(
+            "sync actions use {} (engine: rsync{})",
+            if e.rsync == crate::plan::RSYNC {
+                "the system rsync"
+            } else {
+                e.rsync.as_str()
+            },
+            if e.rsync == crate::plan::RSYNC {
+                ""
+            } else {
+                ", rsync_path"
+            }
+        ),
+        (_, Ok(p)) => tracing::info!(
+            "sync actions use the native rdsync engine ({}) where every option is native, else \
+             the system rsync ({}) (engine: {})",
+            p.display(),
+            e.rsync,
+            e.mode.as_str()
+        ),
+        (_, Err(why)) => tracing::warn!("sync actions use the system rsync ({}): {why}", e.rsync),
+    }
+    for j in &cfg.jobs {
+        for a in &j.actions {
+            if let Some(c) = crate::plan::sync_choice(a, false) {
+                tracing::info!("job {} action {}: {}", j.id, a.id, c.describe());
             }
         }
     }

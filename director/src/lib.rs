@@ -10,6 +10,7 @@
 //! - [`schedule`]: Vixie-cron schedules on top of `croner`, with timezones and jitter.
 //! - [`shellwords`]: POSIX shell word splitting and quoting (argv exec instead of `bash -c`).
 //! - [`plan`]: how an action resolves to the argv or shell string that will run.
+//! - [`engine`]: choosing the native rdsync engine or the system rsync for each sync.
 //! - [`runner`]: running one job (blocks, locks, actions in process groups, timeouts, retries).
 //! - [`lock`]: local and remote (system ssh) lock files and `blocks_on` checks.
 //! - [`admission`]: the single admission point (no overlap, coalesced queueing).
@@ -26,6 +27,7 @@ pub mod admission;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod engine;
 pub mod http;
 pub mod lock;
 pub mod metrics;

@@ -12,10 +12,11 @@ use thiserror::Error;
 
 use crate::config::raw::ShellMode;
 use crate::config::{Action, ActionKind, Config, Place, SshEndpoint};
+use crate::engine::{self, Choice, Engine, EngineConfig};
 use crate::shellwords;
 
-/// The program a sync runs by default: the system rsync (found on `PATH`). The native
-/// `rsync_path` key replaces it, e.g. with an rsync-compatible `rdsync` binary.
+/// The system rsync a sync falls back to (found on `PATH`). The native `rsync_path` key
+/// replaces it (and then, unless `engine:` says otherwise, runs every sync).
 pub const RSYNC: &str = "rsync";
 
 /// The process an action runs.
@@ -201,25 +202,36 @@ pub fn plan_command(
 }
 
 /// The program an action runs. Syncs get `--stats` (for the transfer metrics) unless already
-/// present, and `--dry-run` in dry-run mode.
+/// present, and `--dry-run` in dry-run mode, and run the engine [`sync_choice`] picks.
 pub fn action_program(action: &Action, dry_run: bool) -> Program {
     match &action.kind {
         ActionKind::Command { program, .. } => program.clone(),
-        ActionKind::Sync { plan, rsync } => {
-            let has = |o: &str| match plan {
-                SyncPlan::Argv(a) => a.iter().any(|x| x == o),
-                SyncPlan::Shell(s) => s.split_whitespace().any(|x| x == o),
-            };
-            let mut extra = Vec::new();
-            if !has("--stats") {
-                extra.push("--stats");
-            }
-            if dry_run && !has("--dry-run") && !has("-n") {
-                extra.push("--dry-run");
-            }
-            plan.program(rsync, &extra)
-        }
+        ActionKind::Sync { plan, engine, .. } => choose_engine(plan, engine, dry_run).program,
     }
+}
+
+/// For a sync: the engine that runs it (native rdsync or the system rsync), why, and the exact
+/// program; `None` for a command.
+pub fn sync_choice(action: &Action, dry_run: bool) -> Option<Choice> {
+    match &action.kind {
+        ActionKind::Sync { plan, engine, .. } => Some(choose_engine(plan, engine, dry_run)),
+        ActionKind::Command { .. } => None,
+    }
+}
+
+fn choose_engine(plan: &SyncPlan, engine: &EngineConfig, dry_run: bool) -> Choice {
+    let has = |o: &str| match plan {
+        SyncPlan::Argv(a) => a.iter().any(|x| x == o),
+        SyncPlan::Shell(s) => s.split_whitespace().any(|x| x == o),
+    };
+    let mut extra = Vec::new();
+    if !has("--stats") {
+        extra.push("--stats");
+    }
+    if dry_run && !has("--dry-run") && !has("-n") {
+        extra.push("--dry-run");
+    }
+    engine::choose(plan, &extra, engine)
 }
 
 /// The `check-config` report: per job, its schedule, next `n` fire times after `from`, and the
@@ -315,16 +327,26 @@ pub fn report(config: &Config, from: DateTime<Utc>, n: usize) -> String {
             .ok();
         }
         for a in &job.actions {
-            let prog = action_program(a, false);
-            let what = match (&a.kind, &prog) {
-                (ActionKind::Sync { rsync, .. }, _) if rsync == RSYNC => {
+            let choice = sync_choice(a, false);
+            let prog = match &choice {
+                Some(c) => c.program.clone(),
+                None => action_program(a, false),
+            };
+            let what = match (&a.kind, &prog, &choice) {
+                (_, _, Some(c)) if c.engine == Engine::Native => "sync (native rdsync)".to_string(),
+                (ActionKind::Sync { rsync, .. }, _, _) if rsync == RSYNC => {
                     "sync (system rsync)".to_string()
                 }
-                (ActionKind::Sync { rsync, .. }, _) => format!("sync ({rsync})"),
-                (ActionKind::Command { .. }, Program::Shell(_)) => "command (bash -c)".to_string(),
-                (ActionKind::Command { .. }, Program::Argv(_)) => "command (argv)".to_string(),
+                (ActionKind::Sync { rsync, .. }, _, _) => format!("sync ({rsync})"),
+                (ActionKind::Command { .. }, Program::Shell(_), _) => {
+                    "command (bash -c)".to_string()
+                }
+                (ActionKind::Command { .. }, Program::Argv(_), _) => "command (argv)".to_string(),
             };
             writeln!(out, "  action {} [{what}]: {}", a.id, prog.display()).ok();
+            if let Some(c) = &choice {
+                writeln!(out, "    engine: {}", c.describe()).ok();
+            }
             if let ActionKind::Command { stdin: Some(s), .. } = &a.kind {
                 writeln!(out, "    stdin: {s:?}").ok();
             }

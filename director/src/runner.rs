@@ -19,6 +19,7 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use crate::config::{Action, ActionKind, Job, Notifier};
+use crate::engine::{self, Engine};
 use crate::lock::{self, BlockState, HeldLock, LockError};
 use crate::metrics::Metrics;
 use crate::plan::{self, Program};
@@ -142,11 +143,21 @@ fn killpg(pgid: u32, sig: Signal) {
     }
 }
 
+/// What the director reads from a sync's output: its `--stats` and, for the `rdsync` binary,
+/// whether it handed the command line over to the system rsync (and why).
+#[derive(Debug, Clone, Default)]
+pub struct SyncOutput {
+    /// The transfer statistics.
+    pub stats: TransferStats,
+    /// The reason rdsync named when it ran the system rsync instead.
+    pub handover: Option<String>,
+}
+
 async fn pump<R: AsyncRead + Unpin>(
     r: R,
     log: RunLog,
     tag: &'static str,
-    stats: Option<Arc<Mutex<TransferStats>>>,
+    stats: Option<Arc<Mutex<SyncOutput>>>,
 ) {
     let mut lines = BufReader::new(r).lines();
     loop {
@@ -155,7 +166,10 @@ async fn pump<R: AsyncRead + Unpin>(
                 if let Some(s) = &stats
                     && let Ok(mut g) = s.lock()
                 {
-                    g.feed_line(&line);
+                    g.stats.feed_line(&line);
+                    if let Some(r) = engine::handover_notice(&line) {
+                        g.handover = Some(r.to_string());
+                    }
                 }
                 log.write(&format!("[{tag}] {line}"));
             }
@@ -177,7 +191,7 @@ pub async fn run_process(
     grace: Duration,
     cancel: &mut watch::Receiver<CancelSignal>,
     log: &RunLogHandle,
-    stats: Option<Arc<Mutex<TransferStats>>>,
+    stats: Option<Arc<Mutex<SyncOutput>>>,
 ) -> ProcOutcome {
     let log = log.0.clone();
     let argv = program.argv();
@@ -547,9 +561,13 @@ async fn run_action(
     deadline: Option<Instant>,
 ) -> (ActionRecord, bool) {
     let m = ctx.metrics.clone();
-    let program = plan::action_program(action, ctx.dry_run);
+    let choice = plan::sync_choice(action, ctx.dry_run);
+    let program = match &choice {
+        Some(c) => c.program.clone(),
+        None => plan::action_program(action, ctx.dry_run),
+    };
     let t0 = Instant::now();
-    let is_sync = matches!(action.kind, ActionKind::Sync { .. });
+    let is_sync = choice.is_some();
     let stdin = match &action.kind {
         ActionKind::Command { stdin, .. } => stdin.clone(),
         ActionKind::Sync { .. } => None,
@@ -563,6 +581,11 @@ async fn run_action(
         outcome: String::new(),
         duration_seconds: 0.0,
         stats: None,
+        engine: choice.as_ref().map(|c| c.engine.as_str().to_string()),
+        engine_reason: choice
+            .as_ref()
+            .map(|c| c.reason.clone())
+            .filter(|r| !r.is_empty()),
     };
     if ctx.dry_run && !is_sync {
         log.info(&format!(
@@ -573,19 +596,21 @@ async fn run_action(
         rec.outcome = "dry_run".into();
         return (rec, true);
     }
-    if let ActionKind::Sync { rsync, .. } = &action.kind {
-        let with = if rsync == plan::RSYNC {
-            "the system rsync (the native rdsync engine is not used yet)".to_string()
-        } else {
-            rsync.clone()
-        };
-        log.info(&format!(
-            "action {}: sync with {with}: {}",
-            action.id,
-            program.display()
-        ));
-    } else {
-        log.info(&format!("action {}: {}", action.id, program.display()));
+    match &choice {
+        Some(c) => {
+            let with = match (c.engine, &action.kind) {
+                (Engine::System, ActionKind::Sync { rsync, .. }) if rsync != plan::RSYNC => {
+                    format!("{rsync} (rsync_path; reason: {})", c.reason)
+                }
+                _ => format!("the {}", c.describe()),
+            };
+            log.info(&format!(
+                "action {}: sync with {with}: {}",
+                action.id,
+                program.display()
+            ));
+        }
+        None => log.info(&format!("action {}: {}", action.id, program.display())),
     }
     let mut ok = false;
     let mut attempt = 0;
@@ -597,7 +622,7 @@ async fn run_action(
             let left = d.saturating_duration_since(Instant::now());
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
-        let stats = is_sync.then(|| Arc::new(Mutex::new(TransferStats::default())));
+        let stats = is_sync.then(|| Arc::new(Mutex::new(SyncOutput::default())));
         let outcome = run_process(
             &program,
             stdin.as_deref(),
@@ -608,11 +633,22 @@ async fn run_action(
             stats.clone(),
         )
         .await;
-        if let Some(s) = stats.and_then(|s| s.lock().ok().map(|g| g.clone()))
-            && !s.is_empty()
-        {
-            m.observe_transfer(&job.id, &action.id, &s);
-            rec.stats = Some(s);
+        if let Some(out) = stats.and_then(|s| s.lock().ok().map(|g| g.clone())) {
+            if let Some(r) = out.handover
+                && rec.engine.as_deref() == Some(Engine::Native.as_str())
+            {
+                log.info(&format!(
+                    "action {}: rdsync handed over to the system rsync ({r} is not supported \
+                     natively)",
+                    action.id
+                ));
+                rec.engine = Some(Engine::System.as_str().into());
+                rec.engine_reason = Some(format!("rdsync handed over: {r}"));
+            }
+            if !out.stats.is_empty() {
+                m.observe_transfer(&job.id, &action.id, &out.stats);
+                rec.stats = Some(out.stats);
+            }
         }
         rec.exit_code = match outcome {
             ProcOutcome::Exited(c) => Some(c),

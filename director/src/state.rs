@@ -81,6 +81,12 @@ pub struct ActionRecord {
     pub duration_seconds: f64,
     /// rsync transfer statistics (syncs only).
     pub stats: Option<TransferStats>,
+    /// The engine a sync ran with: `rdsync` (native) or `rsync` (the system rsync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// Why the system rsync ran (or a note on the native run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_reason: Option<String>,
 }
 
 /// One run of one job.

@@ -1,7 +1,10 @@
 //! Parsing the transfer statistics that `rsync --stats` prints at the end of a run.
 //!
-//! Until the native engine reports its statistics directly, the director adds `--stats` to every
-//! system rsync it starts and feeds these numbers into the transfer metrics.
+//! The director adds `--stats` to every sync it starts (system rsync or the `rdsync` binary) and
+//! feeds these numbers into the transfer metrics. rsync and a local rdsync print the whole
+//! `--stats` block; an rdsync push or pull prints only the two closing summary lines (`sent N bytes
+//! received N bytes ...`, `total size is N ...`), which give the bytes sent and received and the
+//! total file size (the other fields stay `None`).
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +37,9 @@ impl TransferStats {
 
     /// Feeds one output line; lines that are not statistics are ignored.
     pub fn feed_line(&mut self, line: &str) {
+        if self.feed_summary(line) {
+            return;
+        }
         let Some((key, value)) = line.split_once(':') else {
             return;
         };
@@ -53,6 +59,32 @@ impl TransferStats {
         if let Some(n) = parse_number(value) {
             *slot = Some(n);
         }
+    }
+
+    /// The closing summary lines; they fill only what the `--stats` block did not.
+    fn feed_summary(&mut self, line: &str) -> bool {
+        if let Some(rest) = line.strip_prefix("sent ")
+            && let Some((sent, rest)) = rest.split_once(" bytes")
+            && let Some(rest) = rest.trim_start().strip_prefix("received ")
+            && let Some((received, _)) = rest.split_once(" bytes")
+        {
+            if self.bytes_sent.is_none() {
+                self.bytes_sent = parse_number(sent);
+            }
+            if self.bytes_received.is_none() {
+                self.bytes_received = parse_number(received);
+            }
+            return true;
+        }
+        if let Some(rest) = line.strip_prefix("total size is ")
+            && rest.contains("speedup is ")
+        {
+            if self.total_file_size.is_none() {
+                self.total_file_size = parse_number(rest);
+            }
+            return true;
+        }
+        false
     }
 
     /// Parses a whole output text.
@@ -119,6 +151,55 @@ sent 1,311,163 bytes  received 76 bytes  2,622,478.00 bytes/sec
         assert_eq!(s.matched_bytes, Some(0));
         assert_eq!(s.bytes_sent, Some(1_311_163));
         assert_eq!(s.bytes_received, Some(76));
+    }
+
+    #[test]
+    fn parses_rdsync_local_stats() {
+        // The text of rdsync's src/output/stats.rs (`stats_text` + `summary_text`).
+        let out = "
+Number of files: 3 (reg: 2, dir: 1)
+Number of created files: 3 (reg: 2, dir: 1)
+Number of deleted files: 0
+Number of regular files transferred: 2
+Total file size: 70,000 bytes
+Total transferred file size: 70,000 bytes
+Literal data: 70,000 bytes
+Matched data: 0 bytes
+File list size: 0
+File list generation time: 0.001 seconds
+File list transfer time: 0.000 seconds
+Total bytes sent: 70,048
+Total bytes received: 48
+
+sent 70,048 bytes  received 48 bytes  140,192.00 bytes/sec
+total size is 70,000  speedup is 1.00
+";
+        let s = TransferStats::parse(out);
+        assert_eq!(s.files, Some(3));
+        assert_eq!(s.files_transferred, Some(2));
+        assert_eq!(s.total_file_size, Some(70_000));
+        assert_eq!(s.literal_bytes, Some(70_000));
+        assert_eq!(s.matched_bytes, Some(0));
+        assert_eq!(s.bytes_sent, Some(70_048));
+        assert_eq!(s.bytes_received, Some(48));
+    }
+
+    #[test]
+    fn parses_rdsync_remote_summary_only() {
+        // rdsync's remote `--stats` (src/remote.rs `summary`): only the two closing lines.
+        let out = "
+sent 1,234 bytes  received 56 bytes  2,580.00 bytes/sec
+total size is 10,000  speedup is 7.75 (DRY RUN)
+";
+        let s = TransferStats::parse(out);
+        assert_eq!(s.bytes_sent, Some(1_234));
+        assert_eq!(s.bytes_received, Some(56));
+        assert_eq!(s.total_file_size, Some(10_000));
+        assert_eq!(s.literal_bytes, None);
+        assert_eq!(s.files_transferred, None);
+        // Without thousands separators (human level 0) too.
+        let s = TransferStats::parse("sent 1234 bytes  received 56 bytes  2580.00 bytes/sec");
+        assert_eq!((s.bytes_sent, s.bytes_received), (Some(1234), Some(56)));
     }
 
     #[test]

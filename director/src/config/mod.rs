@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::engine::{self, EngineConfig, EngineMode};
 use crate::plan::{self, PlanError, Program, SyncPlan};
 use crate::schedule::{CronDialect, Schedule, ScheduleError, Zone};
 use raw::{NumOrStr, RawActionKind, RawFile, RawJobOptions, RawPlace, ShellMode};
@@ -175,8 +176,10 @@ pub enum ActionKind {
     Sync {
         /// The resolved arguments.
         plan: SyncPlan,
-        /// The rsync-compatible program to run.
+        /// The system rsync (`rsync_path`), run when the native engine is not.
         rsync: String,
+        /// How the engine is chosen.
+        engine: EngineConfig,
     },
     /// A local command.
     Command {
@@ -298,6 +301,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Grace for children on shutdown before SIGKILL.
     pub stop_grace: Duration,
+    /// How syncs choose their engine (native rdsync or the system rsync).
+    pub engine: EngineConfig,
     /// Jobs in file order.
     pub jobs: Vec<Job>,
     /// Warnings found while loading (unknown keys, dialect differences).
@@ -696,6 +701,33 @@ fn build(
         .rsync_path
         .clone()
         .unwrap_or_else(|| plan::RSYNC.to_string());
+    let engine = {
+        let mode = match &raw.engine {
+            Some(m) => EngineMode::parse(m).ok_or_else(|| {
+                loc.err_near(
+                    m,
+                    format!("engine: expected auto, native or rsync, got {m:?}"),
+                )
+            })?,
+            // An explicitly named rsync-compatible program keeps running every sync.
+            None if raw.rsync_path.is_some() => EngineMode::Rsync,
+            None => EngineMode::Auto,
+        };
+        let rdsync = match mode {
+            EngineMode::Rsync => Err("engine: rsync".to_string()),
+            _ => engine::locate_rdsync(raw.rdsync_path.as_deref()),
+        };
+        if mode == EngineMode::Native
+            && let Err(why) = &rdsync
+        {
+            return Err(invalid(format!("engine: native, but {why}")));
+        }
+        EngineConfig {
+            mode,
+            rdsync,
+            rsync: rsync_path.clone(),
+        }
+    };
     let mut ssh_opts = Vec::new();
     if let Some(ssh) = &raw.ssh {
         if let Some(kh) = &ssh.known_hosts {
@@ -776,6 +808,7 @@ fn build(
                         ActionKind::Sync {
                             plan,
                             rsync: rsync_path.clone(),
+                            engine: engine.clone(),
                         },
                         &opts,
                         None,
@@ -809,6 +842,7 @@ fn build(
                                 )
                                 .map_err(|x| e(format!("action {aid:?}: {x}")))?,
                                 rsync: rsync_path.clone(),
+                                engine: engine.clone(),
                             }
                         }
                         RawActionKind::Command => {
@@ -976,6 +1010,7 @@ fn build(
         control_socket,
         metrics,
         stop_grace,
+        engine,
         jobs,
         warnings,
     })

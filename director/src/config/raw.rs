@@ -171,6 +171,10 @@ pub struct RawFile {
     pub notify: Option<BTreeMap<String, RawNotifier>>,
     /// The rsync-compatible program syncs run (native; default `rsync` on `PATH`).
     pub rsync_path: Option<String>,
+    /// Which engine runs syncs: `auto` (default), `native` (rdsync) or `rsync` (native).
+    pub engine: Option<String>,
+    /// The `rdsync` binary (native; default: next to the director's binary, else on `PATH`).
+    pub rdsync_path: Option<String>,
     /// ssh settings for remote locks, blocks, syncs and targets (native).
     pub ssh: Option<RawSsh>,
     /// Defaults inherited by every job (native).
