@@ -183,10 +183,8 @@ impl FilterChain {
 }
 
 fn merge_file_basename(pattern: &[u8]) -> &[u8] {
-    match pattern.iter().rposition(|&c| c == b'/') {
-        Some(at) => &pattern[at + 1..],
-        None => pattern,
-    }
+    // The last component (`rsplit` always yields at least one piece).
+    pattern.rsplit(|&c| c == b'/').next().unwrap_or(pattern)
 }
 
 fn read_small_file(dir: &DirFd, name: &[u8]) -> Option<Vec<u8>> {

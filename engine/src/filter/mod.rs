@@ -1,6 +1,7 @@
 //! rsync's filter rules: the parser ([`FilterRule::parse`], [`parse_rules`]), the matcher
 //! ([`wildmatch`], [`FilterRule::matches`]) and the per-directory rule chain ([`FilterChain`])
 //! that handles `dir-merge` files such as `.rsync-filter`.
+#![deny(clippy::indexing_slicing)]
 
 mod chain;
 mod rule;

@@ -84,10 +84,9 @@ pub struct FilterRule {
 
 impl FilterRule {
     fn new(action: RuleAction, pattern: &[u8]) -> Self {
-        let (pattern, dir_only) = if pattern.len() > 1 && pattern.ends_with(b"/") {
-            (&pattern[..pattern.len() - 1], true)
-        } else {
-            (pattern, false)
+        let (pattern, dir_only) = match pattern.strip_suffix(b"/") {
+            Some(stripped) if !stripped.is_empty() => (stripped, true),
+            _ => (pattern, false),
         };
         Self {
             action,
@@ -108,19 +107,20 @@ impl FilterRule {
     pub fn matches(&self, path: &[u8], is_dir: bool) -> bool {
         let name = if self.base.is_empty() {
             path
-        } else if path.len() > self.base.len()
-            && path.starts_with(&self.base)
-            && path[self.base.len()] == b'/'
-        {
-            &path[self.base.len() + 1..]
         } else {
-            return false;
+            match path
+                .strip_prefix(self.base.as_slice())
+                .and_then(|rest| rest.strip_prefix(b"/"))
+            {
+                Some(rest) => rest,
+                None => return false,
+            }
         };
         if name.is_empty() {
             return false;
         }
         let hit = !self.negate;
-        let pat = &self.pattern[..];
+        let pat = self.pattern.as_slice();
         let slash_cnt = pat.iter().filter(|&&c| c == b'/').count();
         let wild = pat.iter().any(|c| matches!(c, b'*' | b'[' | b'?'));
         let double = wild && pat.windows(2).any(|w| w == b"**");
@@ -129,10 +129,8 @@ impl FilterRule {
 
         let mut text: Vec<u8> = Vec::with_capacity(name.len() + 2);
         if slash_cnt == 0 && !double {
-            let base = match name.iter().rposition(|&c| c == b'/') {
-                Some(at) => &name[at + 1..],
-                None => name,
-            };
+            // The last component (`rsplit` always yields at least one piece).
+            let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
             text.extend_from_slice(base);
         } else {
             if double_prefix {
@@ -163,9 +161,11 @@ impl FilterRule {
         } else if text.len() != name.len() || anchored {
             litmatch_where(pat, &text, where_)
         } else {
-            text.len() >= pat.len()
-                && text.ends_with(pat)
-                && (text.len() == pat.len() || text[text.len() - pat.len() - 1] == b'/')
+            // The pattern is the whole text or a `/`-separated tail of it.
+            match text.strip_suffix(pat) {
+                Some(head) => head.is_empty() || head.ends_with(b"/"),
+                None => false,
+            }
         };
         if matched { hit } else { !hit }
     }
@@ -193,15 +193,11 @@ impl FilterRule {
             }
             return Ok(Some(Self::new(default, text)));
         }
-        if text.is_empty() {
+        let Some((&first, after_first)) = text.split_first() else {
             return Ok(None);
-        }
+        };
         // The rule name: a long word or a single character.
-        let word_end = text
-            .iter()
-            .position(|&c| c == b' ' || c == b'_' || c == b',')
-            .unwrap_or(text.len());
-        let word = &text[..word_end];
+        let (word, after_word) = split_rule_word(text);
         let long = match word {
             b"include" => Some((RuleAction::Include, None)),
             b"exclude" => Some((RuleAction::Exclude, None)),
@@ -215,13 +211,9 @@ impl FilterRule {
             _ => None,
         };
         let (action, side, mut rest) = match long {
-            Some((a, s)) => {
-                let rest = &text[word_end..];
-                let rest = rest.strip_prefix(b",").unwrap_or(rest);
-                (a, s, rest)
-            }
+            Some((a, s)) => (a, s, after_word.strip_prefix(b",").unwrap_or(after_word)),
             None => {
-                let (a, s) = match text[0] {
+                let (a, s) = match first {
                     b'+' => (RuleAction::Include, None),
                     b'-' => (RuleAction::Exclude, None),
                     b'.' => (RuleAction::Merge, None),
@@ -233,17 +225,16 @@ impl FilterRule {
                     b'!' => (RuleAction::Clear, None),
                     _ => return Err(FilterError::Unknown(shown())),
                 };
-                let rest = &text[1..];
-                (a, s, rest.strip_prefix(b",").unwrap_or(rest))
+                (a, s, after_first.strip_prefix(b",").unwrap_or(after_first))
             }
         };
         let mut rule = Self::new(action, b"");
         let mut sender_only = side == Some(Side::Sender);
         let mut receiver_only = side == Some(Side::Receiver);
         // Modifiers, up to the separating space or underscore.
-        while let Some(&c) = rest.first() {
+        while let Some((&c, after)) = rest.split_first() {
             if c == b' ' || c == b'_' {
-                rest = &rest[1..];
+                rest = after;
                 break;
             }
             let is_merge = matches!(action, RuleAction::Merge | RuleAction::DirMerge);
@@ -260,7 +251,7 @@ impl FilterRule {
                 b'w' if is_merge => rule.word_split = true,
                 _ => return Err(FilterError::Unknown(shown())),
             }
-            rest = &rest[1..];
+            rest = after;
         }
         if action == RuleAction::Clear {
             return Ok(Some(rule));
@@ -282,6 +273,15 @@ impl FilterRule {
         }
         Ok(Some(parsed))
     }
+}
+
+/// Splits a filter rule at the end of its name (the first ` `, `_` or `,`, which stays with
+/// the rest).
+fn split_rule_word(text: &[u8]) -> (&[u8], &[u8]) {
+    text.iter()
+        .position(|&c| c == b' ' || c == b'_' || c == b',')
+        .and_then(|at| text.split_at_checked(at))
+        .unwrap_or((text, b""))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,7 +337,7 @@ fn parse_rules_impl(
         content.split(|&c| c == b'\n' || c == b'\r').collect()
     };
     for (n, line) in pieces.into_iter().enumerate() {
-        if line.is_empty() || line[0] == b'#' || line[0] == b';' {
+        if matches!(line.first(), None | Some(b'#' | b';')) {
             continue;
         }
         let parsed = match default {

@@ -25,7 +25,7 @@ pub fn wildmatch(pattern: &[u8], text: &[u8]) -> bool {
 pub(crate) fn wildmatch_where(pattern: &[u8], text: &[u8], where_: i32) -> bool {
     let mut steps = 0;
     if where_ > 0 {
-        return match trailing_components(text, where_ as usize) {
+        return match trailing_components(text, where_.unsigned_abs() as usize) {
             Some(t) => do_match(pattern, t, &mut steps) == Outcome::Match,
             None => false,
         };
@@ -37,13 +37,11 @@ pub(crate) fn wildmatch_where(pattern: &[u8], text: &[u8], where_: i32) -> bool 
     if where_ == 0 || first == Outcome::AbortAll {
         return false;
     }
-    for (i, &c) in text.iter().enumerate() {
-        if c == b'/' {
-            match do_match(pattern, &text[i + 1..], &mut steps) {
-                Outcome::Match => return true,
-                Outcome::NoMatch | Outcome::AbortToStarStar => {}
-                Outcome::AbortAll => return false,
-            }
+    for tail in after_slashes(text) {
+        match do_match(pattern, tail, &mut steps) {
+            Outcome::Match => return true,
+            Outcome::NoMatch | Outcome::AbortToStarStar => {}
+            Outcome::AbortAll => return false,
         }
     }
     false
@@ -52,32 +50,37 @@ pub(crate) fn wildmatch_where(pattern: &[u8], text: &[u8], where_: i32) -> bool 
 /// Literal comparison with the same `where_` rules as [`wildmatch_where`].
 pub(crate) fn litmatch_where(pattern: &[u8], text: &[u8], where_: i32) -> bool {
     if where_ > 0 {
-        return trailing_components(text, where_ as usize) == Some(pattern);
+        return trailing_components(text, where_.unsigned_abs() as usize) == Some(pattern);
     }
     if text == pattern {
         return true;
     }
     if where_ < 0 {
-        return text
-            .iter()
-            .enumerate()
-            .any(|(i, &c)| c == b'/' && &text[i + 1..] == pattern);
+        return after_slashes(text).any(|tail| tail == pattern);
     }
     false
 }
 
-/// The last `n` `/`-separated components of `text`, or `None` if it has fewer.
+/// The part of `text` after each of its `/`, left to right.
+fn after_slashes(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.iter()
+        .enumerate()
+        .filter(|&(_, &c)| c == b'/')
+        .filter_map(move |(at, _)| text.get(at + 1..))
+}
+
+/// The last `n` (at least 1) `/`-separated components of `text`, or `None` if it has fewer.
 fn trailing_components(text: &[u8], n: usize) -> Option<&[u8]> {
-    let mut count = n;
-    for i in (0..text.len()).rev() {
-        if text[i] == b'/' {
-            count -= 1;
-            if count == 0 {
-                return Some(&text[i + 1..]);
-            }
-        }
+    // Drop the last `n - 1` components; the answer starts after the last `/` of what is left.
+    let mut head = text;
+    for _ in 1..n {
+        let at = head.iter().rposition(|&c| c == b'/')?;
+        head = head.get(..at)?;
     }
-    if count == 1 { Some(text) } else { None }
+    match head.iter().rposition(|&c| c == b'/') {
+        Some(at) => text.get(at + 1..),
+        None => Some(text),
+    }
 }
 
 fn do_match(pattern: &[u8], text: &[u8], steps: &mut u32) -> Outcome {
@@ -85,136 +88,132 @@ fn do_match(pattern: &[u8], text: &[u8], steps: &mut u32) -> Outcome {
     if *steps > MAX_STEPS {
         return Outcome::AbortAll;
     }
-    let mut p = 0;
-    let mut t = 0;
-    while p < pattern.len() {
-        let pc = pattern[p];
-        if t >= text.len() && pc != b'*' {
-            return Outcome::AbortAll;
+    let mut pattern = pattern;
+    let mut text = text;
+    while let Some((&pc, p_next)) = pattern.split_first() {
+        if pc == b'*' {
+            return match_star(p_next, text, steps);
         }
-        match pc {
-            b'\\' => {
-                p += 1;
-                match pattern.get(p) {
-                    Some(&lit) if lit == text[t] => {}
-                    _ => return Outcome::NoMatch,
-                }
-            }
+        let Some((&tc, t_next)) = text.split_first() else {
+            return Outcome::AbortAll;
+        };
+        pattern = match pc {
+            b'\\' => match p_next.split_first() {
+                Some((&lit, after)) if lit == tc => after,
+                _ => return Outcome::NoMatch,
+            },
             b'?' => {
-                if text[t] == b'/' {
+                if tc == b'/' {
                     return Outcome::NoMatch;
                 }
+                p_next
             }
-            b'*' => {
-                let mut q = p + 1;
-                let double = pattern.get(q) == Some(&b'*');
-                while pattern.get(q) == Some(&b'*') {
-                    q += 1;
-                }
-                let rest = &pattern[q..];
-                if rest.is_empty() {
-                    if !double && text[t..].contains(&b'/') {
-                        return Outcome::NoMatch;
-                    }
-                    return Outcome::Match;
-                }
-                let mut i = t;
-                loop {
-                    if i > text.len() {
-                        break;
-                    }
-                    if i == text.len() {
-                        // Only an empty remainder could still match; try it once.
-                        let r = do_match(rest, &text[i..], steps);
-                        return if r == Outcome::Match {
-                            r
-                        } else {
-                            Outcome::AbortAll
-                        };
-                    }
-                    let r = do_match(rest, &text[i..], steps);
-                    match r {
-                        Outcome::NoMatch => {
-                            if !double && text[i] == b'/' {
-                                return Outcome::AbortToStarStar;
-                            }
-                        }
-                        Outcome::AbortToStarStar if double => {}
-                        other => return other,
-                    }
-                    i += 1;
-                }
-                return Outcome::AbortAll;
-            }
-            b'[' => match match_class(pattern, p, text[t]) {
-                Some((true, next)) => p = next,
+            b'[' => match match_class(p_next, tc) {
+                Some((true, after)) => after,
                 Some((false, _)) => return Outcome::NoMatch,
                 None => return Outcome::AbortAll,
             },
             lit => {
-                if lit != text[t] {
+                if lit != tc {
                     return Outcome::NoMatch;
                 }
+                p_next
             }
-        }
-        p += 1;
-        t += 1;
+        };
+        text = t_next;
     }
-    if t == text.len() {
+    if text.is_empty() {
         Outcome::Match
     } else {
         Outcome::NoMatch
     }
 }
 
-/// Matches `c` against the class starting at `pattern[start] == '['`. Returns whether it
-/// matched and the index of the closing `]`, or `None` for an unterminated class.
-fn match_class(pattern: &[u8], start: usize, c: u8) -> Option<(bool, usize)> {
-    let mut p = start + 1;
-    let mut negate = false;
-    if matches!(pattern.get(p), Some(b'!') | Some(b'^')) {
-        negate = true;
-        p += 1;
+/// Matches a `*` run against `text`: `after_star` is the pattern after its first `*`.
+fn match_star(after_star: &[u8], text: &[u8], steps: &mut u32) -> Outcome {
+    let double = after_star.first() == Some(&b'*');
+    let mut rest = after_star;
+    while let Some(r) = rest.strip_prefix(b"*") {
+        rest = r;
     }
+    if rest.is_empty() {
+        if !double && text.contains(&b'/') {
+            return Outcome::NoMatch;
+        }
+        return Outcome::Match;
+    }
+    let mut tail = text;
+    loop {
+        let r = do_match(rest, tail, steps);
+        let Some((&c, t_next)) = tail.split_first() else {
+            // Only an empty remainder could still match, and it was tried just now.
+            return if r == Outcome::Match {
+                r
+            } else {
+                Outcome::AbortAll
+            };
+        };
+        match r {
+            Outcome::NoMatch => {
+                if !double && c == b'/' {
+                    return Outcome::AbortToStarStar;
+                }
+            }
+            Outcome::AbortToStarStar if double => {}
+            other => return other,
+        }
+        tail = t_next;
+    }
+}
+
+/// Matches `c` against the class whose text (after the opening `[`) starts `class`. Returns
+/// whether it matched and the pattern after the closing `]`, or `None` for an unterminated
+/// class.
+fn match_class(class: &[u8], c: u8) -> Option<(bool, &[u8])> {
+    let (negate, mut p) = match class.split_first() {
+        Some((b'!' | b'^', rest)) => (true, rest),
+        _ => (false, class),
+    };
     let mut matched = false;
     let mut prev: Option<u8> = None;
     let mut first = true;
     loop {
-        let pc = *pattern.get(p)?;
+        let (&pc, mut next) = p.split_first()?;
         if pc == b']' && !first {
-            break;
+            return Some((matched != negate, next));
         }
         first = false;
         if pc == b'\\' {
-            p += 1;
-            let lit = *pattern.get(p)?;
+            let (&lit, after) = next.split_first()?;
             if lit == c {
                 matched = true;
             }
             prev = Some(lit);
-        } else if pc == b'-' && prev.is_some() && pattern.get(p + 1).is_some_and(|&n| n != b']') {
-            p += 1;
-            let mut hi = *pattern.get(p)?;
-            if hi == b'\\' {
-                p += 1;
-                hi = *pattern.get(p)?;
-            }
+            next = after;
+        } else if pc == b'-' && prev.is_some() && next.first().is_some_and(|&n| n != b']') {
+            let (&hi, after) = next.split_first()?;
+            let (hi, after) = if hi == b'\\' {
+                let (&hi, after) = after.split_first()?;
+                (hi, after)
+            } else {
+                (hi, after)
+            };
             let lo = prev.unwrap_or(0);
             if c >= lo && c <= hi {
                 matched = true;
             }
             prev = None;
-        } else if pc == b'[' && pattern.get(p + 1) == Some(&b':') {
-            let name_start = p + 2;
-            let close = pattern[name_start..].windows(2).position(|w| w == b":]");
-            match close {
-                Some(len) => {
-                    let name = &pattern[name_start..name_start + len];
+            next = after;
+        } else if pc == b'['
+            && let Some(names) = next.strip_prefix(b":")
+        {
+            match split_at_class_end(names) {
+                Some((name, after)) => {
                     if class_matches(name, c) {
                         matched = true;
                     }
-                    p = name_start + len + 1;
                     prev = None;
+                    next = after;
                 }
                 None => {
                     if c == b'[' {
@@ -229,9 +228,16 @@ fn match_class(pattern: &[u8], start: usize, c: u8) -> Option<(bool, usize)> {
             }
             prev = Some(pc);
         }
-        p += 1;
+        p = next;
     }
-    Some((matched != negate, p))
+}
+
+/// Splits `text` at its first `:]`: the class name before it and the pattern after it.
+fn split_at_class_end(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    (0..text.len()).find_map(|at| {
+        let (name, rest) = text.split_at_checked(at)?;
+        Some((name, rest.strip_prefix(b":]")?))
+    })
 }
 
 fn class_matches(name: &[u8], c: u8) -> bool {

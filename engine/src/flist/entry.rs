@@ -41,16 +41,17 @@ impl FileEntry {
 
     /// The last component of the name.
     pub fn basename(&self) -> &[u8] {
-        match self.name.iter().rposition(|&b| b == b'/') {
-            Some(at) => &self.name[at + 1..],
-            None => &self.name,
-        }
+        // `rsplit` always yields at least one piece.
+        self.name
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or(&self.name)
     }
 
     /// The directory part of the name (empty for a top-level name).
     pub fn dirname(&self) -> &[u8] {
         match self.name.iter().rposition(|&b| b == b'/') {
-            Some(at) => &self.name[..at],
+            Some(at) => self.name.get(..at).unwrap_or_default(),
             None => b"",
         }
     }

@@ -1,5 +1,6 @@
 //! The file list: [`FileEntry`], rsync's sort order ([`compare_names`], [`sort_entries`]) and
 //! the source-tree walker ([`scan_source`]).
+#![deny(clippy::indexing_slicing)]
 
 mod entry;
 mod sort;

@@ -23,11 +23,14 @@ pub fn compare_names(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool) -> Orde
     // Skip the common prefix, then back up to the start of the component it ends in: the
     // components before it are equal.
     let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    if p == a.len() && p == b.len() {
+    // `p` is at most the length of either name: these never fall back.
+    let (common, a_rest) = a.split_at_checked(p).unwrap_or((a, b""));
+    let b_rest = b.get(p..).unwrap_or_default();
+    if a_rest.is_empty() && b_rest.is_empty() {
         // The same name: a non-directory sorts before a directory.
         return a_is_dir.cmp(&b_is_dir);
     }
-    let c = a[..p]
+    let c = common
         .iter()
         .rposition(|&x| x == b'/')
         .map_or(0, |at| at + 1);
@@ -39,20 +42,23 @@ pub fn compare_names(a: &[u8], a_is_dir: bool, b: &[u8], b_is_dir: bool) -> Orde
             Ordering::Greater
         };
     }
-    let a_leaf = !a_is_dir && !a[c..].contains(&b'/');
-    let b_leaf = !b_is_dir && !b[c..].contains(&b'/');
+    // `c <= p`: the components the names differ in (and everything after them).
+    let a_comp = a.get(c..).unwrap_or_default();
+    let b_comp = b.get(c..).unwrap_or_default();
+    let a_leaf = !a_is_dir && !a_comp.contains(&b'/');
+    let b_leaf = !b_is_dir && !b_comp.contains(&b'/');
     match (a_leaf, b_leaf) {
         (true, false) => return Ordering::Less,
         (false, true) => return Ordering::Greater,
-        (true, true) => return a[p..].cmp(&b[p..]),
+        (true, true) => return a_rest.cmp(b_rest),
         (false, false) => {}
     }
     // Both continue as directories: compare the components as if they ended in '/'.
-    let ea = a.get(p).copied().unwrap_or(b'/');
-    let eb = b.get(p).copied().unwrap_or(b'/');
+    let ea = a_rest.first().copied().unwrap_or(b'/');
+    let eb = b_rest.first().copied().unwrap_or(b'/');
     if ea == eb {
         // Both components end here; the name that ends is the parent of the other.
-        return if p == a.len() {
+        return if a_rest.is_empty() {
             Ordering::Less
         } else {
             Ordering::Greater

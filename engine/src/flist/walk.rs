@@ -42,22 +42,18 @@ impl SourceRoot {
                 arg: arg.to_vec(),
             };
         }
-        match arg.iter().rposition(|&b| b == b'/') {
-            Some(0) => Self {
-                base: b"/".to_vec(),
-                top: Some(arg[1..].to_vec()),
-                arg: arg.to_vec(),
-            },
-            Some(at) => Self {
-                base: arg[..at].to_vec(),
-                top: Some(arg[at + 1..].to_vec()),
-                arg: arg.to_vec(),
-            },
-            None => Self {
-                base: b".".to_vec(),
-                top: Some(arg.to_vec()),
-                arg: arg.to_vec(),
-            },
+        // The last component, and what is before its `/` (if any).
+        let mut parts = arg.rsplitn(2, |&b| b == b'/');
+        let top = parts.next().unwrap_or(arg);
+        let base: &[u8] = match parts.next() {
+            Some(b"") => b"/",
+            Some(dir) => dir,
+            None => b".",
+        };
+        Self {
+            base: base.to_vec(),
+            top: Some(top.to_vec()),
+            arg: arg.to_vec(),
         }
     }
 }
