@@ -50,6 +50,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== fuzz targets compile (cargo-fuzz crate outside the workspace)"
+CARGO_TARGET_DIR="$PWD/target/fuzz-check" cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
 echo "== cargo build --release"
 cargo build --release --workspace --all-targets --quiet
 echo "== cargo test --release"
