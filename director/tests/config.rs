@@ -29,7 +29,13 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const JOB2_ACTION1: &str = "action sync-of-source-path [sync (system rsync)]: rsync --stats -av --delete --exclude .cache --exclude Downloads -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/path root@backup_a.example.com:/path/on/remote/host";
+/// Job 2 action 1: all its options are native, so the rdsync binary runs it (same arguments).
+fn job2_action1() -> String {
+    format!(
+        "action sync-of-source-path [sync (native rdsync)]: {} --stats -av --delete --exclude .cache --exclude Downloads -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/path root@backup_a.example.com:/path/on/remote/host\n    engine: native rdsync\n",
+        common::rdsync_bin().display()
+    )
+}
 
 #[test]
 fn rsyncdirector_seed_config_loads_and_plans() {
@@ -58,14 +64,14 @@ fn rsyncdirector_seed_config_loads_and_plans() {
     assert_eq!(out.matches("  next: ").count(), 6, "{out}");
     // The documented private_ssh_key is honoured (upstream ignored it).
     assert!(
-        out.contains(JOB2_ACTION1),
+        out.contains(&job2_action1()),
         "job 2 action 1 resolved wrongly:\n{out}"
     );
     assert!(out.contains(
         "action command.sh [command (argv)]: /path/to/some/command.sh --arg1 arg1_val --arg2 arg2_val"
     ), "{out}");
     assert!(out.contains(
-        "action sync-some-other-path [sync (system rsync)]: rsync --stats -avi --delete -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/some/other/path root@backup_a.example.com:/some/other/path/on/remote/host"
+        "action sync-some-other-path [sync (system rsync)]: rsync --stats -avi --delete -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/some/other/path root@backup_a.example.com:/some/other/path/on/remote/host\n    engine: system rsync (reason: -i over a remote shell is not supported natively)\n"
     ), "{out}");
     assert!(
         out.contains(
@@ -90,12 +96,13 @@ fn legacy_syncs_seed_config_loads_and_plans() {
     let o = run(&["check-config", &f, "--plan", "1"]);
     let out = stdout(&o);
     assert!(o.status.success(), "{}{}", out, stderr(&o));
-    assert!(out.contains(
-        "action sync-1 [sync (system rsync)]: rsync --stats -av --delete --exclude .cache --exclude Downloads /source/path /path/on/local/host"
-    ), "{out}");
-    assert!(out.contains(
-        "action sync-1 [sync (system rsync)]: rsync --stats -av --delete --exclude .cache --exclude Downloads -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/path root@backup_a.example.com:/path/on/remote/host"
-    ), "{out}");
+    let rdsync = common::rdsync_bin();
+    assert!(out.contains(&format!(
+        "action sync-1 [sync (native rdsync)]: {} --stats -av --delete --exclude .cache --exclude Downloads /source/path /path/on/local/host\n    engine: native rdsync\n", rdsync.display()
+    )), "{out}");
+    assert!(out.contains(&format!(
+        "action sync-1 [sync (native rdsync)]: {} --stats -av --delete --exclude .cache --exclude Downloads -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/path root@backup_a.example.com:/path/on/remote/host\n    engine: native rdsync\n", rdsync.display()
+    )), "{out}");
 }
 
 #[test]

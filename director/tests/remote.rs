@@ -153,6 +153,28 @@ fn remote_locks_blocks_and_push_sync_over_system_ssh() {
         std::fs::read(src.join("data.bin")).unwrap()
     );
     assert!(!rlock.exists(), "remote lock left behind: {err}");
+    // The push ran natively (rdsync over the system ssh). rdsync's remote `--stats` prints only
+    // the two summary lines, which give the bytes sent and received and the total size.
+    let h = std::fs::read_to_string(env.path("state/history.jsonl")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(h.lines().last().unwrap()).unwrap();
+    let push = &rec["actions"][1];
+    assert_eq!(push["engine"], "rdsync", "{rec:#}");
+    assert!(
+        push["command"]
+            .as_str()
+            .unwrap()
+            .starts_with(&common::rdsync_bin().display().to_string()),
+        "{rec:#}"
+    );
+    assert_eq!(push["stats"]["total_file_size"], 100_000, "{rec:#}");
+    assert!(
+        push["stats"]["bytes_sent"].as_u64().unwrap() >= 100_000,
+        "{rec:#}"
+    );
+    assert!(
+        push["stats"]["bytes_received"].as_u64().unwrap() > 0,
+        "{rec:#}"
+    );
 
     // 2. A foreign remote lock: the job is skipped and the lock is left alone.
     std::fs::write(&rlock, "999999").unwrap();

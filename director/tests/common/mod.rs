@@ -15,6 +15,34 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_rdsync-director")
 }
 
+/// The `rdsync` binary the director runs for native syncs: `target/<profile>/rdsync`, next to the
+/// director binary (and to this test's `deps/` directory), where the director's `engine: auto`
+/// finds it. `cargo build --workspace` (tools/test.sh) or `cargo build -p rdsync --bin rdsync`
+/// builds it. Panics (never skips) when it is missing.
+pub fn rdsync_bin() -> PathBuf {
+    let beside_director = Path::new(bin())
+        .parent()
+        .expect("the director binary has a directory")
+        .join("rdsync");
+    // The test binary is target/<profile>/deps/<name>-<hash>.
+    let beside_tests = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent()?.parent().map(|d| d.join("rdsync")));
+    assert_eq!(
+        beside_tests.as_deref(),
+        Some(beside_director.as_path()),
+        "the director binary and the tests are not in the same target/<profile> directory"
+    );
+    assert!(
+        beside_director.is_file(),
+        "the rdsync binary is missing at {}: build it first (`cargo build -p rdsync --bin rdsync` \
+         with the same CARGO_TARGET_DIR and profile, or `cargo build --workspace`); the director \
+         tests need the real native engine",
+        beside_director.display()
+    );
+    beside_director
+}
+
 /// Panics (never skips) when rsync is missing: these tests need the real thing.
 pub fn require_rsync() {
     let ok = Command::new("rsync")
