@@ -22,6 +22,8 @@ use crate::weak_scan::{WeakFilter, scan};
 pub const LITERAL_FLUSH: usize = 256 << 10;
 /// Bytes read from the new file per refill (plus room for one window).
 const READ_CHUNK: usize = 1 << 20;
+/// The first read buffer, before it grows towards [`READ_CHUNK`] for big files.
+const INITIAL_CHUNK: usize = 64 << 10;
 /// Filter bits per basis block: about 1 false positive per this many probes.
 const FILTER_BITS_PER_BLOCK: usize = 256;
 
@@ -243,8 +245,11 @@ impl<'a> DeltaGenerator<'a> {
         let block_len = layout.block_len as usize;
         let last_len = layout.last_block_size() as usize;
         let mut stats = DeltaStats::default();
-        let mut buf = vec![0u8; READ_CHUNK + LITERAL_FLUSH + 2 * block_len];
+        // Start small (most files are small) and grow while reads keep filling the buffer.
+        let max_buf = READ_CHUNK + LITERAL_FLUSH + 2 * block_len;
+        let mut buf = vec![0u8; (INITIAL_CHUNK + 2 * block_len).min(max_buf)];
         let mut end = 0usize; // valid bytes in buf
+        let mut first_fill = true;
         let mut eof = false;
         let mut lit = 0usize; // start of pending literal data in buf
         let mut pos = 0usize; // window start in buf
@@ -255,7 +260,8 @@ impl<'a> DeltaGenerator<'a> {
         macro_rules! fill {
             ($need:expr) => {
                 if end - pos < $need && !eof {
-                    if pos - lit >= LITERAL_FLUSH {
+                    // Flushing at half the buffer keeps room to read after compaction.
+                    if pos - lit >= LITERAL_FLUSH.min(buf.len() / 2) {
                         sink.literal(&buf[lit..pos]).map_err(DeltaError::Sink)?;
                         stats.literal_bytes += (pos - lit) as u64;
                         lit = pos;
@@ -264,6 +270,10 @@ impl<'a> DeltaGenerator<'a> {
                     end -= lit;
                     pos -= lit;
                     lit = 0;
+                    if buf.len() < max_buf && end < buf.len() / 2 && !first_fill {
+                        buf.resize((buf.len() * 2).min(max_buf), 0);
+                    }
+                    first_fill = false;
                     while end - pos < $need && !eof {
                         let n = read_full(&mut new, &mut buf[end..]).map_err(DeltaError::Read)?;
                         if n == 0 {
@@ -347,7 +357,8 @@ impl<'a> DeltaGenerator<'a> {
             if eof {
                 break;
             }
-            let n = read_full(&mut new, &mut buf[..READ_CHUNK]).map_err(DeltaError::Read)?;
+            let chunk = buf.len().min(READ_CHUNK);
+            let n = read_full(&mut new, &mut buf[..chunk]).map_err(DeltaError::Read)?;
             if let Some(h) = file_hasher.as_deref_mut() {
                 h.update(&buf[..n]);
             }
