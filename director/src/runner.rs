@@ -3,8 +3,10 @@
 //!
 //! Every child runs in its own process group, so a timeout or a cancel reaches the whole tree
 //! (`bash -c` and the rsync processes it forks): SIGTERM to the group, then SIGKILL after the
-//! grace period. Output is streamed line by line into the run's log file (never kept whole in
-//! memory); rsync's `--stats` lines are parsed on the way for the transfer metrics.
+//! grace period. A sync's child is the `rdsync` binary or the system rsync, as
+//! [`crate::engine`] chose; either way the same machinery applies. Output is streamed line by line
+//! into the run's log file (never kept whole in memory); the `--stats` lines are parsed on the way
+//! for the transfer metrics, and rdsync's notice when it hands over to the system rsync is noted.
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::PathBuf;

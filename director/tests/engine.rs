@@ -382,3 +382,40 @@ fn engine_native_hands_non_native_options_to_rsync_through_rdsync() {
         "{log}"
     );
 }
+
+#[test]
+fn a_native_run_is_timed_out_through_its_process_group() {
+    require_rsync();
+    rdsync_bin();
+    let env = Env::new();
+    let src = env.path("src");
+    make_source(&src);
+    // A remote shell that never answers: rdsync (native push) waits on it until the timeout.
+    let rsh = env.path("hang-rsh");
+    std::fs::write(&rsh, "#!/bin/sh\nexec sleep 41.75\n").unwrap();
+    std::fs::set_permissions(&rsh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = env.write_config(&format!(
+        "jobs:\n  - id: hang\n    actions:\n      - {{action: sync, id: push, source: {src}/, dest: \"nohost:/x/\", opts: [\"-a\", \"-e\", \"{rsh}\"], timeout: 1s, kill_grace: 2s}}\n",
+        src = src.display(),
+        rsh = rsh.display()
+    ));
+    let t0 = std::time::Instant::now();
+    let o = run(&["run", "--config", cfg.to_str().unwrap(), "--once"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{err}");
+    assert!(err.contains("sync with the native rdsync"), "{err}");
+    let h = history_file(&env);
+    let rec = h.last().unwrap();
+    assert_eq!(rec["result"], "timeout", "{rec:#}");
+    assert_eq!(rec["actions"][0]["engine"], "rdsync", "{rec:#}");
+    assert_eq!(rec["actions"][0]["outcome"], "timeout", "{rec:#}");
+    // The whole group went: rdsync and its remote shell.
+    common::wait_until(
+        std::time::Duration::from_secs(3),
+        "the remote shell to be gone",
+        || common::pids_with_cmdline("sleep 41.75").is_empty(),
+    );
+    let log = run_log(&env, rec["run_id"].as_str().unwrap());
+    assert!(log.contains("sending SIGTERM to process group"), "{log}");
+}

@@ -169,7 +169,8 @@ pub struct RawFile {
     pub control: Option<RawControl>,
     /// Notifiers by name (native).
     pub notify: Option<BTreeMap<String, RawNotifier>>,
-    /// The rsync-compatible program syncs run (native; default `rsync` on `PATH`).
+    /// The system rsync (native; default `rsync` on `PATH`); set without `engine`, it runs every
+    /// sync.
     pub rsync_path: Option<String>,
     /// Which engine runs syncs: `auto` (default), `native` (rdsync) or `rsync` (native).
     pub engine: Option<String>,
