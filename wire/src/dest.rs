@@ -78,6 +78,23 @@ impl Destination {
         &self.root
     }
 
+    /// The local path of an entry by name alone, without looking at the file system
+    /// (the name must have passed `check_safe_name`). Only for comparing names; anything
+    /// that touches the entry goes through [`Destination::path_of`].
+    pub fn joined(&self, name: &[u8]) -> PathBuf {
+        if let Some(single) = &self.single {
+            return single.clone();
+        }
+        let mut p = self.root.clone();
+        for c in name
+            .split(|b| *b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+        {
+            p.push(std::ffi::OsStr::from_bytes(c));
+        }
+        p
+    }
+
     /// The local path of an entry, refusing a path whose parents leave the tree through
     /// a symlink.
     pub fn path_of(&self, name: &[u8]) -> Result<PathBuf, WireError> {

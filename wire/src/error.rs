@@ -22,6 +22,8 @@ pub const RERR_FILEIO: i32 = 11;
 pub const RERR_STREAMIO: i32 = 12;
 /// rsync exit code: error in IPC code.
 pub const RERR_IPC: i32 = 14;
+/// rsync exit code: memory allocation failed or `--max-alloc` exceeded.
+pub const RERR_MALLOC: i32 = 22;
 /// rsync exit code: partial transfer due to error.
 pub const RERR_PARTIAL: i32 = 23;
 /// rsync exit code: some source files vanished.
@@ -61,6 +63,10 @@ pub enum WireError {
     /// Pipe I/O with the remote process failed (exit code 12).
     #[error("connection error: {0}")]
     Io(#[from] io::Error),
+    /// An allocation was refused: over the `--max-alloc`-like budget or failed
+    /// (exit code 22, rsync's RERR_MALLOC).
+    #[error("{0}")]
+    Malloc(String),
     /// The peer reported a fatal error with an exit code (MSG_ERROR_EXIT).
     #[error("remote side exited with code {0}")]
     RemoteExit(i32),
@@ -76,6 +82,7 @@ impl WireError {
             WireError::Syntax(_) => RERR_SYNTAX,
             WireError::Spawn(_) => RERR_STARTCLIENT,
             WireError::FileIo { .. } => RERR_FILEIO,
+            WireError::Malloc(_) => RERR_MALLOC,
             WireError::RemoteExit(code) => *code,
         }
     }

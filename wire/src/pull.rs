@@ -123,7 +123,6 @@ struct PullState {
     sums: Checksums,
     entries: Vec<FileEntry>,
     active: Vec<bool>,
-    paths: Vec<Option<PathBuf>>,
     destination: Destination,
     owners: OwnerMap,
     requests: HashMap<usize, Request>,
@@ -197,7 +196,6 @@ impl PullMachine {
                         sums,
                         entries: Vec::new(),
                         active: Vec::new(),
-                        paths: Vec::new(),
                         destination: Destination::placeholder(),
                         owners: OwnerMap::default(),
                         requests: HashMap::new(),
@@ -505,9 +503,11 @@ impl PullMachine {
         let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
         let destination =
             Destination::prepare(&self.dest, entries.len(), first_is_dir, self.opts.dry_run)?;
-        let mut paths = Vec::with_capacity(entries.len());
+        // Only the names are checked here: whether a parent is a symlink is decided when
+        // each entry is generated or written (`PullState::path`), after the generator
+        // has replaced a symlink where a directory arrives, as rsync does.
         for e in &entries {
-            paths.push(Some(destination.path_of(&e.name)?));
+            crate::flist::check_safe_name(&e.name)?;
         }
         let running_as_root = std::fs::metadata("/proc/self")
             .map(|m| m.uid() == 0)
@@ -534,7 +534,6 @@ impl PullMachine {
         let st = self.state()?;
         st.entries = entries;
         st.active = active;
-        st.paths = paths;
         st.destination = destination;
         st.owners = owners;
         Ok(true)
@@ -1036,11 +1035,11 @@ impl PullState {
         let mut deleted = Vec::new();
         let chain = self.opts.filter_chain();
         let wanted: HashSet<PathBuf> = self
-            .paths
+            .entries
             .iter()
             .zip(&self.active)
             .filter(|(_, a)| **a)
-            .filter_map(|(p, _)| p.clone())
+            .map(|(e, _)| destination.joined(&e.name))
             .collect();
         for (i, e) in self.entries.iter().enumerate() {
             if !e.is_dir() || !self.active.get(i).copied().unwrap_or(false) {

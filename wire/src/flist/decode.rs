@@ -39,6 +39,29 @@ pub struct FileListDecoder {
     prev: PrevState,
     /// Entries decoded so far in this list (transmission order).
     received: Vec<FileEntry>,
+    /// Heap bytes held by the received entries' names, link targets and checksums
+    /// (estimated with malloc's chunk overhead).
+    heap_bytes: usize,
+}
+
+/// The whole file list's allocation budget, like rsync's `--max-alloc` default (1 GiB):
+/// the entry array's capacity plus every entry's heap data.
+pub const MAX_FILE_LIST_ALLOC: usize = 1 << 30;
+
+/// What one heap buffer of `len` bytes costs, with malloc's header and rounding.
+fn heap_cost(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        (len.saturating_add(8 + 15) & !15).max(32)
+    }
+}
+
+fn over_budget(entries: usize) -> WireError {
+    WireError::Malloc(format!(
+        "ERROR: file list too long: exceeded --max-alloc=1G setting after {entries} entries \
+         [receiver]"
+    ))
 }
 
 impl FileListDecoder {
@@ -48,6 +71,7 @@ impl FileListDecoder {
             config,
             prev: PrevState::default(),
             received: Vec::new(),
+            heap_bytes: 0,
         }
     }
 
@@ -58,7 +82,47 @@ impl FileListDecoder {
 
     /// Takes the received entries.
     pub fn take_entries(&mut self) -> Vec<FileEntry> {
+        self.heap_bytes = 0;
         std::mem::take(&mut self.received)
+    }
+
+    /// Appends `e` within the entry cap and the allocation budget. The array grows with
+    /// `try_reserve_exact`, never past the budget, so a hostile list ends in an error
+    /// (exit 22 over the budget, 2 over the cap), never in an allocation abort.
+    fn push_entry(&mut self, e: FileEntry) -> Result<(), WireError> {
+        let len = self.received.len();
+        if len >= MAX_FILE_LIST_ENTRIES {
+            return Err(WireError::protocol("file list too long"));
+        }
+        let size = std::mem::size_of::<FileEntry>();
+        let heap = self
+            .heap_bytes
+            .saturating_add(heap_cost(e.name.capacity()))
+            .saturating_add(
+                e.link_target
+                    .as_ref()
+                    .map_or(0, |t| heap_cost(t.capacity())),
+            )
+            .saturating_add(e.checksum.as_ref().map_or(0, |c| heap_cost(c.capacity())));
+        let cap = self.received.capacity();
+        if len == cap {
+            let want = len.max(64).min(MAX_FILE_LIST_ENTRIES - len);
+            let room = MAX_FILE_LIST_ALLOC.saturating_sub(heap) / size;
+            let grow = want.min(room.saturating_sub(len));
+            if grow == 0 {
+                return Err(over_budget(len));
+            }
+            self.received.try_reserve_exact(grow).map_err(|err| {
+                WireError::Malloc(format!(
+                    "ERROR: out of memory in recv_file_list [receiver]: {err}"
+                ))
+            })?;
+        } else if cap.saturating_mul(size).saturating_add(heap) > MAX_FILE_LIST_ALLOC {
+            return Err(over_budget(len));
+        }
+        self.heap_bytes = heap;
+        self.received.push(e);
+        Ok(())
     }
 
     /// Decodes one item from `c`. State changes only if the whole item was available.
@@ -67,10 +131,7 @@ impl FileListDecoder {
         let item = self.decode_item(c, &mut prev)?;
         self.prev = prev;
         if let FileListItem::Entry(e) = &item {
-            if self.received.len() >= MAX_FILE_LIST_ENTRIES {
-                return Err(WireError::protocol("file list too long").into());
-            }
-            self.received.push(e.clone());
+            self.push_entry(e.clone())?;
         }
         Ok(item)
     }
