@@ -261,28 +261,36 @@ pub struct ChecksumProfile {
 impl ChecksumProfile {
     /// The rules of `checksum.c` for a session.
     ///
-    /// * `protocol` < 30: MD4 block sums with the seed last (left out when zero), MD4 file sums
-    ///   with the seed first (always).
-    /// * `protocol` ≥ 30 and nothing negotiated: MD5; the block seed goes first when
-    ///   `seed_fix` (`CF_CHKSUM_SEED_FIX`) is set, last otherwise.
-    /// * negotiated `md5`: seed first; negotiated `md4`: seed last; xxhash family: the seed
-    ///   sign-extended as the hash seed. File sums are unseeded.
+    /// `chosen` is the algorithm negotiated (protocol ≥ 30) or forced with
+    /// `--checksum-choice` (any protocol: both sides then use it without negotiating).
+    ///
+    /// * Nothing chosen, `protocol` < 30: MD4 block sums with the seed last (left out when
+    ///   zero), MD4 file sums with the seed first (always) — rsync's `CSUM_MD4_OLD`.
+    /// * Nothing chosen, `protocol` ≥ 30: MD5; the block seed goes first when `seed_fix`
+    ///   (`CF_CHKSUM_SEED_FIX`) is set, last otherwise.
+    /// * `md5` chosen: the same seed rule; `md4` chosen: seed last (rsync's built-in MD4);
+    ///   xxhash family: the seed sign-extended as the hash seed. File sums of a chosen
+    ///   algorithm are unseeded (`CSUM_MD4` is not `CSUM_MD4_OLD`).
     pub fn for_protocol(
         protocol: u32,
-        negotiated: Option<ChecksumAlgorithm>,
+        chosen: Option<ChecksumAlgorithm>,
         seed: i32,
         seed_fix: bool,
     ) -> Self {
-        if protocol < 30 {
-            return Self {
-                block: BlockHasher::new(ChecksumAlgorithm::Md4, seed, SeedOrder::SeedLast),
-                file_algorithm: ChecksumAlgorithm::Md4,
-                file_seed_prefix: Some(seed),
-            };
-        }
-        let (algorithm, order) = match negotiated {
-            None if seed_fix => (ChecksumAlgorithm::Md5, SeedOrder::SeedFirst),
-            None => (ChecksumAlgorithm::Md5, SeedOrder::SeedLast),
+        let md5_order = if seed_fix {
+            SeedOrder::SeedFirst
+        } else {
+            SeedOrder::SeedLast
+        };
+        let (algorithm, order) = match chosen {
+            None if protocol < 30 => {
+                return Self {
+                    block: BlockHasher::new(ChecksumAlgorithm::Md4, seed, SeedOrder::SeedLast),
+                    file_algorithm: ChecksumAlgorithm::Md4,
+                    file_seed_prefix: Some(seed),
+                };
+            }
+            None | Some(ChecksumAlgorithm::Md5) => (ChecksumAlgorithm::Md5, md5_order),
             Some(ChecksumAlgorithm::Md4) => (ChecksumAlgorithm::Md4, SeedOrder::SeedLast),
             Some(other) => (other, SeedOrder::SeedFirst),
         };
@@ -433,6 +441,16 @@ mod tests {
         assert_eq!(
             p.block,
             BlockHasher::new(ChecksumAlgorithm::Md4, seed, SeedOrder::SeedLast)
+        );
+        // A forced choice below protocol 30 is used as is, with unseeded file sums.
+        let p = ChecksumProfile::for_protocol(29, Some(ChecksumAlgorithm::Md4), seed, false);
+        assert_eq!(p.file_seed_prefix, None);
+        let p = ChecksumProfile::for_protocol(28, Some(ChecksumAlgorithm::Xxh3), seed, false);
+        assert_eq!(p.block.algorithm(), ChecksumAlgorithm::Xxh3);
+        let p = ChecksumProfile::for_protocol(27, Some(ChecksumAlgorithm::Md5), seed, false);
+        assert_eq!(
+            p.block,
+            BlockHasher::new(ChecksumAlgorithm::Md5, seed, SeedOrder::SeedLast)
         );
         let p = ChecksumProfile::for_protocol(32, Some(ChecksumAlgorithm::Xxh128), seed, true);
         assert_eq!(p.file_algorithm, ChecksumAlgorithm::Xxh128);

@@ -252,12 +252,6 @@ impl ClientHandshake {
                     if let Some(choice) = &self.opts.checksum_choice {
                         self.checksum = choice.split(',').next().unwrap_or(choice).to_string();
                     }
-                    if self.protocol < 30 && self.checksum != "md4" {
-                        return Err(WireError::Unsupported(format!(
-                            "checksum {} needs protocol 30",
-                            self.checksum
-                        )));
-                    }
                     let Some(seed) = s.try_read(&mut |c| c.i32())? else {
                         return Ok(None);
                     };

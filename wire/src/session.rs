@@ -50,8 +50,10 @@ impl Checksums {
         let alg = ChecksumAlgorithm::from_name(&params.checksum).ok_or_else(|| {
             WireError::Unsupported(format!("unsupported checksum {}", params.checksum))
         })?;
-        let negotiated = if params.protocol >= 30
-            && (params.varint_flist_flags() || opts.checksum_choice.is_some())
+        // Negotiated (protocol 30+ with varint flags), or forced by --checksum-choice at any
+        // protocol: both sides then use that algorithm without negotiating.
+        let negotiated = if (params.protocol >= 30 && params.varint_flist_flags())
+            || opts.checksum_choice.is_some()
         {
             Some(alg)
         } else {
