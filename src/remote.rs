@@ -1,83 +1,16 @@
-//! Which arguments name a remote side, and what kind of transfer that makes.
+//! Which arguments name a remote side, what kind of transfer that makes, and running it
+//! through the native wire client.
 //!
-//! rsync's rules (`main.c: check_for_hostspec`, `parse_hostspec`): an argument is remote when a
-//! `:` comes before any `/` and the part before it (after an optional `user@`, with `[...]` for
-//! IPv6 literals) is a non-empty host. `host::module` and `rsync://` name an rsync daemon.
-//! Later sources of a pull may repeat the host or start with a bare `:`.
+//! An argument is classified by rsync's rules (`rdsync_wire::remote_spec`): remote when a `:`
+//! comes before any `/` and the part before it is a non-empty host; `host::module` and
+//! `rsync://` name an rsync daemon. Later sources of a pull may repeat the host or start with a
+//! bare `:`.
 
-/// A `[USER@]HOST:PATH` argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostSpec {
-    /// The login name, if given.
-    pub user: Option<String>,
-    /// The host (without brackets for an IPv6 literal).
-    pub host: String,
-    /// The path on the remote side (may be empty: the remote home directory).
-    pub path: String,
-}
+pub use rdsync_wire::remote_spec::{Location, RemoteSpec as HostSpec};
 
-/// What one positional argument names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A local path.
-    Local,
-    /// A path reached through a remote shell.
-    Remote(HostSpec),
-    /// An rsync daemon (`host::module`, `rsync://`): not native yet.
-    Daemon,
-}
-
-/// Classifies `arg` as rsync does.
+/// Classifies `arg` as rsync does (`rdsync_wire::remote_spec::parse_location`).
 pub fn classify(arg: &[u8]) -> Location {
-    if arg.len() >= 8 && arg[..8].eq_ignore_ascii_case(b"rsync://") {
-        return Location::Daemon;
-    }
-    let mut host_start = 0;
-    let mut user_end = None;
-    let mut i = 0;
-    while i < arg.len() {
-        match arg[i] {
-            b'/' => return Location::Local,
-            b'@' if user_end.is_none() => {
-                user_end = Some(i);
-                host_start = i + 1;
-            }
-            b'[' if i == host_start => {
-                // An IPv6 literal: up to the matching ']', which must be followed by ':'.
-                let Some(close) = arg[i..].iter().position(|&c| c == b']') else {
-                    return Location::Local;
-                };
-                let close = i + close;
-                if arg.get(close + 1) != Some(&b':') || close == i + 1 {
-                    return Location::Local;
-                }
-                return remote(arg, user_end, &arg[i + 1..close], close + 1);
-            }
-            b':' => {
-                if i == host_start {
-                    return Location::Local;
-                }
-                return remote(arg, user_end, &arg[host_start..i], i);
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    Location::Local
-}
-
-/// Builds the remote location whose `:` is at `colon`.
-fn remote(arg: &[u8], user_end: Option<usize>, host: &[u8], colon: usize) -> Location {
-    let rest = &arg[colon + 1..];
-    if rest.first() == Some(&b':') {
-        return Location::Daemon;
-    }
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Location::Remote(HostSpec {
-        user: user_end.map(|end| text(&arg[..end])),
-        host: text(host),
-        path: text(rest),
-    })
+    rdsync_wire::remote_spec::parse_location(&String::from_utf8_lossy(arg))
 }
 
 /// The shape of a whole command line's paths.
@@ -123,7 +56,9 @@ pub fn plan(paths: &[Vec<u8>]) -> Result<TransferPlan, PlanError> {
     };
     let dest_loc = classify(dest);
     let source_locs: Vec<Location> = sources.iter().map(|s| classify(s)).collect();
-    if dest_loc == Location::Daemon || source_locs.contains(&Location::Daemon) {
+    if matches!(dest_loc, Location::Daemon(_))
+        || source_locs.iter().any(|l| matches!(l, Location::Daemon(_)))
+    {
         return Ok(TransferPlan::Unsupported(
             "an rsync daemon (host::module, rsync://)".into(),
         ));
@@ -133,7 +68,7 @@ pub fn plan(paths: &[Vec<u8>]) -> Result<TransferPlan, PlanError> {
         _ => None,
     });
     match (first_remote, dest_loc) {
-        (None, Location::Local | Location::Daemon) => Ok(TransferPlan::Local),
+        (None, Location::Local(_) | Location::Daemon(_)) => Ok(TransferPlan::Local),
         (None, Location::Remote(dest)) => Ok(TransferPlan::Push {
             sources: sources.to_vec(),
             dest,
@@ -169,33 +104,6 @@ pub fn plan(paths: &[Vec<u8>]) -> Result<TransferPlan, PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(user: Option<&str>, host: &str, path: &str) -> Location {
-        Location::Remote(HostSpec {
-            user: user.map(String::from),
-            host: host.into(),
-            path: path.into(),
-        })
-    }
-
-    #[test]
-    fn classifies_like_rsync() {
-        assert_eq!(classify(b"host:dir/"), spec(None, "host", "dir/"));
-        assert_eq!(classify(b"me@host:/abs"), spec(Some("me"), "host", "/abs"));
-        assert_eq!(classify(b"host:"), spec(None, "host", ""));
-        assert_eq!(classify(b"[::1]:x"), spec(None, "::1", "x"));
-        assert_eq!(classify(b"u@[fe80::1]:x"), spec(Some("u"), "fe80::1", "x"));
-        assert_eq!(classify(b"./a:b"), Location::Local);
-        assert_eq!(classify(b"dir/a:b"), Location::Local);
-        assert_eq!(classify(b":path"), Location::Local);
-        assert_eq!(classify(b"plain"), Location::Local);
-        assert_eq!(classify(b"/abs/path"), Location::Local);
-        assert_eq!(classify(b"host::module"), Location::Daemon);
-        assert_eq!(classify(b"rsync://host/module"), Location::Daemon);
-        assert_eq!(classify(b"RSYNC://host/module"), Location::Daemon);
-        assert_eq!(classify(b"[::1"), Location::Local);
-        assert_eq!(classify(b""), Location::Local);
-    }
 
     #[test]
     fn plans() {

@@ -47,7 +47,10 @@ fn os_bytes(s: OsString) -> Vec<u8> {
 /// Whether a path argument names a remote location (`host:path`, `host::module`,
 /// `rsync://…`), as rsync decides it: a colon before any slash.
 pub fn is_remote(arg: &[u8]) -> bool {
-    !matches!(crate::remote::classify(arg), crate::remote::Location::Local)
+    !matches!(
+        crate::remote::classify(arg),
+        crate::remote::Location::Local(_)
+    )
 }
 
 /// Parses rsync-style arguments (without the program name).
