@@ -185,6 +185,42 @@ impl OwnerMap {
     }
 }
 
+impl OwnerMap {
+    /// [`OwnerMap::apply`] through an open file (`fchown`): no path walk.
+    pub fn apply_file(&self, file: &File, e: &FileEntry) {
+        let uid = self
+            .map_uid
+            .then(|| *self.uids.get(&e.uid).unwrap_or(&e.uid));
+        let gid = self
+            .map_gid
+            .then(|| *self.gids.get(&e.gid).unwrap_or(&e.gid));
+        if uid.is_some() || gid.is_some() {
+            let _ = std::os::unix::fs::fchown(file, uid, gid);
+        }
+    }
+}
+
+/// [`apply_attrs`] for a regular file through its open descriptor (`fchmod`,
+/// `futimens`): no path walk; `path` only names it in errors.
+pub fn apply_file_attrs(
+    file: &File,
+    path: &Path,
+    e: &FileEntry,
+    perms: bool,
+    times: bool,
+) -> Result<(), WireError> {
+    if perms {
+        file.set_permissions(std::fs::Permissions::from_mode(e.mode & 0o7777))
+            .map_err(|err| WireError::file(path, err))?;
+    }
+    if times {
+        let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
+        filetime::set_file_handle_times(file, Some(t), Some(t))
+            .map_err(|err| WireError::file(path, err))?;
+    }
+    Ok(())
+}
+
 /// Sets permissions (not on symlinks) and mtime as the options ask.
 pub fn apply_attrs(path: &Path, e: &FileEntry, perms: bool, times: bool) -> Result<(), WireError> {
     if perms && !e.is_symlink() {

@@ -15,7 +15,10 @@ use rdsync_engine::signature::Signature;
 
 use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor};
 use crate::compress::{CompressedTokenReader, ReadToken, decode_compressed_item};
-use crate::dest::{Destination, OwnerMap, apply_attrs, create_temp, make_special, remove_existing};
+use crate::dest::{
+    Destination, OwnerMap, apply_attrs, apply_file_attrs, create_temp, make_special,
+    remove_existing,
+};
 use crate::error::WireError;
 use crate::filter_list::encode_client_filters;
 use crate::flist::{
@@ -931,18 +934,23 @@ impl PullState {
         } = file;
         match patcher.finish(expected) {
             Ok((writer, _)) => {
+                // Attributes through the open temp file (flushed by `finish`): no path
+                // walks, and they land on the file we wrote.
+                let file = writer.get_ref();
+                self.owners.apply_file(file, &e);
+                let attrs = apply_file_attrs(file, &tmp_path, &e, self.opts.perms, self.opts.times);
                 drop(writer);
-                self.owners.apply(&tmp_path, &e);
-                if let Err(err) = apply_attrs(&tmp_path, &e, self.opts.perms, self.opts.times) {
+                if let Err(err) = attrs {
                     let _ = std::fs::remove_file(&tmp_path);
                     return Err(err);
                 }
                 let in_the_way = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-                let cleared = if self.opts.delete {
-                    std::fs::remove_dir_all(&path).is_ok()
-                } else {
-                    std::fs::remove_dir(&path).is_ok()
-                };
+                let cleared = in_the_way
+                    && if self.opts.delete {
+                        std::fs::remove_dir_all(&path).is_ok()
+                    } else {
+                        std::fs::remove_dir(&path).is_ok()
+                    };
                 if in_the_way && !cleared {
                     // rsync: a non-empty directory is only replaced with --force/--delete.
                     let _ = std::fs::remove_file(&tmp_path);
