@@ -18,4 +18,4 @@ pub mod remote;
 mod run;
 
 pub use cli::{Options, ParseOutcome, UsageError, parse_args};
-pub use run::{SyncError, run_cli, sync_local, sync_local_cancellable};
+pub use run::{Dispatch, SyncError, dispatch, run_cli, sync_local, sync_local_cancellable};

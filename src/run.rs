@@ -67,19 +67,65 @@ pub fn sync_local_cancellable(
     )?)
 }
 
+/// What `rdsync ARGS` will do, decided without doing anything.
+#[derive(Debug)]
+pub enum Dispatch {
+    /// Print the version.
+    Version,
+    /// Print the usage summary.
+    Help,
+    /// A local sync, run natively.
+    Local(Box<Options>),
+    /// A push or pull over a remote shell, run natively.
+    Remote(Box<Options>, TransferPlan),
+    /// Hand the command to the system rsync, for this reason.
+    Fallback(String),
+    /// The command line is wrong: rsync's message and exit code.
+    Usage(String, i32),
+}
+
+/// Decides how `args` (without the program name) will run: natively, through the system
+/// rsync (and why), or not at all. [`run_cli`] acts on this; the director asks it up front.
+pub fn dispatch(args: Vec<OsString>) -> Dispatch {
+    let options = match parse_args(args) {
+        Ok(ParseOutcome::Run(o)) => o,
+        Ok(ParseOutcome::Fallback(reason)) | Err(UsageError::Unsupported(reason)) => {
+            return Dispatch::Fallback(reason);
+        }
+        Ok(ParseOutcome::Version) => return Dispatch::Version,
+        Ok(ParseOutcome::Help) => return Dispatch::Help,
+        Err(UsageError::Message(m)) => return Dispatch::Usage(m, exit::SYNTAX),
+        Err(UsageError::FileIo(m)) => return Dispatch::Usage(m, exit::FILE_IO),
+        Err(UsageError::Fatal(m, code)) => return Dispatch::Usage(m, code),
+    };
+    if options.paths.len() < 2 {
+        return Dispatch::Fallback("listing or usage without SRC and DEST".into());
+    }
+    match crate::remote::plan(&options.paths) {
+        Ok(TransferPlan::Local) => Dispatch::Local(options),
+        Ok(TransferPlan::Unsupported(reason)) => Dispatch::Fallback(reason),
+        Ok(plan) => match crate::remote::unsupported_remote_option(&options) {
+            Some(what) => Dispatch::Fallback(what.to_string()),
+            None => Dispatch::Remote(options, plan),
+        },
+        Err(e) => Dispatch::Usage(e.to_string(), exit::SYNTAX),
+    }
+}
+
 /// The whole `rdsync` command for `args` (without the program name); returns the exit code.
 pub fn run_cli(args: Vec<OsString>) -> i32 {
-    let options = match parse_args(args.clone()) {
-        Ok(ParseOutcome::Run(o)) => o,
-        Ok(ParseOutcome::Fallback(reason)) => return run_system_rsync(&args, &reason),
-        Ok(ParseOutcome::Version) => {
+    let options = match dispatch(args.clone()) {
+        Dispatch::Local(o) => o,
+        Dispatch::Remote(o, plan) => return crate::remote::run_remote(&o, &plan),
+        Dispatch::Fallback(reason) => return run_system_rsync(&args, &reason),
+        Dispatch::Version => {
             println!(
                 "rdsync version {} (rsync-compatible, protocol 32)",
                 env!("CARGO_PKG_VERSION")
             );
             return 0;
         }
-        Ok(ParseOutcome::Help) => {
+        Dispatch::Help => {
             println!("Usage: rdsync [OPTION]... SRC [SRC]... DEST");
             println!(
                 "rsync-compatible options; unsupported ones run {}.",
@@ -87,41 +133,12 @@ pub fn run_cli(args: Vec<OsString>) -> i32 {
             );
             return 0;
         }
-        Err(UsageError::Message(m)) => {
-            eprintln!("{m}");
-            eprintln!("{}", exit::closing_line(exit::SYNTAX));
-            return exit::SYNTAX;
-        }
-        Err(UsageError::FileIo(m)) => {
-            eprintln!("{m}");
-            eprintln!("{}", exit::closing_line(exit::FILE_IO));
-            return exit::FILE_IO;
-        }
-        Err(UsageError::Fatal(m, code)) => {
+        Dispatch::Usage(m, code) => {
             eprintln!("{m}");
             eprintln!("{}", exit::closing_line(code));
             return code;
         }
-        Err(UsageError::Unsupported(reason)) => return run_system_rsync(&args, &reason),
     };
-    if options.paths.len() < 2 {
-        return run_system_rsync(&args, "listing or usage without SRC and DEST");
-    }
-    match crate::remote::plan(&options.paths) {
-        Ok(TransferPlan::Local) => {}
-        Ok(TransferPlan::Unsupported(reason)) => return run_system_rsync(&args, &reason),
-        Ok(plan) => {
-            if let Some(what) = crate::remote::unsupported_remote_option(&options) {
-                return run_system_rsync(&args, what);
-            }
-            return crate::remote::run_remote(&options, &plan);
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            eprintln!("{}", exit::closing_line(exit::SYNTAX));
-            return exit::SYNTAX;
-        }
-    }
     let mut printer = Printer::new(options.verbosity);
     if (options.verbosity.verbose > 0 || options.verbosity.progress) && !options.verbosity.quiet {
         printer.line(b"sending incremental file list");

@@ -18,8 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rdsync::remote::TransferPlan;
-use rdsync::{ParseOutcome, UsageError};
+use rdsync::Dispatch;
 
 use crate::plan::{Program, SyncPlan};
 use crate::shellwords;
@@ -162,27 +161,11 @@ impl Choice {
 /// Whether rdsync runs `args` (rsync's arguments, without the program name) natively: `Ok` if
 /// so, else the reason, decided as the `rdsync` command decides it.
 pub fn native_verdict(args: &[String]) -> Result<(), String> {
-    let o = match rdsync::parse_args(args.iter().map(String::as_str)) {
-        Ok(ParseOutcome::Run(o)) => o,
-        Ok(ParseOutcome::Fallback(r)) | Err(UsageError::Unsupported(r)) => {
-            return Err(format!("{r} is not supported natively"));
-        }
-        Ok(ParseOutcome::Version | ParseOutcome::Help) => {
-            return Err("--version/--help is not a transfer".into());
-        }
-        Err(e) => return Err(format!("rdsync cannot parse the arguments: {e}")),
-    };
-    if o.paths.len() < 2 {
-        return Err("a listing or usage without SRC and DEST".into());
-    }
-    match rdsync::remote::plan(&o.paths) {
-        Ok(TransferPlan::Local) => Ok(()),
-        Ok(TransferPlan::Unsupported(r)) => Err(format!("{r} is not supported natively")),
-        Ok(_) => match rdsync::remote::unsupported_remote_option(&o) {
-            Some(what) => Err(format!("{what} is not supported natively")),
-            None => Ok(()),
-        },
-        Err(e) => Err(format!("rdsync rejects the paths: {e}")),
+    match rdsync::dispatch(args.iter().map(Into::into).collect()) {
+        Dispatch::Local(_) | Dispatch::Remote(..) => Ok(()),
+        Dispatch::Fallback(reason) => Err(format!("{reason} is not supported natively")),
+        Dispatch::Version | Dispatch::Help => Err("--version/--help is not a transfer".into()),
+        Dispatch::Usage(m, _) => Err(format!("rdsync rejects the arguments: {m}")),
     }
 }
 
