@@ -15,6 +15,9 @@ pub struct Destination {
     root: PathBuf,
     /// rsync's "mode 2": a single entry written under the destination's own name.
     single: Option<PathBuf>,
+    /// The root directory held open (`O_PATH`), for checking an entry's parents with
+    /// one `openat2` instead of an `lstat` per component.
+    root_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Destination {
@@ -26,12 +29,26 @@ impl Destination {
         first_is_dir: bool,
         dry_run: bool,
     ) -> Result<Self, WireError> {
+        let mut d = Self::prepare_paths(dest, count, first_is_dir, dry_run)?;
+        if d.single.is_none() {
+            d.root_fd = open_dir_path(&d.root).map(std::sync::Arc::new);
+        }
+        Ok(d)
+    }
+
+    fn prepare_paths(
+        dest: &Path,
+        count: usize,
+        first_is_dir: bool,
+        dry_run: bool,
+    ) -> Result<Self, WireError> {
         let trailing = dest.as_os_str().as_bytes().ends_with(b"/");
         match std::fs::metadata(dest) {
             Ok(md) if md.is_dir() => {
                 return Ok(Destination {
                     root: dest.to_path_buf(),
                     single: None,
+                    root_fd: None,
                 });
             }
             Ok(_) if count > 1 || trailing || first_is_dir => {
@@ -47,12 +64,14 @@ impl Destination {
                 return Ok(Destination {
                     root: dest.to_path_buf(),
                     single: None,
+                    root_fd: None,
                 });
             }
             std::fs::create_dir(dest).map_err(|e| WireError::file(dest, e))?;
             return Ok(Destination {
                 root: dest.to_path_buf(),
                 single: None,
+                root_fd: None,
             });
         }
         let parent = dest
@@ -62,6 +81,7 @@ impl Destination {
         Ok(Destination {
             root: parent,
             single: Some(dest.to_path_buf()),
+            root_fd: None,
         })
     }
 
@@ -70,6 +90,7 @@ impl Destination {
         Destination {
             root: PathBuf::from("/nonexistent/rdsync-placeholder"),
             single: None,
+            root_fd: None,
         }
     }
 
@@ -108,6 +129,15 @@ impl Destination {
             .filter(|c| !c.is_empty() && *c != b".")
             .collect();
         let last = comps.len().saturating_sub(1);
+        // Fast path: the parents open as real directories beneath the root with no
+        // symlink anywhere (one openat2). Any failure (a symlink, a missing parent, no
+        // openat2) falls back to the per-component check, which gives the verdict.
+        if last == 0 || self.parents_are_plain_dirs(comps.get(..last).unwrap_or(&[])) {
+            for c in &comps {
+                p.push(std::ffi::OsStr::from_bytes(c));
+            }
+            return Ok(p);
+        }
         for (i, c) in comps.iter().enumerate() {
             p.push(std::ffi::OsStr::from_bytes(c));
             if i < last
@@ -122,6 +152,69 @@ impl Destination {
         }
         Ok(p)
     }
+}
+
+impl Destination {
+    /// Whether `parents` (components below the root) resolve from the held root fd to
+    /// a directory without crossing any symlink (`RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`).
+    fn parents_are_plain_dirs(&self, parents: &[&[u8]]) -> bool {
+        let Some(root) = &self.root_fd else {
+            return false;
+        };
+        let mut rel = Vec::with_capacity(parents.iter().map(|c| c.len() + 1).sum::<usize>() + 1);
+        for (i, c) in parents.iter().enumerate() {
+            if i > 0 {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(c);
+        }
+        let Ok(rel) = std::ffi::CString::new(rel) else {
+            return false;
+        };
+        // SAFETY: open_how is plain integers; all-zero is its documented default.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+        how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH;
+        use std::os::fd::AsRawFd;
+        // SAFETY: `rel` is NUL-terminated, `how` is a valid open_how of the size passed;
+        // the returned fd (if any) is closed below.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                rel.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            return false;
+        }
+        // SAFETY: `fd` is a descriptor we just opened and own.
+        unsafe {
+            libc::close(fd as libc::c_int);
+        }
+        true
+    }
+}
+
+/// Opens a directory by path as `O_PATH` (following symlinks, like the path-based
+/// operations on the root do); None if it cannot be opened.
+fn open_dir_path(path: &Path) -> Option<std::os::fd::OwnedFd> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is NUL-terminated; on success we take ownership of the new fd.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    use std::os::fd::FromRawFd;
+    // SAFETY: `fd` is a fresh, owned descriptor.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 /// A temp file next to `target`, opened for writing.

@@ -944,6 +944,11 @@ impl PullState {
                     let _ = std::fs::remove_file(&tmp_path);
                     return Err(err);
                 }
+                // Usually nothing is in the way: try the rename first; only if it fails is
+                // a directory at the target looked for (and removed, then renamed again).
+                if std::fs::rename(&tmp_path, &path).is_ok() {
+                    return Ok(Some(e.display_name()));
+                }
                 let in_the_way = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
                 let cleared = in_the_way
                     && if self.opts.delete {
