@@ -1,9 +1,9 @@
 //! The remote-shell transport: rsync's `-e`/`--rsh` splitting, `--rsync-path`, and the
 //! spawned child whose stdin/stdout carry the protocol and whose stderr is shown.
 
+use crossbeam_channel::{Receiver, Sender, bounded, select};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -11,6 +11,10 @@ use crate::error::WireError;
 
 /// How many 64 KiB chunks from the remote's stdout may wait unread.
 const INCOMING_CHUNKS: usize = 64;
+/// Chunks queued for the remote's stdin before a writer waits: memory stays bounded however
+/// slowly the remote reads (while waiting, what the remote sends is still read, so neither side
+/// can block the other).
+const OUTGOING_CHUNKS: usize = 64;
 use crate::server_args::ServerCommand;
 
 /// Where and how to start the remote `rsync --server`.
@@ -154,6 +158,10 @@ pub struct RemoteProcess {
     write_error: Arc<Mutex<Option<String>>>,
     stdin_pump: Option<JoinHandle<()>>,
     incoming: Receiver<Vec<u8>>,
+    /// Chunks read from the remote while a write was waiting for room.
+    held: std::collections::VecDeque<Vec<u8>>,
+    /// The remote's stdout ended while a write was waiting.
+    incoming_ended: bool,
     stdout_pump: Option<JoinHandle<()>>,
     stderr_pump: Option<JoinHandle<()>>,
     stderr_text: Arc<Mutex<Vec<u8>>>,
@@ -165,7 +173,7 @@ impl RemoteProcess {
             .stdin
             .take()
             .ok_or_else(|| WireError::Spawn("no stdin".into()))?;
-        let (out_tx, out_rx) = channel::<Vec<u8>>();
+        let (out_tx, out_rx) = bounded::<Vec<u8>>(OUTGOING_CHUNKS);
         let write_error = Arc::new(Mutex::new(None));
         let werr = Arc::clone(&write_error);
         let stdin_pump = std::thread::spawn(move || pump_stdin(stdin, out_rx, werr));
@@ -177,7 +185,7 @@ impl RemoteProcess {
             .stderr
             .take()
             .ok_or_else(|| WireError::Spawn("no stderr".into()))?;
-        let (tx, rx) = sync_channel(INCOMING_CHUNKS);
+        let (tx, rx) = bounded(INCOMING_CHUNKS);
         let stdout_pump = std::thread::spawn(move || pump_stdout(stdout, tx));
         let stderr_text = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&stderr_text);
@@ -188,13 +196,16 @@ impl RemoteProcess {
             write_error,
             stdin_pump: Some(stdin_pump),
             incoming: rx,
+            held: std::collections::VecDeque::new(),
+            incoming_ended: false,
             stdout_pump: Some(stdout_pump),
             stderr_pump: Some(stderr_pump),
             stderr_text,
         })
     }
 
-    /// Queues `bytes` for the remote's stdin (never blocks on a full pipe).
+    /// Queues `bytes` for the remote's stdin. When the queue is full this waits for room, and
+    /// meanwhile keeps reading what the remote sends, so the two sides never deadlock.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         if let Some(e) = self.write_error.lock().ok().and_then(|g| g.clone()) {
             return Err(WireError::stream(format!(
@@ -203,14 +214,40 @@ impl RemoteProcess {
         }
         let tx = self
             .outgoing
-            .as_ref()
+            .clone()
             .ok_or_else(|| WireError::stream("remote stdin closed"))?;
-        tx.send(bytes.to_vec())
-            .map_err(|_| WireError::stream("connection unexpectedly closed"))
+        let closed = || WireError::stream("connection unexpectedly closed");
+        let mut chunk = bytes.to_vec();
+        loop {
+            match tx.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => return Err(closed()),
+                Err(crossbeam_channel::TrySendError::Full(c)) => chunk = c,
+            }
+            if self.incoming_ended {
+                // Nothing more can arrive: just wait for room.
+                return tx.send(chunk).map_err(|_| closed());
+            }
+            select! {
+                send(tx, chunk) -> sent => return sent.map_err(|_| closed()),
+                recv(self.incoming) -> got => match got {
+                    Ok(c) => self.held.push_back(c),
+                    Err(_) => self.incoming_ended = true,
+                },
+            }
+            // `chunk` was moved into the send arm only if that arm ran.
+            chunk = bytes.to_vec();
+        }
     }
 
     /// Blocks for the next chunk from the remote's stdout; `None` at end of stream.
     pub fn read_chunk(&mut self) -> Option<Vec<u8>> {
+        if let Some(c) = self.held.pop_front() {
+            return Some(c);
+        }
+        if self.incoming_ended {
+            return None;
+        }
         self.incoming.recv().ok()
     }
 
@@ -276,7 +313,7 @@ fn pump_stdin(mut stdin: ChildStdin, rx: Receiver<Vec<u8>>, error: Arc<Mutex<Opt
     // Dropping `stdin` closes the pipe: the remote sees end of input.
 }
 
-fn pump_stdout(mut stdout: impl Read, tx: SyncSender<Vec<u8>>) {
+fn pump_stdout(mut stdout: impl Read, tx: Sender<Vec<u8>>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match stdout.read(&mut buf) {
