@@ -45,82 +45,159 @@ impl Read for RangeReader<'_> {
     }
 }
 
-/// Writes one segment of the output: literals by `pwrite`, block runs by `copy_file_range`.
-struct SegmentWriter<'a> {
-    basis: &'a File,
-    out: &'a File,
+/// One positioned write of the output, produced by a segment's search and carried out by the
+/// single writer thread.
+enum WriteOp {
+    /// Literal bytes of the source at `offset`.
+    Literal { offset: u64, data: Vec<u8> },
+    /// `len` bytes of the basis from `from` to `offset`.
+    Copy { from: u64, offset: u64, len: u64 },
+}
+
+/// Literal bytes gathered before they are handed to the writer.
+const LITERAL_BATCH: usize = 1 << 20;
+/// Basis bytes one copy request may cover (bounded so the writer interleaves segments).
+const COPY_BATCH: u64 = 16 << 20;
+/// Write requests in flight between the searches and the writer.
+const QUEUE_DEPTH: usize = 64;
+
+/// Turns one segment's delta into write requests: literals are gathered into batches, runs of
+/// consecutive basis blocks into one copy.
+struct SegmentOps<'a> {
+    queue: &'a crossbeam_channel::Sender<WriteOp>,
     layout: BlockLayout,
     /// Where the next output byte goes.
     offset: u64,
-    /// A pending run of consecutive basis blocks: (first basis offset, length).
+    /// Pending literal bytes, to be written at `offset - literal.len()`.
+    literal: Vec<u8>,
+    /// A pending run of consecutive basis blocks: (first basis offset, length), to be written
+    /// at `offset - len`.
     run: Option<(u64, u64)>,
 }
 
-impl SegmentWriter<'_> {
-    fn flush_run(&mut self) -> io::Result<()> {
-        let Some((mut from, mut len)) = self.run.take() else {
+impl SegmentOps<'_> {
+    fn send(&self, op: WriteOp) -> io::Result<()> {
+        self.queue
+            .send(op)
+            .map_err(|_| io::Error::other("the output writer stopped"))
+    }
+
+    fn flush_literal(&mut self) -> io::Result<()> {
+        if self.literal.is_empty() {
             return Ok(());
-        };
-        while len > 0 {
-            let mut src_off = from;
-            let mut dst_off = self.offset;
-            let n = rustix::fs::copy_file_range(
-                self.basis,
-                Some(&mut src_off),
-                self.out,
-                Some(&mut dst_off),
-                len.min(1 << 30) as usize,
-            )
-            .map_err(io::Error::from)?;
-            if n == 0 {
-                // The basis shrank under us: report it instead of writing a short file.
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "basis file shrank during the transfer",
-                ));
-            }
-            from += n as u64;
-            len -= n as u64;
-            self.offset += n as u64;
         }
-        Ok(())
+        let data = std::mem::take(&mut self.literal);
+        let offset = self.offset - data.len() as u64;
+        self.send(WriteOp::Literal { offset, data })
+    }
+
+    fn flush_run(&mut self) -> io::Result<()> {
+        match self.run.take() {
+            Some((from, len)) => self.send(WriteOp::Copy {
+                from,
+                offset: self.offset - len,
+                len,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush_literal()?;
+        self.flush_run()
     }
 }
 
-impl DeltaSink for SegmentWriter<'_> {
+impl DeltaSink for SegmentOps<'_> {
     type Error = io::Error;
 
     fn literal(&mut self, data: &[u8]) -> io::Result<()> {
         self.flush_run()?;
-        self.out.write_all_at(data, self.offset)?;
+        if self.literal.capacity() == 0 {
+            self.literal.reserve(LITERAL_BATCH.max(data.len()));
+        }
+        self.literal.extend_from_slice(data);
         self.offset += data.len() as u64;
+        if self.literal.len() >= LITERAL_BATCH {
+            self.flush_literal()?;
+        }
         Ok(())
     }
 
     fn copy(&mut self, index: u64) -> io::Result<()> {
+        self.flush_literal()?;
         let start = self.layout.block_offset(index);
         let len = u64::from(self.layout.block_size(index));
         match &mut self.run {
-            Some((from, run_len)) if *from + *run_len == start => *run_len += len,
+            Some((from, run_len)) if *from + *run_len == start && *run_len < COPY_BATCH => {
+                *run_len += len
+            }
             _ => {
                 self.flush_run()?;
                 self.run = Some((start, len));
             }
         }
+        self.offset += len;
         Ok(())
     }
 }
 
-/// Makes `out` (an empty file, normally a temp file beside the destination) a copy of the
-/// first `src_len` bytes of `src`, reusing the blocks of `basis` that the source still
-/// contains. Returns how many bytes were literal and how many came from the basis.
-pub fn rebuild_from_basis(
+/// Copies `len` bytes of `basis` from `from` to `out` at `offset`, in the kernel.
+fn copy_basis(
     basis: &File,
+    out: &File,
+    mut from: u64,
+    mut offset: u64,
+    mut len: u64,
+) -> io::Result<()> {
+    while len > 0 {
+        let (mut src_off, mut dst_off) = (from, offset);
+        let n = rustix::fs::copy_file_range(
+            basis,
+            Some(&mut src_off),
+            out,
+            Some(&mut dst_off),
+            len.min(1 << 30) as usize,
+        )
+        .map_err(io::Error::from)?;
+        if n == 0 {
+            // The basis shrank under us: report it instead of writing a short file.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "basis file shrank during the transfer",
+            ));
+        }
+        from += n as u64;
+        offset += n as u64;
+        len -= n as u64;
+    }
+    Ok(())
+}
+
+/// Carries out write requests until every search has finished. One thread does all writes:
+/// writers of one file serialize on its inode lock anyway, and a second one would only spin.
+fn write_all_ops(
+    queue: crossbeam_channel::Receiver<WriteOp>,
+    basis: &File,
+    out: &File,
+) -> io::Result<()> {
+    for op in queue {
+        match op {
+            WriteOp::Literal { offset, data } => out.write_all_at(&data, offset)?,
+            WriteOp::Copy { from, offset, len } => copy_basis(basis, out, from, offset, len)?,
+        }
+    }
+    Ok(())
+}
+
+/// Sums the basis, then searches the source's segments in parallel, queueing their writes.
+fn search_segments(
+    basis: &File,
+    basis_len: u64,
     src: &File,
     src_len: u64,
-    out: &File,
-) -> io::Result<DeltaStats> {
-    let basis_len = basis.metadata()?.len();
+    queue: &crossbeam_channel::Sender<WriteOp>,
+) -> io::Result<Vec<DeltaStats>> {
     let profile = ChecksumProfile::local(ChecksumAlgorithm::Xxh128);
     let params = LayoutParams::redo_pass(32, profile.block.digest_len());
     let layout = BlockLayout::for_file(basis_len, &params);
@@ -135,21 +212,19 @@ pub fn rebuild_from_basis(
     )
     .map_err(|e| io::Error::other(e.to_string()))?;
     let generator = DeltaGenerator::new(&sig, profile.block);
-    out.set_len(src_len)?;
-
     let threads = rayon::current_num_threads().max(1) as u64;
     let segments = (src_len / MIN_SEGMENT).clamp(1, threads * 2);
     let seg_len = src_len.div_ceil(segments).max(1);
-    let stats: io::Result<Vec<DeltaStats>> = (0..segments)
+    (0..segments)
         .into_par_iter()
         .map(|i| {
             let start = i * seg_len;
             let end = (start + seg_len).min(src_len);
-            let mut writer = SegmentWriter {
-                basis,
-                out,
+            let mut ops = SegmentOps {
+                queue,
                 layout,
                 offset: start,
+                literal: Vec::new(),
                 run: None,
             };
             let reader = RangeReader {
@@ -158,12 +233,12 @@ pub fn rebuild_from_basis(
                 end,
             };
             let stats = generator
-                .run_unhashed(reader, &mut writer)
+                .run_unhashed(reader, &mut ops)
                 .map_err(|e| match e {
                     DeltaError::Read(e) | DeltaError::Sink(e) => e,
                 })?;
-            writer.flush_run()?;
-            if writer.offset != end {
+            ops.finish()?;
+            if ops.offset != end {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "source file changed size during the transfer",
@@ -171,7 +246,41 @@ pub fn rebuild_from_basis(
             }
             Ok(stats)
         })
-        .collect();
+        .collect()
+}
+
+/// Makes `out` (an empty file, normally a temp file beside the destination) a copy of the
+/// first `src_len` bytes of `src`, reusing the blocks of `basis` that the source still
+/// contains. Returns how many bytes were literal and how many came from the basis.
+///
+/// The match search runs on all cores, one segment of the source each; a single writer thread
+/// applies their output (literal bytes by `pwrite`, basis runs by `copy_file_range`) while
+/// they search.
+pub fn rebuild_from_basis(
+    basis: &File,
+    src: &File,
+    src_len: u64,
+    out: &File,
+) -> io::Result<DeltaStats> {
+    let basis_len = basis.metadata()?.len();
+    out.set_len(src_len)?;
+    let (queue, requests) = crossbeam_channel::bounded(QUEUE_DEPTH);
+    let (written, stats) = std::thread::scope(|scope| {
+        // The writer reserves the output's space while the basis is being summed, so its
+        // writes later land in allocated pages (on tmpfs that halves their cost).
+        let writer = scope.spawn(move || {
+            let _ = rustix::fs::fallocate(out, rustix::fs::FallocateFlags::empty(), 0, src_len);
+            write_all_ops(requests, basis, out)
+        });
+        let stats = search_segments(basis, basis_len, src, src_len, &queue);
+        drop(queue);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the output writer panicked")));
+        (written, stats)
+    });
+    // The writer's own error explains a search's "writer stopped".
+    written?;
     Ok(stats?
         .into_iter()
         .fold(DeltaStats::default(), |a, b| DeltaStats {
