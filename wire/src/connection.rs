@@ -14,6 +14,11 @@ pub trait Transport {
     fn send(&mut self, bytes: &[u8]) -> Result<(), WireError>;
     /// Blocks for the next bytes; `None` at end of stream.
     fn recv(&mut self) -> Result<Option<Vec<u8>>, WireError>;
+    /// Bytes that have already arrived, without blocking; `None` when nothing is ready
+    /// (or the transport cannot tell).
+    fn try_recv(&mut self) -> Option<Vec<u8>> {
+        None
+    }
     /// Ends the session: closes our output, waits for the peer, returns its exit status
     /// if the transport knows it.
     fn finish(&mut self) -> Option<i32> {
@@ -31,6 +36,9 @@ impl Transport for crate::rsh::RemoteProcess {
     }
     fn recv(&mut self) -> Result<Option<Vec<u8>>, WireError> {
         Ok(self.read_chunk())
+    }
+    fn try_recv(&mut self) -> Option<Vec<u8>> {
+        self.try_read_chunk()
     }
     fn finish(&mut self) -> Option<i32> {
         crate::rsh::RemoteProcess::finish(self).ok()
@@ -56,6 +64,9 @@ impl<T: Transport> OutputSink for TransportSink<'_, T> {
         self.transport.send(&out)
     }
 }
+
+/// Pending output below this size waits while more input is already available.
+const COALESCE_OUTPUT: usize = 64 * 1024;
 
 /// A protocol stream bound to a transport.
 #[derive(Debug)]
@@ -207,13 +218,25 @@ impl<T: Transport> Connection<T> {
                 };
                 machine.advance(&mut self.stream, &mut sink)
             };
-            // Send what was produced, even on error (e.g. an error-exit reply).
-            let flushed = self.flush();
-            match progress? {
-                Progress::Done => return flushed,
-                Progress::Flush => flushed?,
-                Progress::NeedInput => {
-                    flushed?;
+            match progress {
+                Err(e) => {
+                    // Send what was produced (e.g. an error-exit reply) before failing.
+                    let _ = self.flush();
+                    return Err(e);
+                }
+                Ok(Progress::Done) => return self.flush(),
+                Ok(Progress::Flush) => self.flush()?,
+                Ok(Progress::NeedInput) => {
+                    // Input that has already arrived is taken before our output is sent,
+                    // so answers to a burst of requests leave in one write, as rsync's
+                    // buffered I/O does; we flush before we would block.
+                    if self.stream.pending_output() < COALESCE_OUTPUT
+                        && let Some(chunk) = self.transport.try_recv()
+                    {
+                        self.bytes_received += chunk.len() as u64;
+                        self.stream.feed(&chunk);
+                        continue;
+                    }
                     self.fill()?;
                 }
             }

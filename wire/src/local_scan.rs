@@ -149,14 +149,15 @@ fn scan_dir(
     ancestors: &mut Vec<(u64, u64)>,
     out: &mut Vec<LocalEntry>,
 ) -> Result<(), WireError> {
+    // The directory entry's type (d_type) tells a directory without a stat call.
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| WireError::file(dir, e))?
         .filter_map(Result::ok)
-        .map(|d| d.file_name())
+        .map(|d| (d.file_name(), d.file_type().ok()))
         .collect();
-    names.sort();
+    names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut subdirs = Vec::new();
-    for n in names {
+    for (n, file_type) in names {
         let nb = n.as_encoded_bytes();
         let mut name = prefix.to_vec();
         if !name.is_empty() {
@@ -166,7 +167,10 @@ fn scan_dir(
         let is_dir = if opts.copy_links {
             std::fs::metadata(dir.join(&n)).is_ok_and(|m| m.is_dir())
         } else {
-            std::fs::symlink_metadata(dir.join(&n)).is_ok_and(|m| m.is_dir())
+            match file_type {
+                Some(t) => t.is_dir(),
+                None => std::fs::symlink_metadata(dir.join(&n)).is_ok_and(|m| m.is_dir()),
+            }
         };
         if chain.is_excluded(&name, is_dir) {
             continue;

@@ -387,9 +387,15 @@ impl PushMachine {
             layout,
             offset: 0,
         };
+        // Like rsync's sender, send the length the file has now (fstat after open), read
+        // with no trailing end-of-file probes.
+        let length = file
+            .metadata()
+            .map_err(|e| WireError::file(&path, e))?
+            .len();
         let outcome = generator
             .run(
-                std::io::BufReader::new(&file),
+                std::io::Read::take(&file, length),
                 sums.profile.file_hasher(),
                 &mut sink,
             )
@@ -494,8 +500,9 @@ impl PushMachine {
                             block_sums,
                         },
                     )?;
+                    // No flush per file: the output leaves when we run out of requests
+                    // (or in DATA_FLUSH pieces while a file is being sent).
                     self.step = PushStep::ReadNdx;
-                    return Ok(Progress::Flush);
                 }
                 PushStep::Goodbye { second } => {
                     // main.c: read_final_goodbye as the client sender.

@@ -1,20 +1,22 @@
 //! The remote-shell transport: rsync's `-e`/`--rsh` splitting, `--rsync-path`, and the
 //! spawned child whose stdin/stdout carry the protocol and whose stderr is shown.
 
-use crossbeam_channel::{Receiver, Sender, bounded, select};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::error::WireError;
 
-/// How many 64 KiB chunks from the remote's stdout may wait unread.
-const INCOMING_CHUNKS: usize = 64;
-/// Chunks queued for the remote's stdin before a writer waits: memory stays bounded however
-/// slowly the remote reads (while waiting, what the remote sends is still read, so neither side
-/// can block the other).
-const OUTGOING_CHUNKS: usize = 64;
+/// Bytes read from the remote's stdout at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// The capacity we ask for the pipes to and from the remote.
+const PIPE_SIZE: usize = 1 << 20;
+/// While a write waits, at most this much of the remote's output is read ahead and kept; past
+/// it we only wait for room (a peer that neither reads nor stops writing cannot grow us).
+const HELD_LIMIT: usize = 16 << 20;
 use crate::server_args::ServerCommand;
 
 /// Where and how to start the remote `rsync --server`.
@@ -146,114 +148,176 @@ impl RemoteShell {
 
 /// A running remote `rsync --server`.
 ///
-/// Three pump threads keep both peers streaming without deadlock (rsync uses large
-/// non-blocking buffers for the same reason): a writer thread takes our output from an
-/// unbounded queue so we never block on a full pipe; a reader thread fills a *bounded*
-/// queue from the remote's stdout (so memory stays bounded when we are slow); a third
-/// forwards the remote's stderr to ours and keeps a copy.
+/// Its stdin and stdout are driven from the calling thread, as rsync drives its socket: our
+/// output goes out with non-blocking writes, and while a write waits for room whatever the
+/// remote sends is read and kept, so neither side can block the other and nothing passes
+/// between threads. A helper thread forwards the remote's stderr to ours and keeps a copy.
 #[derive(Debug)]
 pub struct RemoteProcess {
     child: Option<Child>,
-    outgoing: Option<Sender<Vec<u8>>>,
-    write_error: Arc<Mutex<Option<String>>>,
-    stdin_pump: Option<JoinHandle<()>>,
-    incoming: Receiver<Vec<u8>>,
+    /// The remote's stdin, non-blocking; `None` once closed.
+    stdin: Option<OwnedFd>,
+    /// The remote's stdout (blocking; polled before reads that must not wait).
+    stdout: ChildStdout,
     /// Chunks read from the remote while a write was waiting for room.
-    held: std::collections::VecDeque<Vec<u8>>,
-    /// The remote's stdout ended while a write was waiting.
+    held: VecDeque<Vec<u8>>,
+    /// Bytes in `held`.
+    held_bytes: usize,
+    /// The remote's stdout ended.
     incoming_ended: bool,
-    stdout_pump: Option<JoinHandle<()>>,
+    /// Reused read buffer.
+    buf: Vec<u8>,
     stderr_pump: Option<JoinHandle<()>>,
     stderr_text: Arc<Mutex<Vec<u8>>>,
 }
 
 impl RemoteProcess {
     fn attach(child: &mut Child) -> Result<Self, WireError> {
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| WireError::Spawn("no stdin".into()))?;
-        let (out_tx, out_rx) = bounded::<Vec<u8>>(OUTGOING_CHUNKS);
-        let write_error = Arc::new(Mutex::new(None));
-        let werr = Arc::clone(&write_error);
-        let stdin_pump = std::thread::spawn(move || pump_stdin(stdin, out_rx, werr));
+        let stdin = OwnedFd::from(
+            child
+                .stdin
+                .take()
+                .ok_or_else(|| WireError::Spawn("no stdin".into()))?,
+        );
+        let flags = rustix::fs::fcntl_getfl(&stdin).map_err(|e| WireError::Io(e.into()))?;
+        rustix::fs::fcntl_setfl(&stdin, flags | rustix::fs::OFlags::NONBLOCK)
+            .map_err(|e| WireError::Io(e.into()))?;
         let stdout = child
             .stdout
             .take()
             .ok_or_else(|| WireError::Spawn("no stdout".into()))?;
+        // Larger pipes mean fewer wake-ups on both sides (the default is 64 KiB); the
+        // kernel may refuse, which only costs speed.
+        for fd in [stdin.as_fd(), stdout.as_fd()] {
+            let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
+        }
         let stderr = child
             .stderr
             .take()
             .ok_or_else(|| WireError::Spawn("no stderr".into()))?;
-        let (tx, rx) = bounded(INCOMING_CHUNKS);
-        let stdout_pump = std::thread::spawn(move || pump_stdout(stdout, tx));
         let stderr_text = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&stderr_text);
         let stderr_pump = std::thread::spawn(move || pump_stderr(stderr, kept));
         Ok(RemoteProcess {
             child: None,
-            outgoing: Some(out_tx),
-            write_error,
-            stdin_pump: Some(stdin_pump),
-            incoming: rx,
-            held: std::collections::VecDeque::new(),
+            stdin: Some(stdin),
+            stdout,
+            held: VecDeque::new(),
+            held_bytes: 0,
             incoming_ended: false,
-            stdout_pump: Some(stdout_pump),
+            buf: vec![0u8; READ_CHUNK],
             stderr_pump: Some(stderr_pump),
             stderr_text,
         })
     }
 
-    /// Queues `bytes` for the remote's stdin. When the queue is full this waits for room, and
-    /// meanwhile keeps reading what the remote sends, so the two sides never deadlock.
-    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), WireError> {
-        if let Some(e) = self.write_error.lock().ok().and_then(|g| g.clone()) {
-            return Err(WireError::stream(format!(
-                "write to remote failed: {e} (connection unexpectedly closed)"
-            )));
-        }
-        let tx = self
-            .outgoing
-            .clone()
-            .ok_or_else(|| WireError::stream("remote stdin closed"))?;
-        let closed = || WireError::stream("connection unexpectedly closed");
-        let mut chunk = bytes.to_vec();
+    /// Reads one chunk of the remote's stdout (blocking) into `held`; marks the end.
+    fn read_into_held(&mut self) {
         loop {
-            match tx.try_send(chunk) {
-                Ok(()) => return Ok(()),
-                Err(crossbeam_channel::TrySendError::Disconnected(_)) => return Err(closed()),
-                Err(crossbeam_channel::TrySendError::Full(c)) => chunk = c,
+            match self.stdout.read(&mut self.buf) {
+                Ok(0) => {
+                    self.incoming_ended = true;
+                    return;
+                }
+                Ok(n) => {
+                    self.held
+                        .push_back(self.buf.get(..n).unwrap_or_default().to_vec());
+                    self.held_bytes += n;
+                    return;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.incoming_ended = true;
+                    return;
+                }
             }
-            if self.incoming_ended {
-                // Nothing more can arrive: just wait for room.
-                return tx.send(chunk).map_err(|_| closed());
-            }
-            select! {
-                send(tx, chunk) -> sent => return sent.map_err(|_| closed()),
-                recv(self.incoming) -> got => match got {
-                    Ok(c) => self.held.push_back(c),
-                    Err(_) => self.incoming_ended = true,
-                },
-            }
-            // `chunk` was moved into the send arm only if that arm ran.
-            chunk = bytes.to_vec();
         }
     }
 
-    /// Blocks for the next chunk from the remote's stdout; `None` at end of stream.
+    /// Writes all of `bytes` to the remote's stdin. While the pipe is full this keeps reading
+    /// what the remote sends (kept for [`read_chunk`](Self::read_chunk)), so the two sides
+    /// never deadlock.
+    pub fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), WireError> {
+        let closed = |e: Option<rustix::io::Errno>| match e {
+            Some(e) => WireError::stream(format!(
+                "write to remote failed: {} (connection unexpectedly closed)",
+                std::io::Error::from(e)
+            )),
+            None => WireError::stream("remote stdin closed"),
+        };
+        while !bytes.is_empty() {
+            let Some(stdin) = self.stdin.as_ref() else {
+                return Err(closed(None));
+            };
+            match rustix::io::write(stdin, bytes) {
+                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => {
+                    if self.wait_readable_while_writing()? {
+                        self.read_into_held();
+                    }
+                }
+                Err(e) => return Err(closed(Some(e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until stdin has room or (while it may still send and we keep less than
+    /// [`HELD_LIMIT`]) stdout has data; true when stdout is readable.
+    fn wait_readable_while_writing(&self) -> Result<bool, WireError> {
+        use rustix::event::{PollFd, PollFlags, poll};
+        let Some(stdin) = self.stdin.as_ref() else {
+            return Ok(false);
+        };
+        let mut fds = vec![PollFd::new(stdin, PollFlags::OUT)];
+        if !self.incoming_ended && self.held_bytes < HELD_LIMIT {
+            fds.push(PollFd::new(&self.stdout, PollFlags::IN));
+        }
+        loop {
+            match poll(&mut fds, None) {
+                Ok(_) => break,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(WireError::Io(e.into())),
+            }
+        }
+        Ok(fds.get(1).is_some_and(|f| !f.revents().is_empty()))
+    }
+
+    /// Takes the oldest kept chunk.
+    fn pop_held(&mut self) -> Option<Vec<u8>> {
+        let chunk = self.held.pop_front()?;
+        self.held_bytes -= chunk.len();
+        Some(chunk)
+    }
+
+    /// The next chunk of the remote's stdout, blocking; `None` at its end.
     pub fn read_chunk(&mut self) -> Option<Vec<u8>> {
-        if let Some(c) = self.held.pop_front() {
-            return Some(c);
+        if self.held.is_empty() && !self.incoming_ended {
+            self.read_into_held();
         }
-        if self.incoming_ended {
-            return None;
+        self.pop_held()
+    }
+
+    /// The next chunk of the remote's stdout if one has already arrived; never blocks.
+    pub fn try_read_chunk(&mut self) -> Option<Vec<u8>> {
+        use rustix::event::{PollFd, PollFlags, poll};
+        if self.held.is_empty() && !self.incoming_ended {
+            let mut fds = [PollFd::new(&self.stdout, PollFlags::IN)];
+            let zero = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            if matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0) {
+                self.read_into_held();
+            }
         }
-        self.incoming.recv().ok()
+        self.pop_held()
     }
 
     /// Closes our side of the remote's stdin.
     pub fn close_stdin(&mut self) {
-        self.outgoing = None;
+        self.stdin = None;
     }
 
     /// Everything the remote wrote to stderr so far.
@@ -270,14 +334,13 @@ impl RemoteProcess {
     /// (rsync reports a signal death as code 255 in the client; we do the same).
     pub fn finish(&mut self) -> Result<i32, WireError> {
         self.close_stdin();
-        // Drain stdout first: the remote may need to write before it reads the rest.
-        while self.incoming.recv().is_ok() {}
-        if let Some(h) = self.stdin_pump.take() {
-            let _ = h.join();
+        // Drain stdout first: the remote may need to write before it exits.
+        self.held.clear();
+        while !self.incoming_ended {
+            self.read_into_held();
+            self.held.clear();
         }
-        if let Some(h) = self.stdout_pump.take() {
-            let _ = h.join();
-        }
+        self.held_bytes = 0;
         if let Some(h) = self.stderr_pump.take() {
             let _ = h.join();
         }
@@ -291,38 +354,12 @@ impl RemoteProcess {
 
 impl Drop for RemoteProcess {
     fn drop(&mut self) {
-        self.outgoing = None;
+        self.stdin = None;
         if let Some(mut child) = self.child.take() {
             if matches!(child.try_wait(), Ok(None)) {
                 let _ = child.kill();
             }
             let _ = child.wait();
-        }
-    }
-}
-
-fn pump_stdin(mut stdin: ChildStdin, rx: Receiver<Vec<u8>>, error: Arc<Mutex<Option<String>>>) {
-    while let Ok(chunk) = rx.recv() {
-        if let Err(e) = stdin.write_all(&chunk).and_then(|()| stdin.flush()) {
-            if let Ok(mut g) = error.lock() {
-                *g = Some(e.to_string());
-            }
-            break;
-        }
-    }
-    // Dropping `stdin` closes the pipe: the remote sees end of input.
-}
-
-fn pump_stdout(mut stdout: impl Read, tx: Sender<Vec<u8>>) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match stdout.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if tx.send(buf.get(..n).unwrap_or(&[]).to_vec()).is_err() {
-                    break;
-                }
-            }
         }
     }
 }
