@@ -52,7 +52,9 @@ pub struct Signature {
 
 impl Signature {
     /// Reads `basis` (exactly `layout.file_len` bytes) and computes every block's sums.
-    pub fn generate<R: Read>(
+    ///
+    /// Batches are double-buffered: the next batch is read while the current one is hashed.
+    pub fn generate<R: Read + Send>(
         mut basis: R,
         layout: BlockLayout,
         hasher: &BlockHasher,
@@ -68,42 +70,69 @@ impl Signature {
         let strong_len = layout.strong_len;
         let mut weak = vec![0u32; count];
         let mut strong = vec![0u8; count * strong_len];
+        if count == 0 {
+            return Ok(Self {
+                layout,
+                weak,
+                strong,
+            });
+        }
 
         let blocks_per_batch = (BATCH_BYTES / block_len).max(1);
-        let mut buf = vec![
-            0u8;
-            blocks_per_batch
-                .saturating_mul(block_len)
-                .min(usize::try_from(layout.file_len).unwrap_or(usize::MAX),)
-        ];
-        let mut done_blocks = 0usize;
+        let batch_len = blocks_per_batch
+            .saturating_mul(block_len)
+            .min(usize::try_from(layout.file_len).unwrap_or(usize::MAX));
+        let mut current = vec![0u8; batch_len];
+        let mut next = vec![0u8; batch_len];
         let mut read_total = 0u64;
-        while done_blocks < count {
-            let want = (layout.file_len - read_total).min(buf.len() as u64) as usize;
-            let got = read_full(&mut basis, &mut buf[..want])?;
-            read_total += got as u64;
-            if got < want {
-                return Err(SignatureError::BasisShrank {
-                    expected: layout.file_len,
-                    actual: read_total,
-                });
-            }
-            let data = &buf[..got];
+        // Reads the batch after `read_total` bytes into `buf`; returns its length.
+        let read_batch =
+            |basis: &mut R, buf: &mut [u8], read_total: u64| -> Result<usize, SignatureError> {
+                let want = (layout.file_len - read_total).min(buf.len() as u64) as usize;
+                let got = read_full(basis, &mut buf[..want])?;
+                if got < want {
+                    return Err(SignatureError::BasisShrank {
+                        expected: layout.file_len,
+                        actual: read_total + got as u64,
+                    });
+                }
+                Ok(got)
+            };
+        let mut got = read_batch(&mut basis, &mut current, 0)?;
+        read_total += got as u64;
+        let mut done_blocks = 0usize;
+        while got > 0 {
             let nblocks = got.div_ceil(block_len);
             let weak_out = &mut weak[done_blocks..done_blocks + nblocks];
             let strong_out =
                 &mut strong[done_blocks * strong_len..(done_blocks + nblocks) * strong_len];
-            weak_out
-                .par_iter_mut()
-                .zip(strong_out.par_chunks_mut(strong_len.max(1)))
-                .zip(data.par_chunks(block_len))
-                .for_each(|((w, s), block)| {
-                    *w = checksum1(block);
-                    if strong_len > 0 {
-                        s.copy_from_slice(&hasher.digest(block).as_bytes()[..strong_len]);
+            let data = &current[..got];
+            let more = read_total < layout.file_len;
+            let (read, ()) = rayon::join(
+                || {
+                    if more {
+                        read_batch(&mut basis, &mut next, read_total)
+                    } else {
+                        Ok(0)
                     }
-                });
+                },
+                || {
+                    weak_out
+                        .par_iter_mut()
+                        .zip(strong_out.par_chunks_mut(strong_len.max(1)))
+                        .zip(data.par_chunks(block_len))
+                        .for_each(|((w, s), block)| {
+                            *w = checksum1(block);
+                            if strong_len > 0 {
+                                s.copy_from_slice(&hasher.digest(block).as_bytes()[..strong_len]);
+                            }
+                        })
+                },
+            );
             done_blocks += nblocks;
+            got = read?;
+            read_total += got as u64;
+            std::mem::swap(&mut current, &mut next);
         }
         Ok(Self {
             layout,
