@@ -161,18 +161,13 @@ pub struct RemoteOptions {
 
 /// The first option on the command line that the native remote client does not handle.
 pub fn unsupported_remote_option(o: &crate::Options) -> Option<&'static str> {
-    let checks: [(bool, &'static str); 8] = [
+    let checks: [(bool, &'static str); 6] = [
         (o.inplace, "--inplace over a remote shell"),
         (o.partial, "--partial over a remote shell"),
         (o.existing, "--existing over a remote shell"),
         (o.ignore_existing, "--ignore-existing over a remote shell"),
         (o.mkpath, "--mkpath over a remote shell"),
         (o.delete_excluded, "--delete-excluded over a remote shell"),
-        (o.verbosity.itemize > 0, "-i over a remote shell"),
-        (
-            o.verbosity.progress || o.verbosity.progress2,
-            "--progress over a remote shell",
-        ),
     ];
     checks
         .into_iter()
@@ -227,34 +222,51 @@ fn shell_for(host: &HostSpec, r: &RemoteOptions) -> rdsync_wire::RemoteShell {
 /// Runs a push or pull for `plan` and prints rsync's closing output; returns the exit code.
 pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     use std::os::unix::ffi::OsStrExt;
-    let opts = transfer_options(o);
+    let mut opts = transfer_options(o);
     let started = std::time::Instant::now();
+    let v = &o.verbosity;
+    let header = (v.verbose > 0 || v.progress || v.progress2) && !v.quiet;
+    let sender = matches!(plan, TransferPlan::Push { .. });
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(crate::output::RemoteLog::new(
+        v.clone(),
+        sender,
+    )));
+    let events: Option<Box<dyn rdsync_wire::events::EventSink>> =
+        Some(Box::new(LogHandle(shared.clone())));
     let report = match plan {
         TransferPlan::Push { sources, dest } => {
             let sources: Vec<std::path::PathBuf> = sources
                 .iter()
                 .map(|s| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(s)))
                 .collect();
-            if o.verbosity.verbose > 0 && !o.verbosity.quiet {
+            if header {
                 println!("sending incremental file list");
             }
-            rdsync_wire::push(&shell_for(dest, &o.remote), &opts, &sources, &dest.path)
+            opts.log_format = log_format_for_server(o);
+            rdsync_wire::push_with_events(
+                &shell_for(dest, &o.remote),
+                &opts,
+                &sources,
+                &dest.path,
+                events,
+            )
         }
         TransferPlan::Pull { host, paths, dest } => {
-            if o.verbosity.verbose > 0 && !o.verbosity.quiet {
+            if header {
                 println!("receiving incremental file list");
             }
             let dest = std::path::Path::new(std::ffi::OsStr::from_bytes(dest));
-            rdsync_wire::pull(&shell_for(host, &o.remote), &opts, paths, dest)
+            rdsync_wire::pull_with_events(&shell_for(host, &o.remote), &opts, paths, dest, events)
         }
         TransferPlan::Local | TransferPlan::Unsupported(_) => return crate::exit::SYNTAX,
     };
-    if o.verbosity.verbose > 0 && !o.verbosity.quiet {
-        for name in &report.transferred {
-            println!("{name}");
-        }
+    if let Ok(mut log) = shared.lock() {
+        log.finish();
     }
-    if (o.verbosity.verbose > 0 || o.verbosity.stats) && !o.verbosity.quiet {
+    if v.stats && !v.quiet {
+        print!("{}", stats_block(&report, v.human));
+    }
+    if (v.verbose > 0 || v.stats) && !v.quiet {
         print!(
             "{}",
             summary(&report.stats, started.elapsed().as_secs_f64(), o)
@@ -267,6 +279,58 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
         eprintln!("{}", crate::exit::closing_line(report.exit_code));
     }
     report.exit_code
+}
+
+/// The `--log-format` rsync's sending client passes to the server (options.c:
+/// `server_options`): the server's generator then itemizes as rsync's would.
+fn log_format_for_server(o: &crate::Options) -> Option<String> {
+    let v = &o.verbosity;
+    if v.itemize > 1 {
+        Some("%i%I".into())
+    } else if v.itemize > 0 {
+        Some("%i".into())
+    } else if (v.progress || v.progress2) && v.verbose == 0 {
+        Some("X".into())
+    } else {
+        None
+    }
+}
+
+/// Shares the log between the transfer (which owns the sink) and the closing output.
+struct LogHandle(std::sync::Arc<std::sync::Mutex<crate::output::RemoteLog>>);
+
+impl rdsync_wire::events::EventSink for LogHandle {
+    fn event(&mut self, event: rdsync_wire::events::TransferEvent<'_>) {
+        if let Ok(mut log) = self.0.lock() {
+            log.event(event);
+        }
+    }
+}
+
+/// rsync's `--stats` block for a finished remote transfer.
+fn stats_block(report: &rdsync_wire::TransferReport, human: u32) -> String {
+    let st = &report.stats;
+    let proto = report.params.as_ref().map_or(0, |p| p.protocol);
+    let block = crate::output::StatsBlock {
+        files: st.files,
+        created: (proto >= 29).then_some(st.created),
+        deleted: (proto >= 31).then_some(st.deleted),
+        transferred_files: st.xferred_files,
+        total_size: st.total_size.max(0) as u64,
+        transferred_size: st.transferred_size,
+        literal_data: st.literal_data,
+        matched_data: st.matched_data,
+        flist_size: st.flist_size,
+        flist_times: (st.flist_build_ms != 0).then(|| {
+            (
+                st.flist_build_ms as f64 / 1000.0,
+                st.flist_xfer_ms as f64 / 1000.0,
+            )
+        }),
+        bytes_sent: st.bytes_sent.max(0) as u64,
+        bytes_received: st.bytes_received.max(0) as u64,
+    };
+    crate::output::stats_block_text(&block, human)
 }
 
 /// rsync's two closing lines (`sent … received … bytes/sec`, `total size is … speedup is …`).

@@ -31,6 +31,7 @@ pub mod compress;
 pub mod connection;
 pub mod dest;
 pub mod error;
+pub mod events;
 pub mod filter_list;
 pub mod flist;
 pub mod handshake;
@@ -54,4 +55,7 @@ pub use connection::Transport;
 pub use error::WireError;
 pub use options::{Direction, TransferOptions};
 pub use rsh::RemoteShell;
-pub use session::{TransferReport, pull, pull_over, push, push_over};
+pub use session::{
+    TransferReport, pull, pull_over, pull_over_with_events, pull_with_events, push, push_over,
+    push_over_with_events, push_with_events,
+};

@@ -66,6 +66,10 @@ pub struct TransferOptions {
     pub checksum_choice: Option<String>,
     /// `--timeout=N`.
     pub timeout: Option<u32>,
+    /// The `--log-format=` value a sending client passes to the server (`%i`, `%i%I`,
+    /// `%o` or `X`, from the client's own output format), so that its generator
+    /// itemizes as rsync's would.
+    pub log_format: Option<String>,
     /// `--protocol=N`: the highest protocol we announce (27..=32).
     pub protocol: Option<u32>,
     /// `--exclude` patterns (applied after `filters`).

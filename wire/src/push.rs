@@ -37,6 +37,8 @@ struct TokenWriter<'c> {
     source: &'c File,
     layout: BlockLayout,
     offset: u64,
+    /// The file's size, for progress events (none for an empty file, as rsync).
+    progress_size: u64,
 }
 
 /// File data are handed to the sink whenever this much output is pending.
@@ -103,6 +105,15 @@ impl DeltaSink for TokenWriter<'_> {
             }
         }
         self.offset += size as u64;
+        if self.progress_size > 0 {
+            // rsync's matched(): progress after each block reference.
+            self.stream
+                .events
+                .emit(crate::events::TransferEvent::Progress {
+                    done: self.offset,
+                    size: self.progress_size,
+                });
+        }
         self.maybe_flush()
     }
 }
@@ -182,6 +193,14 @@ pub struct PushMachine {
     pub transferred: Vec<String>,
     /// Total size of the regular files and symlinks in the list.
     pub total_size: i64,
+    /// The counters rsync's sending client keeps for `--stats`.
+    pub stats: crate::stats::TransferStats,
+    /// Log view of each sorted entry.
+    infos: Vec<crate::events::ItemInfo>,
+    /// Each sorted entry's number in rsync's incremental-recursion order (`to-chk`).
+    numbering: Vec<u64>,
+    /// Indexes whose data were requested before (a later request is a redo).
+    sent_once: std::collections::HashSet<usize>,
 }
 
 impl std::fmt::Debug for PushMachine {
@@ -192,11 +211,26 @@ impl std::fmt::Debug for PushMachine {
     }
 }
 
-fn read_del_stats(c: &mut ReadCursor<'_>) -> crate::error::Decoded<()> {
-    for _ in 0..5 {
-        c.varint()?;
+/// `NDX_DEL_STATS`: deleted files, dirs, symlinks, devices, specials (main.c:
+/// `write_del_stats`).
+fn read_del_stats(c: &mut ReadCursor<'_>) -> crate::error::Decoded<crate::stats::KindCounts> {
+    let mut n = [0u64; 5];
+    for slot in &mut n {
+        *slot = u64::try_from(c.varint()?).unwrap_or(0);
     }
-    Ok(())
+    let [reg, dir, link, dev, special] = n;
+    Ok(crate::stats::KindCounts {
+        reg,
+        dir,
+        link,
+        dev,
+        special,
+    })
+}
+
+/// Counts one entry of `kind` (rsync's created/num_files tallies).
+fn count_kind(k: &mut crate::stats::KindCounts, kind: rdsync_engine::fs::FileKind) {
+    k.add(kind);
 }
 
 impl PushMachine {
@@ -214,6 +248,10 @@ impl PushMachine {
             phase: 0,
             transferred: Vec::new(),
             total_size: 0,
+            stats: crate::stats::TransferStats::default(),
+            infos: Vec::new(),
+            numbering: Vec::new(),
+            sent_once: std::collections::HashSet::new(),
         }
     }
 
@@ -239,6 +277,8 @@ impl PushMachine {
         let sums = self.sums.ok_or_else(|| WireError::protocol("no session"))?;
         let opts = &self.opts;
         let proto = params.protocol;
+        let build_started = std::time::Instant::now();
+        let taken_before = s.bytes_taken;
         let mut entries = scan_sources(&self.sources, opts)?;
         let config = FileListConfig::new(&params, opts, sums.flist_algorithm.digest_len());
         if opts.delete {
@@ -263,6 +303,7 @@ impl PushMachine {
                 out.flush(s)?;
             }
         }
+        let built = build_started.elapsed();
         s.write_with(|o| encoder.encode_end(o, 0));
         if !opts.numeric_ids {
             if opts.owner {
@@ -296,6 +337,22 @@ impl PushMachine {
             .filter(|(e, _)| e.is_regular() || e.is_symlink())
             .map(|(e, _)| e.size)
             .sum();
+        // flist.c: build time never shows as 0 ms; the list size is what reached the
+        // transport while it was written (0 when it fits the output buffer, as rsync).
+        self.stats.flist_build_ms = (built.as_millis() as i64).max(1);
+        self.stats.flist_xfer_ms =
+            (build_started.elapsed().saturating_sub(built)).as_millis() as i64;
+        self.stats.flist_size = s.bytes_taken - taken_before;
+        self.infos = self
+            .sorted
+            .iter()
+            .map(|(e, _)| crate::events::ItemInfo::of(e))
+            .collect();
+        for info in &self.infos {
+            count_kind(&mut self.stats.files, info.kind);
+        }
+        let sorted_entries: Vec<FileEntry> = self.sorted.iter().map(|(e, _)| e.clone()).collect();
+        self.numbering = crate::events::incremental_numbering(&sorted_entries);
         self.encoder = match params.compression {
             Some(m) => Some(CompressedTokenEncoder::new(m, proto)?),
             None => None,
@@ -342,6 +399,12 @@ impl PushMachine {
         s.write_ndx(ndx);
         write_item_attrs(s, proto, attrs.0, attrs.1, attrs.2.as_deref())?;
         s.write_with(|o| head.encode(o, proto));
+        if let Some(info) = self.infos.get(index) {
+            s.events.emit(crate::events::TransferEvent::TransferStart {
+                item: info,
+                iflags: attrs.0,
+            });
+        }
         let s2 = usize::try_from(head.s2length).unwrap_or(0);
         let count = u64::try_from(head.count).unwrap_or(0);
         let blen = u64::try_from(head.block_len).unwrap_or(0);
@@ -386,6 +449,7 @@ impl PushMachine {
             source: &file,
             layout,
             offset: 0,
+            progress_size: entry.size.max(0) as u64,
         };
         // Like rsync's sender, send the length the file has now (fstat after open), read
         // with no trailing end-of-file probes.
@@ -404,9 +468,58 @@ impl PushMachine {
                 rdsync_engine::delta::DeltaError::Sink(w) => w,
             })?;
         sink.end()?;
+        let size = entry.size.max(0) as u64;
         s.write(outcome.digest.as_bytes());
+        self.stats.literal_data += outcome.stats.literal_bytes;
+        self.stats.matched_data += outcome.stats.matched_bytes;
+        if size > 0 {
+            // matched(-1) at the end of the file reports progress once more.
+            s.events
+                .emit(crate::events::TransferEvent::Progress { done: size, size });
+        }
         self.transferred.push(name);
+        self.log_transfer_end(s, index);
         Ok(())
+    }
+
+    /// `end_progress` after a file's data went out.
+    fn log_transfer_end(&self, s: &mut ProtocolStream, index: usize) {
+        if let Some(info) = self.infos.get(index) {
+            let total = self.infos.len() as u64;
+            let number = self.numbering.get(index).copied().unwrap_or(0);
+            s.events.emit(crate::events::TransferEvent::TransferEnd {
+                item: info,
+                xferred: self.stats.xferred_files,
+                to_check: total.saturating_sub(number + 1),
+                total,
+                transferred_size: self.stats.transferred_size,
+                total_size: self.total_size.max(0) as u64,
+            });
+        }
+    }
+
+    /// sender.c: what the sending client counts and logs for one echoed request.
+    fn note_request(&mut self, s: &mut ProtocolStream, index: usize, attrs: &ItemAttrs) {
+        let (iflags, _, xname) = attrs;
+        let Some(info) = self.infos.get(index) else {
+            return;
+        };
+        let transfer = self.proto() < 29 || iflags & ITEM_TRANSFER != 0;
+        // A redo request (FLAG_FILE_SENT) is not counted as created again.
+        let redo = transfer && !self.sent_once.insert(index);
+        if iflags & ITEM_IS_NEW != 0 && !redo {
+            count_kind(&mut self.stats.created, info.kind);
+        }
+        if !transfer {
+            s.events.emit(crate::events::TransferEvent::Item {
+                item: info,
+                iflags: *iflags,
+                xname: xname.as_deref(),
+            });
+            return;
+        }
+        self.stats.xferred_files += 1;
+        self.stats.transferred_size += info.size;
     }
 
     fn step(
@@ -452,7 +565,7 @@ impl PushMachine {
                     self.step = PushStep::Attrs { ndx, index };
                 }
                 PushStep::DelStats { then_goodbye } => {
-                    need!(s.try_read(&mut read_del_stats));
+                    self.stats.deleted = need!(s.try_read(&mut read_del_stats));
                     self.step = match then_goodbye {
                         0 => PushStep::ReadNdx,
                         1 => PushStep::Goodbye { second: false },
@@ -462,6 +575,16 @@ impl PushMachine {
                 PushStep::Attrs { ndx, index } => {
                     let attrs = need!(try_read_item_attrs(s, proto));
                     let transfer = proto < 29 || attrs.0 & ITEM_TRANSFER != 0;
+                    self.note_request(s, index, &attrs);
+                    if transfer && self.opts.dry_run {
+                        // !do_xfers: log the transfer that would happen.
+                        if let Some(info) = self.infos.get(index) {
+                            s.events.emit(crate::events::TransferEvent::TransferStart {
+                                item: info,
+                                iflags: attrs.0,
+                            });
+                        }
+                    }
                     if !transfer || self.opts.dry_run {
                         s.write_ndx(ndx);
                         write_item_attrs(s, proto, attrs.0, attrs.1, attrs.2.as_deref())?;

@@ -93,6 +93,9 @@ impl ServerCommand {
         } else if opts.specials {
             args.push("--specials".to_string());
         }
+        if am_sender && let Some(f) = &opts.log_format {
+            args.push(format!("--log-format={f}"));
+        }
         if let Some(b) = opts.block_size {
             args.push(format!("-B{b}"));
         }

@@ -6,6 +6,7 @@ use rdsync_engine::checksum::{ChecksumAlgorithm, ChecksumProfile};
 
 use crate::connection::{Connection, PeerMessages, Transport};
 use crate::error::{RERR_PARTIAL, RERR_VANISHED, WireError};
+use crate::events::{EventSink, EventSlot};
 use crate::handshake::SessionParams;
 use crate::options::{Direction, TransferOptions};
 use crate::pull::PullMachine;
@@ -90,9 +91,20 @@ pub fn push(
     sources: &[PathBuf],
     remote_dest: &str,
 ) -> TransferReport {
+    push_with_events(shell, opts, sources, remote_dest, None)
+}
+
+/// [`push`], reporting what rsync's client would log to `events` as it happens.
+pub fn push_with_events(
+    shell: &RemoteShell,
+    opts: &TransferOptions,
+    sources: &[PathBuf],
+    remote_dest: &str,
+    events: Option<Box<dyn EventSink>>,
+) -> TransferReport {
     let server = ServerCommand::build(Direction::Push, opts, &[remote_dest.to_string()]);
     match shell.spawn(&server) {
-        Ok(process) => push_over(process, opts, sources),
+        Ok(process) => push_over_with_events(process, opts, sources, events),
         Err(e) => failed_to_start(e),
     }
 }
@@ -104,9 +116,20 @@ pub fn pull(
     remote_sources: &[String],
     dest: &Path,
 ) -> TransferReport {
+    pull_with_events(shell, opts, remote_sources, dest, None)
+}
+
+/// [`pull`], reporting what rsync's client would log to `events` as it happens.
+pub fn pull_with_events(
+    shell: &RemoteShell,
+    opts: &TransferOptions,
+    remote_sources: &[String],
+    dest: &Path,
+    events: Option<Box<dyn EventSink>>,
+) -> TransferReport {
     let server = ServerCommand::build(Direction::Pull, opts, remote_sources);
     match shell.spawn(&server) {
-        Ok(process) => pull_over(process, opts, remote_sources, dest),
+        Ok(process) => pull_over_with_events(process, opts, remote_sources, dest, events),
         Err(e) => failed_to_start(e),
     }
 }
@@ -118,11 +141,25 @@ pub fn push_over<T: Transport>(
     opts: &TransferOptions,
     sources: &[PathBuf],
 ) -> TransferReport {
+    push_over_with_events(transport, opts, sources, None)
+}
+
+/// [`push_over`] with an event sink.
+pub fn push_over_with_events<T: Transport>(
+    transport: T,
+    opts: &TransferOptions,
+    sources: &[PathBuf],
+    events: Option<Box<dyn EventSink>>,
+) -> TransferReport {
     let mut machine = PushMachine::new(opts, sources);
-    let mut report = run_session(transport, &mut machine);
+    let mut report = run_session(transport, &mut machine, EventSlot(events));
     report.params = machine.params().cloned();
     report.transferred = std::mem::take(&mut machine.transferred);
     // No statistics travel in a push: our own counters, as rsync's client does.
+    let (sent, received) = (report.stats.bytes_sent, report.stats.bytes_received);
+    report.stats = machine.stats;
+    report.stats.bytes_sent = sent;
+    report.stats.bytes_received = received;
     report.stats.total_size = machine.total_size;
     report
 }
@@ -135,8 +172,19 @@ pub fn pull_over<T: Transport>(
     remote_sources: &[String],
     dest: &Path,
 ) -> TransferReport {
+    pull_over_with_events(transport, opts, remote_sources, dest, None)
+}
+
+/// [`pull_over`] with an event sink.
+pub fn pull_over_with_events<T: Transport>(
+    transport: T,
+    opts: &TransferOptions,
+    remote_sources: &[String],
+    dest: &Path,
+    events: Option<Box<dyn EventSink>>,
+) -> TransferReport {
     let mut machine = PullMachine::new(opts, remote_sources, dest);
-    let mut report = run_session(transport, &mut machine);
+    let mut report = run_session(transport, &mut machine, EventSlot(events));
     report.params = machine.params().cloned();
     report.transferred = std::mem::take(&mut machine.transferred);
     let (sent, received) = (report.stats.bytes_sent, report.stats.bytes_received);
@@ -168,9 +216,14 @@ fn failed_to_start(e: WireError) -> TransferReport {
     report
 }
 
-fn run_session<T: Transport>(transport: T, machine: &mut dyn RoleMachine) -> TransferReport {
+fn run_session<T: Transport>(
+    transport: T,
+    machine: &mut dyn RoleMachine,
+    events: EventSlot,
+) -> TransferReport {
     let mut report = empty_report();
     let mut conn = Connection::new(transport);
+    conn.stream.events = events;
     let result = conn.drive(machine);
     let _ = conn.flush();
     report.stats.bytes_sent = conn.bytes_sent as i64;

@@ -16,7 +16,25 @@ pub struct TransferStats {
     pub flist_build_ms: i64,
     /// File-list transfer time in ms (protocol ≥ 29).
     pub flist_xfer_ms: i64,
+    /// Entries in the file list, by kind (`Number of files`).
+    pub files: KindCounts,
+    /// Items created (`Number of created files`; protocol ≥ 29).
+    pub created: KindCounts,
+    /// Items deleted (`Number of deleted files`; protocol ≥ 31).
+    pub deleted: KindCounts,
+    /// Regular files whose data were transferred.
+    pub xferred_files: u64,
+    /// Sum of the sizes of those files.
+    pub transferred_size: u64,
+    /// File data sent (push) or received (pull) as literal bytes.
+    pub literal_data: u64,
+    /// File data rebuilt from the basis.
+    pub matched_data: u64,
+    /// Bytes of the file list, as rsync counts them (`File list size`).
+    pub flist_size: u64,
 }
+
+pub use rdsync_engine::local::KindCounts;
 
 impl TransferStats {
     /// Reads the statistics as a client receiver (swapping read/written).
@@ -42,6 +60,7 @@ impl TransferStats {
             total_size,
             flist_build_ms: b,
             flist_xfer_ms: x,
+            ..TransferStats::default()
         })
     }
 }

@@ -51,6 +51,13 @@ pub struct ProtocolStream {
     /// We are the sender (push): answers MSG_ERROR_EXIT with an empty one, as
     /// rsync's sender does; a receiver echoes the code.
     pub am_sender: bool,
+    /// Where log events go (peer info messages and deletions included, so that they
+    /// keep their order with the roles' own events); none: the old echo behaviour.
+    pub events: crate::events::EventSlot,
+    /// Raw bytes fed in so far (rsync's `total_read`).
+    pub bytes_fed: u64,
+    /// Bytes taken for the transport so far (rsync's `total_written`).
+    pub bytes_taken: u64,
     eof: bool,
 }
 
@@ -77,6 +84,9 @@ impl ProtocolStream {
             messages: PeerMessages::default(),
             echo_messages: true,
             am_sender: false,
+            events: crate::events::EventSlot::default(),
+            bytes_fed: 0,
+            bytes_taken: 0,
             eof: false,
         }
     }
@@ -105,6 +115,7 @@ impl ProtocolStream {
 
     /// Raw bytes received from the peer.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.bytes_fed += bytes.len() as u64;
         if self.mux_in {
             self.deframer.push(bytes);
         } else {
@@ -171,7 +182,9 @@ impl ProtocolStream {
     /// Everything ready for the transport, framed as the protocol requires.
     pub fn take_output(&mut self) -> Vec<u8> {
         self.frame_output();
-        std::mem::take(&mut self.ready)
+        let out = std::mem::take(&mut self.ready);
+        self.bytes_taken += out.len() as u64;
+        out
     }
 
     /// Parses one value with `f`: `Ok(None)` when more input is needed. Out-of-band
@@ -254,7 +267,10 @@ impl ProtocolStream {
             MessageCode::Data => {}
             MessageCode::Info => {
                 let text = escape_control_chars(payload);
-                if self.echo_messages {
+                if self.events.is_set() {
+                    let line = text.strip_suffix('\n').unwrap_or(&text);
+                    self.events.emit(crate::events::TransferEvent::Info(line));
+                } else if self.echo_messages {
                     println!("{text}");
                 }
                 self.messages.info.push(text);
@@ -296,7 +312,10 @@ impl ProtocolStream {
                 if is_dir {
                     shown.push('/');
                 }
-                if self.echo_messages {
+                if self.events.is_set() {
+                    self.events
+                        .emit(crate::events::TransferEvent::Deleted { name, is_dir });
+                } else if self.echo_messages {
                     println!("deleting {shown}");
                 }
                 self.messages.deleted.push(shown);

@@ -1,0 +1,308 @@
+//! The log lines of a transfer over a remote shell, from the wire client's events, as
+//! rsync's client prints them: `log_formatted` with `%i %n%L` (`-i`) or `%n%L` (`-v`,
+//! `--progress`), `maybe_log_item`'s choice of what to show, `log_delete`, and the
+//! `--progress` lines of `progress.c`.
+
+use std::io::Write;
+use std::time::Instant;
+
+use rdsync_engine::fs::FileKind;
+use rdsync_wire::events::{EventSink, ItemInfo, TransferEvent};
+use rdsync_wire::item_flags::*;
+
+use super::escape::escape_name;
+use super::numbers::comma_number;
+use crate::cli::Verbosity;
+
+/// `ITEM_*` bits that make an item worth showing (rsync's `SIGNIFICANT_ITEM_FLAGS`).
+const SIGNIFICANT: u16 = !(ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS | ITEM_LOCAL_CHANGE);
+
+/// Prints a remote transfer's events to stdout.
+#[derive(Debug)]
+pub struct RemoteLog {
+    verbosity: Verbosity,
+    /// `stdout_format` is set (names are logged at all).
+    names: bool,
+    /// `--progress` start of the current file's timing.
+    file_started: Instant,
+    /// When a progress line was last printed for the current file (None: none yet).
+    last_shown: Option<Instant>,
+    /// A progress line without its newline is on the terminal.
+    needs_newline: bool,
+    /// We are the sender (a push): transfers show `<`.
+    sender: bool,
+}
+
+impl RemoteLog {
+    /// A log for `verbosity`; `sender` is true in a push (the `<` of `%i`).
+    pub fn new(verbosity: Verbosity, sender: bool) -> Self {
+        let names = verbosity.itemize > 0 || verbosity.verbose > 0 || verbosity.progress;
+        RemoteLog {
+            verbosity,
+            names,
+            file_started: Instant::now(),
+            last_shown: None,
+            needs_newline: false,
+            sender,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.verbosity.quiet {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if self.needs_newline {
+            let _ = out.write_all(b"\n");
+            self.needs_newline = false;
+        }
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    }
+
+    /// `log_formatted` with the client's stdout format.
+    fn log_item(&mut self, item: &ItemInfo, iflags: u32, hlink: Option<&[u8]>) {
+        if !self.names {
+            return;
+        }
+        let mut line = Vec::new();
+        if self.verbosity.itemize > 0 {
+            line.extend_from_slice(&item_flags_text(item.kind, iflags, self.sender));
+            line.push(b' ');
+        }
+        line.extend_from_slice(&escape_name(&item.name));
+        if item.kind == FileKind::Dir {
+            line.push(b'/');
+        }
+        if let Some(h) = hlink.filter(|h| !h.is_empty()) {
+            line.extend_from_slice(b" => ");
+            line.extend_from_slice(&escape_name(h));
+        } else if let Some(t) = item
+            .link_target
+            .as_deref()
+            .filter(|_| item.kind == FileKind::Symlink)
+        {
+            line.extend_from_slice(b" -> ");
+            line.extend_from_slice(&escape_name(t));
+        }
+        line.push(b'\n');
+        self.write(&line);
+    }
+
+    /// `maybe_log_item` as the (non-server) client.
+    fn maybe_log_item(&mut self, item: &ItemInfo, iflags: u16, xname: Option<&[u8]>) {
+        let significant = iflags & SIGNIFICANT != 0;
+        let has_xname = xname.is_some_and(|x| !x.is_empty());
+        let itemizing = self.verbosity.itemize > 0;
+        let see_item = itemizing
+            && (significant
+                || has_xname
+                || self.verbosity.itemize > 1
+                || (self.verbosity.verbose > 1 && itemizing));
+        let local_change = iflags & ITEM_LOCAL_CHANGE != 0 && significant;
+        if see_item || local_change || has_xname || (item.kind == FileKind::Dir && significant) {
+            self.log_item(item, u32::from(iflags), xname);
+        }
+    }
+
+    fn deleted(&mut self, name: &[u8], is_dir: bool) {
+        if self.verbosity.verbose == 0 && !self.names {
+            return;
+        }
+        let mut line = if self.verbosity.itemize > 0 {
+            b"*deleting   ".to_vec()
+        } else {
+            b"deleting ".to_vec()
+        };
+        line.extend_from_slice(&escape_name(name));
+        if is_dir {
+            line.push(b'/');
+        }
+        line.push(b'\n');
+        self.write(&line);
+    }
+
+    fn progress(&mut self, done: u64, size: u64) {
+        if !self.verbosity.progress || self.verbosity.progress2 || self.verbosity.quiet {
+            return;
+        }
+        let now = Instant::now();
+        if let Some(last) = self.last_shown
+            && now.duration_since(last).as_secs_f64() < 1.0
+        {
+            return;
+        }
+        if self.last_shown.is_none() {
+            self.file_started = now;
+        }
+        self.last_shown = Some(now);
+        let secs = now.duration_since(self.file_started).as_secs_f64();
+        let rate = done as f64 / 1024.0 / secs.max(0.001);
+        let remain = if rate > 0.0 {
+            size.saturating_sub(done) as f64 / 1024.0 / rate
+        } else {
+            0.0
+        };
+        let text = format!(
+            "\r{:>15} {:3}% {} {}  ",
+            comma_number(done),
+            percent(done, size),
+            rate_text(rate),
+            time_text(remain)
+        );
+        self.write(text.as_bytes());
+        self.needs_newline = true;
+    }
+
+    fn transfer_end(&mut self, event: &TransferEvent<'_>) {
+        let TransferEvent::TransferEnd {
+            item,
+            xferred,
+            to_check,
+            total,
+            transferred_size,
+            total_size,
+        } = event
+        else {
+            return;
+        };
+        if self.verbosity.quiet || !(self.verbosity.progress || self.verbosity.progress2) {
+            return;
+        }
+        let now = Instant::now();
+        let secs = match self.last_shown {
+            Some(_) => now.duration_since(self.file_started).as_secs_f64(),
+            None => 0.0,
+        };
+        self.last_shown = None;
+        self.needs_newline = false;
+        let (done, size, eol) = if self.verbosity.progress2 {
+            (*transferred_size, *total_size, "")
+        } else {
+            (item.size, item.size, "\n")
+        };
+        let rate = done as f64 / 1024.0 / secs.max(0.001);
+        let text = format!(
+            "\r{:>15} {:3}% {} {} (xfr#{}, to-chk={}/{}){}",
+            comma_number(done),
+            percent(done, size),
+            rate_text(rate),
+            time_text(secs),
+            xferred,
+            to_check,
+            total,
+            eol
+        );
+        self.write(text.as_bytes());
+        if self.verbosity.progress2 {
+            self.needs_newline = true;
+        }
+    }
+
+    /// Ends a pending progress line (before the closing summary).
+    pub fn finish(&mut self) {
+        if self.needs_newline && !self.verbosity.quiet {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+            self.needs_newline = false;
+        }
+    }
+}
+
+impl EventSink for RemoteLog {
+    fn event(&mut self, event: TransferEvent<'_>) {
+        match event {
+            TransferEvent::Item {
+                item,
+                iflags,
+                xname,
+            } => self.maybe_log_item(item, iflags, xname),
+            TransferEvent::TransferStart { item, iflags } => {
+                self.last_shown = None;
+                self.log_item(item, u32::from(iflags), None);
+            }
+            TransferEvent::Progress { done, size } => self.progress(done, size),
+            ref end @ TransferEvent::TransferEnd { .. } => self.transfer_end(end),
+            TransferEvent::Deleted { name, is_dir } => self.deleted(name, is_dir),
+            TransferEvent::Info(text) => {
+                let mut line = text.as_bytes().to_vec();
+                line.push(b'\n');
+                self.write(&line);
+            }
+        }
+    }
+}
+
+fn percent(done: u64, size: u64) -> u64 {
+    if done == size {
+        100
+    } else {
+        (done * 100).checked_div(size).unwrap_or(100).min(100)
+    }
+}
+
+/// `%7.2f` and the unit, from a rate in kB/s.
+fn rate_text(kb_per_sec: f64) -> String {
+    let (rate, units) = if kb_per_sec > 1024.0 * 1024.0 {
+        (kb_per_sec / 1024.0 / 1024.0, "GB/s")
+    } else if kb_per_sec > 1024.0 {
+        (kb_per_sec / 1024.0, "MB/s")
+    } else {
+        (kb_per_sec, "kB/s")
+    };
+    format!("{rate:7.2}{units}")
+}
+
+/// `%4u:%02u:%02u`.
+fn time_text(secs: f64) -> String {
+    if !(0.0..=9999.0 * 3600.0).contains(&secs) {
+        return "  ??:??:??".to_string();
+    }
+    let s = secs as u64;
+    format!("{:4}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// rsync's `%i`: the 11 characters `YXcstpoguax` for `iflags` (with its internal bits).
+pub fn item_flags_text(kind: FileKind, iflags: u32, sender: bool) -> [u8; 11] {
+    let has = |bit: u16| iflags & u32::from(bit) != 0;
+    let mut c = [b'.'; 11];
+    c[0] = if has(ITEM_LOCAL_CHANGE) {
+        if has(ITEM_XNAME_FOLLOWS) { b'h' } else { b'c' }
+    } else if !has(ITEM_TRANSFER) {
+        b'.'
+    } else if sender {
+        b'<'
+    } else {
+        b'>'
+    };
+    if kind == FileKind::Symlink {
+        c[1] = b'L';
+        c[3] = b'.';
+        c[4] = if has(ITEM_REPORT_TIME) { b't' } else { b'.' };
+    } else {
+        c[1] = match kind {
+            FileKind::Dir => b'd',
+            FileKind::Special => b'S',
+            FileKind::Device => b'D',
+            _ => b'f',
+        };
+        c[3] = if has(ITEM_REPORT_SIZE) { b's' } else { b'.' };
+        c[4] = if has(ITEM_REPORT_TIME) { b't' } else { b'.' };
+    }
+    c[2] = if has(ITEM_REPORT_CHANGE) { b'c' } else { b'.' };
+    c[5] = if has(ITEM_REPORT_PERMS) { b'p' } else { b'.' };
+    c[6] = if has(ITEM_REPORT_OWNER) { b'o' } else { b'.' };
+    c[7] = if has(ITEM_REPORT_GROUP) { b'g' } else { b'.' };
+    c[8] = if has(ITEM_REPORT_ATIME) { b'u' } else { b'.' };
+    if has(ITEM_IS_NEW) {
+        for ch in c.iter_mut().skip(2) {
+            *ch = b'+';
+        }
+    } else if matches!(c[0], b'.' | b'h' | b'c') && c.iter().skip(2).all(|ch| *ch == b'.') {
+        for ch in c.iter_mut().skip(2) {
+            *ch = b' ';
+        }
+    }
+    c
+}
