@@ -180,6 +180,7 @@ pub fn transfer_options(o: &crate::Options) -> rdsync_wire::TransferOptions {
     let r = &o.remote;
     rdsync_wire::TransferOptions {
         verbose: o.verbosity.verbose.min(u32::from(u8::MAX)) as u8,
+        itemize: o.verbosity.itemize.min(u32::from(u8::MAX)) as u8,
         dry_run: o.dry_run,
         update: o.update,
         links: o.links,
@@ -228,7 +229,7 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     let header = (v.verbose > 0 || v.progress || v.progress2) && !v.quiet;
     let sender = matches!(plan, TransferPlan::Push { .. });
     let shared = std::sync::Arc::new(std::sync::Mutex::new(crate::output::RemoteLog::new(
-        v.clone(),
+        *v,
         sender,
     )));
     let events: Option<Box<dyn rdsync_wire::events::EventSink>> =
@@ -240,7 +241,7 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
                 .map(|s| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(s)))
                 .collect();
             if header {
-                println!("sending incremental file list");
+                out_text("sending incremental file list\n");
             }
             opts.log_format = log_format_for_server(o);
             rdsync_wire::push_with_events(
@@ -253,7 +254,7 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
         }
         TransferPlan::Pull { host, paths, dest } => {
             if header {
-                println!("receiving incremental file list");
+                out_text("receiving incremental file list\n");
             }
             let dest = std::path::Path::new(std::ffi::OsStr::from_bytes(dest));
             rdsync_wire::pull_with_events(&shell_for(host, &o.remote), &opts, paths, dest, events)
@@ -264,13 +265,10 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
         log.finish();
     }
     if v.stats && !v.quiet {
-        print!("{}", stats_block(&report, v.human));
+        out_text(&stats_block(&report, v.human));
     }
     if (v.verbose > 0 || v.stats) && !v.quiet {
-        print!(
-            "{}",
-            summary(&report.stats, started.elapsed().as_secs_f64(), o)
-        );
+        out_text(&summary(&report.stats, started.elapsed().as_secs_f64(), o));
     }
     if let Some(e) = &report.error {
         eprintln!("rsync error: {e}");
@@ -279,6 +277,14 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
         eprintln!("{}", crate::exit::closing_line(report.exit_code));
     }
     report.exit_code
+}
+
+/// Writes to stdout, ignoring a closed pipe (rsync's exit code is decided elsewhere).
+fn out_text(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 /// The `--log-format` rsync's sending client passes to the server (options.c:

@@ -1,10 +1,10 @@
 //! Parsing the transfer statistics that `rsync --stats` prints at the end of a run.
 //!
 //! The director adds `--stats` to every sync it starts (system rsync or the `rdsync` binary) and
-//! feeds these numbers into the transfer metrics. rsync and a local rdsync print the whole
-//! `--stats` block; an rdsync push or pull prints only the two closing summary lines (`sent N bytes
-//! received N bytes ...`, `total size is N ...`), which give the bytes sent and received and the
-//! total file size (the other fields stay `None`).
+//! feeds these numbers into the transfer metrics. rsync and rdsync (local, push and pull) print
+//! the whole `--stats` block; output with only the two closing summary lines (`sent N bytes
+//! received N bytes ...`, `total size is N ...`, e.g. `-v` without `--stats`) gives the bytes
+//! sent and received and the total file size (the other fields stay `None`).
 
 use serde::{Deserialize, Serialize};
 
@@ -186,7 +186,7 @@ total size is 70,000  speedup is 1.00
 
     #[test]
     fn parses_rdsync_remote_summary_only() {
-        // rdsync's remote `--stats` (src/remote.rs `summary`): only the two closing lines.
+        // Only the two closing lines (e.g. `-v` without `--stats`).
         let out = "
 sent 1,234 bytes  received 56 bytes  2,580.00 bytes/sec
 total size is 10,000  speedup is 7.75 (DRY RUN)

@@ -153,8 +153,8 @@ fn remote_locks_blocks_and_push_sync_over_system_ssh() {
         std::fs::read(src.join("data.bin")).unwrap()
     );
     assert!(!rlock.exists(), "remote lock left behind: {err}");
-    // The push ran natively (rdsync over the system ssh). rdsync's remote `--stats` prints only
-    // the two summary lines, which give the bytes sent and received and the total size.
+    // The push ran natively (rdsync over the system ssh). rdsync's remote `--stats` prints
+    // rsync's whole block: bytes, sizes, and the literal/matched data and files transferred.
     let h = std::fs::read_to_string(env.path("state/history.jsonl")).unwrap();
     let rec: serde_json::Value = serde_json::from_str(h.lines().last().unwrap()).unwrap();
     let push = &rec["actions"][1];
@@ -173,6 +173,17 @@ fn remote_locks_blocks_and_push_sync_over_system_ssh() {
     );
     assert!(
         push["stats"]["bytes_received"].as_u64().unwrap() > 0,
+        "{rec:#}"
+    );
+    assert!(
+        push["stats"]["files_transferred"].as_u64().is_some(),
+        "{rec:#}"
+    );
+    let literal = push["stats"]["literal_bytes"].as_u64().unwrap();
+    let matched = push["stats"]["matched_bytes"].as_u64().unwrap();
+    assert_eq!(
+        Some(literal + matched),
+        push["stats"]["transferred_file_size"].as_u64(),
         "{rec:#}"
     );
 

@@ -94,11 +94,12 @@ impl RemoteLog {
         let significant = iflags & SIGNIFICANT != 0;
         let has_xname = xname.is_some_and(|x| !x.is_empty());
         let itemizing = self.verbosity.itemize > 0;
+        // INFO_GTE(NAME, 2) with -i also shows unchanged items.
         let see_item = itemizing
             && (significant
                 || has_xname
                 || self.verbosity.itemize > 1
-                || (self.verbosity.verbose > 1 && itemizing));
+                || self.verbosity.verbose > 1);
         let local_change = iflags & ITEM_LOCAL_CHANGE != 0 && significant;
         if see_item || local_change || has_xname || (item.kind == FileKind::Dir && significant) {
             self.log_item(item, u32::from(iflags), xname);
@@ -225,6 +226,14 @@ impl EventSink for RemoteLog {
             TransferEvent::Progress { done, size } => self.progress(done, size),
             ref end @ TransferEvent::TransferEnd { .. } => self.transfer_end(end),
             TransferEvent::Deleted { name, is_dir } => self.deleted(name, is_dir),
+            TransferEvent::CreatedDirectory(name) => {
+                if self.names {
+                    let mut line = b"created directory ".to_vec();
+                    line.extend_from_slice(&escape_name(name));
+                    line.push(b'\n');
+                    self.write(&line);
+                }
+            }
             TransferEvent::Info(text) => {
                 let mut line = text.as_bytes().to_vec();
                 line.push(b'\n');

@@ -95,6 +95,8 @@ pub enum TransferEvent<'a> {
         /// Whether it was a directory.
         is_dir: bool,
     },
+    /// We created the destination directory (main.c: `created directory NAME`).
+    CreatedDirectory(&'a [u8]),
     /// An informational message from the peer (`MSG_INFO`), without its newline.
     Info(&'a str),
 }

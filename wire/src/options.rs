@@ -14,6 +14,8 @@ pub enum Direction {
 pub struct TransferOptions {
     /// `-v` count.
     pub verbose: u8,
+    /// `-i` count (`-ii`: the generator itemizes unchanged items too).
+    pub itemize: u8,
     /// `-n` / `--dry-run`.
     pub dry_run: bool,
     /// `-u` / `--update`.

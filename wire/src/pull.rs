@@ -106,8 +106,13 @@ pub struct PullMachine {
     active_file: Option<ActiveFile>,
     dones: u32,
     phase: u32,
-    /// Statistics sent by the server.
+    /// Statistics: the server's byte counts, sizes and list times with our own
+    /// counters (files, created, deleted, transferred, literal, matched, list size).
     pub stats: TransferStats,
+    /// The server sent its statistics.
+    pub got_server_stats: bool,
+    /// Input bytes fed when the file list began (rsync's `start_read`).
+    flist_started_at: u64,
     /// Names of files whose data were received.
     pub transferred: Vec<String>,
 }
@@ -132,6 +137,22 @@ struct PullState {
     reader: Option<CompressedTokenReader>,
     redo: Vec<usize>,
     failed: bool,
+    /// The counters rsync's receiving client keeps for `--stats`.
+    counts: TransferStats,
+    /// Log view of each sorted entry.
+    infos: Vec<crate::events::ItemInfo>,
+    /// Each sorted entry's number in rsync's incremental-recursion order (`to-chk`).
+    numbering: Vec<u64>,
+    /// Indexes whose data were requested before (a later request is a redo).
+    sent_once: HashSet<usize>,
+    /// We run as root (owner changes are itemized only then, as rsync).
+    am_root: bool,
+    /// We created the destination directory (its `.` is itemized as new).
+    created_root: bool,
+    /// Local paths of the active entries (built at the first deletion).
+    wanted: Option<HashSet<PathBuf>>,
+    /// "IO error encountered -- skipping file deletion" was said.
+    warned_io_error: bool,
 }
 
 impl PullMachine {
@@ -155,6 +176,8 @@ impl PullMachine {
             dones: 0,
             phase: 0,
             stats: TransferStats::default(),
+            got_server_stats: false,
+            flist_started_at: 0,
             transferred: Vec::new(),
         }
     }
@@ -162,6 +185,24 @@ impl PullMachine {
     /// The negotiated parameters, once the handshake is done.
     pub fn params(&self) -> Option<&SessionParams> {
         self.params.as_ref()
+    }
+
+    /// The statistics rsync's receiving client prints: the server's byte counts, total
+    /// size and list times (our own byte counts when the server sent none) with our
+    /// counters.
+    pub fn final_stats(&self, sent: i64, received: i64) -> TransferStats {
+        let mut out = self.st.as_ref().map(|st| st.counts).unwrap_or_default();
+        if self.got_server_stats {
+            out.bytes_sent = self.stats.bytes_sent;
+            out.bytes_received = self.stats.bytes_received;
+            out.total_size = self.stats.total_size;
+            out.flist_build_ms = self.stats.flist_build_ms;
+            out.flist_xfer_ms = self.stats.flist_xfer_ms;
+        } else {
+            out.bytes_sent = sent;
+            out.bytes_received = received;
+        }
+        out
     }
 
     fn state(&mut self) -> Result<&mut PullState, WireError> {
@@ -208,7 +249,16 @@ impl PullMachine {
                         },
                         redo: Vec::new(),
                         failed: false,
+                        counts: TransferStats::default(),
+                        infos: Vec::new(),
+                        numbering: Vec::new(),
+                        sent_once: HashSet::new(),
+                        am_root: false,
+                        created_root: false,
+                        wanted: None,
+                        warned_io_error: false,
                     });
+                    self.flist_started_at = s.bytes_fed;
                     self.params = Some(params);
                     self.step = PullStep::FileList;
                     return Ok(Progress::Flush);
@@ -260,11 +310,24 @@ impl PullMachine {
                     self.step = PullStep::Prepare;
                 }
                 PullStep::Prepare => {
-                    if !self.prepare()? {
+                    if !self.prepare(s.bytes_fed)? {
                         // Like rsync's client_run: nothing to receive; the remote's exit
                         // status tells the rest.
                         self.step = PullStep::Done;
                         return Ok(Progress::Done);
+                    }
+                    if self.state()?.created_root {
+                        let name = self.dest.as_os_str().as_encoded_bytes();
+                        let name = name.strip_suffix(b"/").unwrap_or(name);
+                        s.events
+                            .emit(crate::events::TransferEvent::CreatedDirectory(name));
+                    }
+                    if self.proto() < 30 {
+                        // compat.c: --delete is delete-before below protocol 30.
+                        let st = self.state()?;
+                        for i in 0..st.entries.len() {
+                            st.delete_in_dir(s, i)?;
+                        }
                     }
                     self.step = PullStep::Generate { next: 0 };
                 }
@@ -345,7 +408,10 @@ impl PullMachine {
                         )));
                     }
                     if proto >= 29 && iflags & ITEM_TRANSFER == 0 {
-                        self.step = PullStep::ReadNdx; // an itemize echo
+                        // An itemize echo: rsync's receiver logs it now (maybe_log_item).
+                        let st = self.state()?;
+                        st.note_echo(s, index, iflags);
+                        self.step = PullStep::ReadNdx;
                         continue;
                     }
                     if !self.state()?.requests.contains_key(&index) {
@@ -353,6 +419,7 @@ impl PullMachine {
                             "refusing transfer of unrequested file index {ndx}"
                         )));
                     }
+                    self.state()?.note_transfer(s, index, iflags);
                     self.step = PullStep::SumHead { index };
                 }
                 PullStep::SumHead { index } => {
@@ -384,9 +451,17 @@ impl PullMachine {
                             })
                         })),
                     };
+                    if !matches!(tok, OwnedToken::End) && file.entry.size > 0 {
+                        // receive_data: progress before each token.
+                        s.events.emit(crate::events::TransferEvent::Progress {
+                            done: file.written,
+                            size: file.entry.size.max(0) as u64,
+                        });
+                    }
                     match tok {
                         OwnedToken::End => self.step = PullStep::FileChecksum,
                         OwnedToken::Literal(d) => {
+                            st.counts.literal_data += d.len() as u64;
                             file.written += d.len() as u64;
                             file.check_growth()?;
                             file.patcher
@@ -395,6 +470,7 @@ impl PullMachine {
                         }
                         OwnedToken::Copy(b) => {
                             let b = u64::from(b);
+                            st.counts.matched_data += u64::from(file.layout.block_size(b));
                             file.written += u64::from(file.layout.block_size(b));
                             file.check_growth()?;
                             if let (Some(reader), Some(basis)) =
@@ -428,6 +504,8 @@ impl PullMachine {
                         .active_file
                         .take()
                         .ok_or_else(|| WireError::protocol("no file"))?;
+                    let index = file.index;
+                    st.log_transfer_end(s, index);
                     if let Some(name) = st.finish_received(file, &expected, self.phase)? {
                         self.transferred.push(name);
                     }
@@ -436,6 +514,7 @@ impl PullMachine {
                 PullStep::Stats => {
                     let proto = self.proto();
                     self.stats = need!(s.try_read(&mut |c| TransferStats::decode(c, proto)));
+                    self.got_server_stats = true;
                     self.step = if proto >= 31 {
                         PullStep::Echo
                     } else {
@@ -464,7 +543,7 @@ impl PullMachine {
     }
 
     /// Sorts and checks the list and prepares the destination; false if it is empty.
-    fn prepare(&mut self) -> Result<bool, WireError> {
+    fn prepare(&mut self, s_bytes_fed: u64) -> Result<bool, WireError> {
         let proto = self.proto();
         let received = self
             .decoder
@@ -504,8 +583,11 @@ impl PullMachine {
             .collect();
         let active = clean_duplicates(&entries);
         let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
+        let existed = std::fs::symlink_metadata(&self.dest).is_ok();
         let destination =
             Destination::prepare(&self.dest, entries.len(), first_is_dir, self.opts.dry_run)?;
+        let created_root =
+            !existed && std::fs::symlink_metadata(&self.dest).is_ok_and(|m| m.is_dir());
         // Only the names are checked here: whether a parent is a symlink is decided when
         // each entry is generated or written (`PullState::path`), after the generator
         // has replaced a symlink where a directory arrives, as rsync does.
@@ -534,7 +616,16 @@ impl PullMachine {
                 }
             }
         }
+        let flist_size = s_bytes_fed.saturating_sub(self.flist_started_at);
         let st = self.state()?;
+        st.counts.flist_size = flist_size;
+        st.created_root = created_root;
+        st.am_root = running_as_root;
+        st.infos = entries.iter().map(crate::events::ItemInfo::of).collect();
+        for info in &st.infos {
+            st.counts.files.add(info.kind);
+        }
+        st.numbering = crate::events::incremental_numbering(&entries);
         st.entries = entries;
         st.active = active;
         st.destination = destination;
@@ -548,18 +639,8 @@ impl PullMachine {
             return Ok(());
         }
         let tx_to_sorted = std::mem::take(&mut self.tx_to_sorted);
-        let io_error = s.messages.io_error;
         let st = self.state()?;
         st.finish_hard_links(&tx_to_sorted)?;
-        if st.opts.delete {
-            if io_error == 0 {
-                let destination = st.destination.clone();
-                let deleted = st.delete_extraneous(&destination)?;
-                s.messages.deleted.extend(deleted);
-            } else {
-                eprintln!("IO error encountered -- skipping file deletion");
-            }
-        }
         st.finish_directories()?;
         if st.failed {
             s.messages.io_error |= 1;
@@ -588,6 +669,38 @@ impl RoleMachine for PullMachine {
         }
         r
     }
+}
+
+/// rsync's `delete_in_dir` order: names sorted as rsync sorts a directory (files before
+/// directories), walked from the end.
+fn deletion_order(mut names: Vec<PathBuf>) -> Vec<PathBuf> {
+    let key = |p: &PathBuf| {
+        (
+            std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()),
+            p.file_name().map(|n| n.as_encoded_bytes().to_vec()),
+        )
+    };
+    names.sort_by_cached_key(key);
+    names.reverse();
+    names
+}
+
+/// Lists `p` (below `root`) and, for a directory, its contents first, as rsync's
+/// `delete_item` logs them.
+fn list_for_deletion(p: &Path, root: &Path, out: &mut Vec<(String, rdsync_engine::fs::FileKind)>) {
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return;
+    };
+    if md.is_dir()
+        && let Ok(rd) = std::fs::read_dir(p)
+    {
+        let names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
+        for child in deletion_order(names) {
+            list_for_deletion(&child, root, out);
+        }
+    }
+    let rel = p.strip_prefix(root).unwrap_or(p);
+    out.push((rel.display().to_string(), crate::events::kind_of(md.mode())));
 }
 
 impl From<ReadToken> for OwnedToken {
@@ -666,6 +779,123 @@ impl PullState {
             .ok_or_else(|| WireError::protocol(format!("Invalid file index: {i}")))
     }
 
+    /// receiver.c: an echoed itemize record (no transfer) is counted and logged.
+    fn note_echo(&mut self, s: &mut ProtocolStream, index: usize, iflags: u16) {
+        let Some(info) = self.infos.get(index) else {
+            return;
+        };
+        if iflags & ITEM_IS_NEW != 0 {
+            self.counts.created.add(info.kind);
+        }
+        s.events.emit(crate::events::TransferEvent::Item {
+            item: info,
+            iflags,
+            xname: None,
+        });
+    }
+
+    /// receiver.c: a file's data are coming; counted and logged before the transfer.
+    fn note_transfer(&mut self, s: &mut ProtocolStream, index: usize, iflags: u16) {
+        let Some(info) = self.infos.get(index) else {
+            return;
+        };
+        let redo = !self.sent_once.insert(index);
+        if iflags & ITEM_IS_NEW != 0 && !redo {
+            self.counts.created.add(info.kind);
+        }
+        self.counts.xferred_files += 1;
+        self.counts.transferred_size += info.size;
+        s.events
+            .emit(crate::events::TransferEvent::TransferStart { item: info, iflags });
+    }
+
+    /// `end_progress` after a file's data arrived.
+    fn log_transfer_end(&self, s: &mut ProtocolStream, index: usize) {
+        if let Some(info) = self.infos.get(index) {
+            let total = self.infos.len() as u64;
+            let number = self.numbering.get(index).copied().unwrap_or(0);
+            let total_size: u64 = self
+                .infos
+                .iter()
+                .filter(|i| {
+                    matches!(
+                        i.kind,
+                        rdsync_engine::fs::FileKind::File | rdsync_engine::fs::FileKind::Symlink
+                    )
+                })
+                .map(|i| i.size)
+                .sum();
+            s.events.emit(crate::events::TransferEvent::TransferEnd {
+                item: info,
+                xferred: self.counts.xferred_files,
+                to_check: total.saturating_sub(number + 1),
+                total,
+                transferred_size: self.counts.transferred_size,
+                total_size,
+            });
+        }
+    }
+
+    /// generator.c `itemize`: the change bits of an existing `md` against `e`.
+    fn attr_flags(&self, e: &FileEntry, md: &std::fs::Metadata) -> u16 {
+        let mut f = 0;
+        if e.is_regular() && md.size() as i64 != e.size {
+            f |= ITEM_REPORT_SIZE;
+        }
+        let nsec = if self.proto >= 31 { e.mtime_nsec } else { 0 };
+        let md_nsec = if self.proto >= 31 {
+            md.mtime_nsec() as u32
+        } else {
+            0
+        };
+        if self.opts.times && (md.mtime() != e.mtime || md_nsec != nsec) {
+            f |= ITEM_REPORT_TIME;
+        }
+        if self.opts.perms && !e.is_symlink() && md.mode() & 0o7777 != e.mode & 0o7777 {
+            f |= ITEM_REPORT_PERMS;
+        }
+        if self.opts.owner && self.am_root {
+            let uid = *self.owners.uids.get(&e.uid).unwrap_or(&e.uid);
+            if uid != md.uid() {
+                f |= ITEM_REPORT_OWNER;
+            }
+        }
+        if self.opts.group {
+            let gid = *self.owners.gids.get(&e.gid).unwrap_or(&e.gid);
+            if gid != md.gid() {
+                f |= ITEM_REPORT_GROUP;
+            }
+        }
+        f
+    }
+
+    /// generator.c `itemize` for an item without a transfer: sends ndx and iflags when
+    /// they are significant; the sender echoes them and the echo is logged.
+    fn itemize(
+        &self,
+        conn: &mut ProtocolStream,
+        i: usize,
+        e: &FileEntry,
+        before: Option<&std::fs::Metadata>,
+        extra: u16,
+    ) -> Result<(), WireError> {
+        if self.proto < 29 {
+            return Ok(());
+        }
+        let iflags = match before {
+            Some(md) => extra | self.attr_flags(e, md),
+            None => extra | ITEM_IS_NEW,
+        };
+        let significant =
+            iflags & !(ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS | ITEM_LOCAL_CHANGE);
+        if significant == 0 && self.opts.verbose < 2 && self.opts.itemize < 2 {
+            return Ok(());
+        }
+        let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
+        conn.write_ndx(ndx);
+        write_item_attrs(conn, self.proto, iflags, None, None)
+    }
+
     /// `recv_generator` for entry `i`.
     fn generate(
         &mut self,
@@ -683,6 +913,15 @@ impl PullState {
             return Ok(()); // -n: report nothing, change nothing, request nothing
         }
         if e.is_dir() {
+            let before = existing
+                .as_ref()
+                .filter(|md| md.is_dir() && !(self.created_root && e.name == b"."));
+            let extra = if before.is_some() {
+                0
+            } else {
+                ITEM_LOCAL_CHANGE
+            };
+            self.itemize(conn, i, &e, before, extra)?;
             match &existing {
                 Some(md) if md.is_dir() => {}
                 _ => {
@@ -692,6 +931,10 @@ impl PullState {
                 }
             }
             self.owners.apply(&path, &e);
+            if !redo && self.proto >= 30 {
+                // compat.c: --delete is delete-during from protocol 30.
+                self.delete_in_dir(conn, i)?;
+            }
             return Ok(());
         }
         if matches!(e.hard_link, Some(HardLinkInfo::Follower(_))) {
@@ -706,7 +949,17 @@ impl PullState {
                     .ok()
                     .map(|t| t.into_os_string().into_encoded_bytes())
                     == Some(target.clone());
-            if !same {
+            if same {
+                self.itemize(conn, i, &e, existing.as_ref(), 0)?;
+            } else {
+                let before = existing.clone().filter(|md| md.file_type().is_symlink());
+                self.itemize(
+                    conn,
+                    i,
+                    &e,
+                    before.as_ref(),
+                    ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
+                )?;
                 if !self.make_way(&path, existing.as_ref())? {
                     return Ok(());
                 }
@@ -726,7 +979,19 @@ impl PullState {
                     && e.rdev
                         .is_none_or(|r| crate::local_scan::split_rdev(md.rdev()) == r)
             });
-            if !ok {
+            if ok {
+                self.itemize(conn, i, &e, existing.as_ref(), 0)?;
+            } else {
+                let before = existing
+                    .clone()
+                    .filter(|md| md.mode() & 0o170000 == e.mode & 0o170000);
+                self.itemize(
+                    conn,
+                    i,
+                    &e,
+                    before.as_ref(),
+                    ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE,
+                )?;
                 if !self.make_way(&path, existing.as_ref())? {
                     return Ok(());
                 }
@@ -760,6 +1025,7 @@ impl PullState {
                 same_size && md.mtime() == e.mtime
             };
             if up_to_date {
+                self.itemize(conn, i, &e, Some(md), 0)?;
                 self.owners.apply(&path, &e);
                 apply_attrs(&path, &e, self.opts.perms, self.opts.times)?;
                 return Ok(());
@@ -810,7 +1076,16 @@ impl PullState {
         };
         let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
         conn.write_ndx(ndx);
-        let iflags = ITEM_TRANSFER | if basis_md.is_none() { ITEM_IS_NEW } else { 0 };
+        let mut iflags = ITEM_TRANSFER
+            | if self.opts.checksum {
+                ITEM_REPORT_CHANGE
+            } else {
+                0
+            };
+        iflags |= match basis_md {
+            Some(md) => self.attr_flags(&e, md),
+            None => ITEM_IS_NEW,
+        };
         write_item_attrs(conn, self.proto, iflags, None, None)?;
         conn.write_with(|out| head.encode(out, self.proto));
         if let Some(sig) = &sig {
@@ -1042,57 +1317,83 @@ impl PullState {
         Ok(())
     }
 
-    /// `--delete` as the receiving client: removes what the sender does not have in the
-    /// directories it sent with content; returns the names (directories with `/`).
-    fn delete_extraneous(&self, destination: &Destination) -> Result<Vec<String>, WireError> {
-        let mut deleted = Vec::new();
-        let chain = self.opts.filter_chain();
-        let wanted: HashSet<PathBuf> = self
-            .entries
-            .iter()
-            .zip(&self.active)
-            .filter(|(_, a)| **a)
-            .map(|(e, _)| destination.joined(&e.name))
-            .collect();
-        for (i, e) in self.entries.iter().enumerate() {
-            if !e.is_dir() || !self.active.get(i).copied().unwrap_or(false) {
-                continue;
-            }
-            if self.proto >= 30 && e.xflags & crate::flist::XMIT_NO_CONTENT_DIR != 0 {
-                continue;
-            }
-            if !self.opts.recursive {
-                continue;
-            }
-            let dir = self.path(i)?;
-            if !dir.starts_with(destination.root()) {
-                continue;
-            }
-            let Ok(rd) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
-            names.sort();
-            for p in names {
-                // Excluded names are protected from deletion (no --delete-excluded).
-                let rel_bytes = p
-                    .strip_prefix(destination.root())
-                    .map(|r| r.as_os_str().as_encoded_bytes().to_vec())
-                    .unwrap_or_default();
-                let is_dir_here = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
-                if !wanted.contains(&p) && !chain.is_protected(&rel_bytes, is_dir_here) {
-                    let rel = p.strip_prefix(destination.root()).unwrap_or(&p);
-                    let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
-                    let name = format!("{}{}", rel.display(), if is_dir { "/" } else { "" });
-                    if self.opts.verbose > 0 {
-                        println!("deleting {name}");
-                    }
-                    remove_existing(&p, true)?;
-                    deleted.push(name);
+    /// generator.c `delete_in_dir` for entry `i` (`--delete` as the receiving client):
+    /// removes what the sender does not have in a directory it sent with content,
+    /// logging each name in rsync's order (a directory's contents before it, each
+    /// directory's names in reverse sorted order).
+    fn delete_in_dir(&mut self, conn: &mut ProtocolStream, i: usize) -> Result<(), WireError> {
+        if !self.opts.delete || !self.opts.recursive || self.opts.dry_run {
+            return Ok(());
+        }
+        let Some(e) = self.entries.get(i) else {
+            return Ok(());
+        };
+        if !e.is_dir() || !self.active.get(i).copied().unwrap_or(false) {
+            return Ok(());
+        }
+        if self.proto >= 30 && e.xflags & crate::flist::XMIT_NO_CONTENT_DIR != 0 {
+            return Ok(());
+        }
+        if conn.messages.io_error & 1 != 0 {
+            if !self.warned_io_error {
+                self.warned_io_error = true;
+                conn.events.emit(crate::events::TransferEvent::Info(
+                    "IO error encountered -- skipping file deletion",
+                ));
+                if !conn.events.is_set() {
+                    eprintln!("IO error encountered -- skipping file deletion");
                 }
             }
+            return Ok(());
         }
-        Ok(deleted)
+        let destination = self.destination.clone();
+        if self.wanted.is_none() {
+            self.wanted = Some(
+                self.entries
+                    .iter()
+                    .zip(&self.active)
+                    .filter(|(_, a)| **a)
+                    .map(|(e, _)| destination.joined(&e.name))
+                    .collect(),
+            );
+        }
+        let dir = self.path(i)?;
+        if !dir.starts_with(destination.root()) {
+            return Ok(());
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let chain = self.opts.filter_chain();
+        let names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
+        let mut deleted = Vec::new();
+        for p in deletion_order(names) {
+            // Excluded names are protected from deletion (no --delete-excluded).
+            let rel_bytes = p
+                .strip_prefix(destination.root())
+                .map(|r| r.as_os_str().as_encoded_bytes().to_vec())
+                .unwrap_or_default();
+            let is_dir_here = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
+            let wanted = self.wanted.as_ref().is_some_and(|w| w.contains(&p));
+            if !wanted && !chain.is_protected(&rel_bytes, is_dir_here) {
+                list_for_deletion(&p, destination.root(), &mut deleted);
+                remove_existing(&p, true)?;
+            }
+        }
+        for (name, kind) in deleted {
+            let is_dir = kind == rdsync_engine::fs::FileKind::Dir;
+            self.counts.deleted.add(kind);
+            conn.events.emit(crate::events::TransferEvent::Deleted {
+                name: name.as_bytes(),
+                is_dir,
+            });
+            let mut shown = name;
+            if is_dir {
+                shown.push('/');
+            }
+            conn.messages.deleted.push(shown);
+        }
+        Ok(())
     }
 
     fn finish_directories(&self) -> Result<(), WireError> {

@@ -39,12 +39,46 @@ struct TokenWriter<'c> {
     offset: u64,
     /// The file's size, for progress events (none for an empty file, as rsync).
     progress_size: u64,
+    /// Where rsync's `matched()` last reported (`last_match`).
+    last_match: u64,
 }
+
+/// rsync's `CHUNK_SIZE`: literal data are reported in steps of this size.
+const CHUNK_SIZE: u64 = 32 * 1024;
 
 /// File data are handed to the sink whenever this much output is pending.
 const DATA_FLUSH: usize = 256 * 1024;
 
 impl TokenWriter<'_> {
+    /// match.c: a run of literal data is reported every `CHUNK_SIZE` bytes — without a
+    /// basis in plain steps (`match_sums`), with one when the search has gone a chunk
+    /// and a block past the last match and more than a chunk remains (`hash_search`).
+    fn literal_progress(&mut self) {
+        if self.progress_size == 0 {
+            return;
+        }
+        let blen = u64::from(self.layout.block_len);
+        loop {
+            let next = self.last_match + CHUNK_SIZE;
+            let due = if self.layout.count == 0 {
+                next < self.progress_size && next <= self.offset
+            } else {
+                next + blen <= self.offset
+                    && self.progress_size.saturating_sub(next + blen) > CHUNK_SIZE
+            };
+            if !due {
+                return;
+            }
+            self.last_match = next;
+            self.stream
+                .events
+                .emit(crate::events::TransferEvent::Progress {
+                    done: next,
+                    size: self.progress_size,
+                });
+        }
+    }
+
     fn maybe_flush(&mut self) -> Result<(), WireError> {
         if self.stream.pending_output() >= DATA_FLUSH {
             self.out.flush(self.stream)?;
@@ -69,6 +103,7 @@ impl DeltaSink for TokenWriter<'_> {
     type Error = WireError;
     fn literal(&mut self, data: &[u8]) -> Result<(), WireError> {
         self.offset += data.len() as u64;
+        self.literal_progress();
         match self.compressed.as_deref_mut() {
             Some(enc) => {
                 let mut out = Vec::new();
@@ -105,6 +140,7 @@ impl DeltaSink for TokenWriter<'_> {
             }
         }
         self.offset += size as u64;
+        self.last_match = self.offset;
         if self.progress_size > 0 {
             // rsync's matched(): progress after each block reference.
             self.stream
@@ -450,6 +486,7 @@ impl PushMachine {
             layout,
             offset: 0,
             progress_size: entry.size.max(0) as u64,
+            last_match: 0,
         };
         // Like rsync's sender, send the length the file has now (fstat after open), read
         // with no trailing end-of-file probes.

@@ -187,12 +187,7 @@ pub fn pull_over_with_events<T: Transport>(
     let mut report = run_session(transport, &mut machine, EventSlot(events));
     report.params = machine.params().cloned();
     report.transferred = std::mem::take(&mut machine.transferred);
-    let (sent, received) = (report.stats.bytes_sent, report.stats.bytes_received);
-    report.stats = machine.stats;
-    if report.stats == TransferStats::default() {
-        report.stats.bytes_sent = sent;
-        report.stats.bytes_received = received;
-    }
+    report.stats = machine.final_stats(report.stats.bytes_sent, report.stats.bytes_received);
     report
 }
 
