@@ -229,8 +229,7 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     let header = (v.verbose > 0 || v.progress || v.progress2) && !v.quiet;
     let sender = matches!(plan, TransferPlan::Push { .. });
     let shared = std::sync::Arc::new(std::sync::Mutex::new(crate::output::RemoteLog::new(
-        *v,
-        sender,
+        *v, sender,
     )));
     let events: Option<Box<dyn rdsync_wire::events::EventSink>> =
         Some(Box::new(LogHandle(shared.clone())));

@@ -70,9 +70,11 @@ fn rsyncdirector_seed_config_loads_and_plans() {
     assert!(out.contains(
         "action command.sh [command (argv)]: /path/to/some/command.sh --arg1 arg1_val --arg2 arg2_val"
     ), "{out}");
-    assert!(out.contains(
-        "action sync-some-other-path [sync (system rsync)]: rsync --stats -avi --delete -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/some/other/path root@backup_a.example.com:/some/other/path/on/remote/host\n    engine: system rsync (reason: -i over a remote shell is not supported natively)\n"
-    ), "{out}");
+    // -i over a remote shell is native (rsync's itemized lines, tests/remote_output.rs).
+    assert!(out.contains(&format!(
+        "action sync-some-other-path [sync (native rdsync)]: {} --stats -avi --delete -e 'ssh -p 22000 -i /var/tmp/some-private-ssh-key' /source/some/other/path root@backup_a.example.com:/some/other/path/on/remote/host\n    engine: native rdsync\n",
+        common::rdsync_bin().display()
+    )), "{out}");
     assert!(
         out.contains(
             "lock_file: backup_a.example.com:/var/run/rsyncdirector/local_desktop_to_backup_a"
