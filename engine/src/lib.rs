@@ -15,6 +15,7 @@
 //! destination and never maps a basis file into memory.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod aligned;
 pub mod checksum;
 pub mod delta;
 pub mod filter;
