@@ -400,6 +400,32 @@ mod tests {
         assert_eq!(stats.literal_bytes, basis.len() as u64);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the edits, the report rebuilds the source exactly.
+        #[test]
+        fn any_edits_rebuild_the_source(
+            seed in 0u64..1000,
+            len in 0usize..600_000,
+            edits in proptest::collection::vec((0usize..600_000, 0usize..5000, 0u8..3), 0..12),
+        ) {
+            let basis = noise(len, seed + 1);
+            let mut source = basis.clone();
+            for (at, n, kind) in edits {
+                let at = at.min(source.len());
+                let end = (at + n).min(source.len());
+                match kind {
+                    0 => source[at..end].iter_mut().for_each(|b| *b = b.wrapping_add(1)),
+                    1 => { source.splice(at..at, noise(n, seed + at as u64)); }
+                    _ => { source.drain(at..end); }
+                }
+            }
+            let (out, stats) = rebuild(&basis, &source);
+            proptest::prop_assert!(out == source);
+            proptest::prop_assert_eq!(stats.matched_bytes + stats.literal_bytes, source.len() as u64);
+        }
+    }
+
     #[test]
     fn gives_up_when_nothing_lines_up() {
         let basis = noise(4 << 20, 1);
