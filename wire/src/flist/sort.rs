@@ -6,52 +6,66 @@ use std::collections::HashMap;
 
 use super::entry::FileEntry;
 
-/// A sort key: one (class, bytes) unit per path component.
-type SortKey = Vec<(u8, Vec<u8>)>;
+/// One comparison unit of a name: (0 = final non-directory item, 1 = path level), the
+/// component's bytes, and whether a `/` follows them (path levels end in one).
+type Unit<'a> = (u8, &'a [u8], bool);
 
-/// One comparison unit: (0 = final non-directory item, 1 = path level), bytes.
-fn sort_key(name: &[u8], is_dir: bool, protocol: u32) -> SortKey {
-    if protocol < 29 {
-        return vec![(0, name.to_vec())];
-    }
-    let comps: Vec<&[u8]> = name.split(|b| *b == b'/').collect();
-    let last = comps.len().saturating_sub(1);
-    let mut key = Vec::with_capacity(comps.len());
-    for (i, comp) in comps.iter().enumerate() {
-        if i < last {
-            let mut c = comp.to_vec();
-            c.push(b'/');
-            key.push((1, c));
-        } else if is_dir {
-            if *comp == b"." {
-                key.push((0, Vec::new()));
+/// The comparison units of `name` in order, as rsync's `f_name_cmp` walks them (protocol
+/// 29+): every directory level is `comp/` of class 1; the final item is class 0, or class 1
+/// with a `/` when it is a directory (`.` itself is an empty class-0 unit).
+fn units(name: &[u8], is_dir: bool) -> impl Iterator<Item = Unit<'_>> {
+    let last = name.iter().filter(|b| **b == b'/').count();
+    name.split(|b| *b == b'/')
+        .enumerate()
+        .map(move |(i, comp)| {
+            if i < last {
+                (1, comp, true)
+            } else if is_dir {
+                if comp == b"." {
+                    (0, &[][..], false)
+                } else {
+                    (1, comp, true)
+                }
             } else {
-                let mut c = comp.to_vec();
-                c.push(b'/');
-                key.push((1, c));
+                (0, comp, false)
             }
-        } else {
-            key.push((0, comp.to_vec()));
+        })
+}
+
+/// Compares two units: class first, then the bytes with their trailing `/`.
+fn compare_units(a: Unit<'_>, b: Unit<'_>) -> Ordering {
+    let slash = |s: bool| if s { Some(b'/') } else { None };
+    a.0.cmp(&b.0).then_with(|| {
+        a.1.iter()
+            .copied()
+            .chain(slash(a.2))
+            .cmp(b.1.iter().copied().chain(slash(b.2)))
+    })
+}
+
+/// Compares two entries as rsync's `f_name_cmp` does for `protocol`, without allocating.
+pub fn compare_names(a: &FileEntry, b: &FileEntry, protocol: u32) -> Ordering {
+    if protocol < 29 {
+        return a.name.cmp(&b.name);
+    }
+    let mut ua = units(&a.name, a.is_dir());
+    let mut ub = units(&b.name, b.is_dir());
+    loop {
+        match (ua.next(), ub.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => match compare_units(x, y) {
+                Ordering::Equal => {}
+                other => return other,
+            },
         }
     }
-    key
 }
 
-/// Compares two entries as rsync's `f_name_cmp` does for `protocol`.
-pub fn compare_names(a: &FileEntry, b: &FileEntry, protocol: u32) -> Ordering {
-    sort_key(&a.name, a.is_dir(), protocol).cmp(&sort_key(&b.name, b.is_dir(), protocol))
-}
-
-/// Sorts entries stably into rsync's index order.
+/// Sorts entries stably into rsync's index order, in place (no copies of the entries).
 pub fn sort_file_list(entries: &mut [FileEntry], protocol: u32) {
-    let mut keyed: Vec<(SortKey, FileEntry)> = entries
-        .iter()
-        .map(|e| (sort_key(&e.name, e.is_dir(), protocol), e.clone()))
-        .collect();
-    keyed.sort_by(|x, y| x.0.cmp(&y.0));
-    for (slot, (_, e)) in entries.iter_mut().zip(keyed) {
-        *slot = e;
-    }
+    entries.sort_by(|a, b| compare_names(a, b, protocol));
 }
 
 /// The receiver's duplicate removal on a sorted list: returns which indexes stay active.
@@ -143,6 +157,37 @@ mod tests {
                 "d1/sl", "e", "empty", "fifo", "hl_a"
             ]
         );
+    }
+
+    /// The order as a list of owned (class, bytes) units, built the slow obvious way.
+    fn reference_key(name: &[u8], is_dir: bool) -> Vec<(u8, Vec<u8>)> {
+        let comps: Vec<&[u8]> = name.split(|b| *b == b'/').collect();
+        let last = comps.len() - 1;
+        comps
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let with_slash = || [*c, b"/"].concat();
+                if i < last || (is_dir && *c != b".") {
+                    (1, with_slash())
+                } else if is_dir {
+                    (0, Vec::new())
+                } else {
+                    (0, c.to_vec())
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn comparison_equals_the_reference_order(
+            a in "[a./-]{1,6}", b in "[a./-]{1,6}", da: bool, db: bool,
+        ) {
+            let (ea, eb) = (e(&a, da), e(&b, db));
+            let want = reference_key(a.as_bytes(), da).cmp(&reference_key(b.as_bytes(), db));
+            proptest::prop_assert_eq!(compare_names(&ea, &eb, 31), want);
+        }
     }
 
     #[test]
