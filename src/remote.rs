@@ -151,6 +151,8 @@ pub struct RemoteOptions {
     pub compress: bool,
     /// `--compress-choice`/`--zc`.
     pub compress_choice: Option<String>,
+    /// `--compress-level`/`--zl` (implies compression, as in rsync).
+    pub compress_level: Option<i32>,
     /// `--protocol`: the highest protocol version to announce.
     pub protocol: Option<u32>,
     /// `-B`/`--block-size`.
@@ -198,6 +200,7 @@ pub fn transfer_options(o: &crate::Options) -> rdsync_wire::TransferOptions {
         ignore_times: o.ignore_times,
         compress: r.compress,
         compress_choice: r.compress_choice.clone(),
+        compress_level: r.compress_level,
         delete: o.delete.is_some(),
         stats: o.verbosity.stats,
         numeric_ids: o.numeric_ids,

@@ -150,6 +150,17 @@ const REMOTE_FLAGS: &[Flag] = &[
         },
     },
     Flag {
+        long: "compress-level",
+        aliases: &["zl"],
+        short: None,
+        takes_value: true,
+        negatable: false,
+        apply: |o, v| {
+            o.remote.compress_level = Some(number(v, "compress-level")?);
+            Ok(())
+        },
+    },
+    Flag {
         long: "protocol",
         aliases: &[],
         short: None,

@@ -53,6 +53,27 @@ impl CompressionMethod {
         }
     }
 
+    /// The level the sender compresses with when `--compress-level` asked for `requested`,
+    /// as rsync's `token.c: init_compression_level` settles it; `None` when that level turns
+    /// compression off (0 for zlib and zlibx).
+    pub fn level(self, requested: Option<i32>) -> Option<i32> {
+        match self {
+            Self::Zlib | Self::Zlibx => match requested {
+                None | Some(-1) => Some(6),
+                Some(0) => None,
+                Some(l) => Some(l.clamp(1, 9)),
+            },
+            Self::Zstd => match requested {
+                None | Some(0) => Some(zstd::DEFAULT_COMPRESSION_LEVEL),
+                Some(l) => {
+                    let range = zstd::compression_level_range();
+                    Some(l.clamp(*range.start(), *range.end()))
+                }
+            },
+            Self::Lz4 => Some(0),
+        }
+    }
+
     /// Parses a negotiation name.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
@@ -151,6 +172,8 @@ pub struct CompressedTokenEncoder {
     run_start: i32,
     last_run_end: i32,
     flush_pending: bool,
+    /// The compression level (see [`CompressionMethod::level`]).
+    level: i32,
     deflate: Option<Compress>,
     zstd: Option<ZstdEncoder<'static>>,
 }
@@ -164,10 +187,10 @@ impl std::fmt::Debug for CompressedTokenEncoder {
 }
 
 impl CompressedTokenEncoder {
-    /// An encoder for the session.
-    pub fn new(method: CompressionMethod, protocol: u32) -> Result<Self, WireError> {
+    /// An encoder for the session, compressing at `level` (see [`CompressionMethod::level`]).
+    pub fn new(method: CompressionMethod, protocol: u32, level: i32) -> Result<Self, WireError> {
         let zstd = match method {
-            CompressionMethod::Zstd => Some(ZstdEncoder::new(3).map_err(zerr)?),
+            CompressionMethod::Zstd => Some(ZstdEncoder::new(level).map_err(zerr)?),
             _ => None,
         };
         Ok(CompressedTokenEncoder {
@@ -177,6 +200,7 @@ impl CompressedTokenEncoder {
             run_start: 0,
             last_run_end: 0,
             flush_pending: false,
+            level,
             deflate: None,
             zstd,
         })
@@ -203,7 +227,10 @@ impl CompressedTokenEncoder {
             ) {
                 match &mut self.deflate {
                     Some(c) => c.reset(),
-                    None => self.deflate = Some(Compress::new(flate2::Compression::new(6), false)),
+                    None => {
+                        let level = flate2::Compression::new(self.level.clamp(0, 9) as u32);
+                        self.deflate = Some(Compress::new(level, false))
+                    }
                 }
             }
             self.last_run_end = 0;
@@ -629,7 +656,8 @@ mod tests {
         ];
         let lit1: Vec<u8> = basis.get(..200).unwrap_or(&[]).to_vec();
         let mut enc =
-            CompressedTokenEncoder::new(method, protocol).unwrap_or_else(|e| panic!("{e}"));
+            CompressedTokenEncoder::new(method, protocol, method.level(None).unwrap_or(0))
+                .unwrap_or_else(|e| panic!("{e}"));
         let mut wire = Vec::new();
         for _file in 0..2 {
             enc.send_token(&mut wire, -2, b"hello hello hello", &[])

@@ -167,16 +167,16 @@ impl ClientHandshake {
                     s.set_protocol(self.protocol);
                     self.checksum = if self.protocol >= 30 { "md5" } else { "md4" }.to_string();
                     // Without negotiation `-z` means zlib; an explicit choice is used as given.
-                    self.compression = match (&self.opts.compress_choice, self.opts.compress) {
-                        (Some(name), _) => {
+                    self.compression = match &self.opts.compress_choice {
+                        Some(name) => {
                             Some(CompressionMethod::from_name(name).ok_or_else(|| {
                                 WireError::Unsupported(format!(
                                     "unsupported compression method {name}"
                                 ))
                             })?)
                         }
-                        (None, true) => Some(CompressionMethod::Zlib),
-                        (None, false) => None,
+                        None if self.opts.compressing() => Some(CompressionMethod::Zlib),
+                        None => None,
                     };
                     self.step = if self.protocol >= 30 {
                         HandshakeStep::ReadCompat
@@ -204,8 +204,7 @@ impl ClientHandshake {
                     if flags & CF_VARINT_FLIST_FLAGS != 0 {
                         // Each side writes its lists before reading the peer's.
                         self.send_checksums = self.opts.checksum_choice.is_none();
-                        self.send_compress =
-                            self.opts.compress && self.opts.compress_choice.is_none();
+                        self.send_compress = self.opts.negotiates_compression();
                         let mut buf = Vec::new();
                         if self.send_checksums {
                             put_vstring(&mut buf, CHECKSUM_LIST.as_bytes())?;
@@ -263,7 +262,11 @@ impl ClientHandshake {
                         compat_flags: self.compat_flags,
                         checksum: self.checksum.clone(),
                         seed,
-                        compression: self.compression,
+                        // A level can turn compression off (zlib at 0); the server
+                        // settles it the same way from the --compress-level we sent.
+                        compression: self
+                            .compression
+                            .filter(|m| m.level(self.opts.compress_level).is_some()),
                     }));
                 }
                 HandshakeStep::Done => {

@@ -52,6 +52,9 @@ pub struct TransferOptions {
     pub compress: bool,
     /// `--compress-choice=NAME` (`zstd`, `zlibx`, `zlib`).
     pub compress_choice: Option<String>,
+    /// `--compress-level=N`: implies compression; clamped per method as rsync does, and
+    /// 0 turns zlib compression off (`token.c: init_compression_level`).
+    pub compress_level: Option<i32>,
     /// `--delete` (timing chosen by the protocol).
     pub delete: bool,
     /// `--stats`.
@@ -125,9 +128,14 @@ impl TransferOptions {
         rdsync_engine::filter::FilterChain::new(self.filter_rules())
     }
 
-    /// Whether the token stream is compressed (`-z` or an explicit method).
+    /// Whether compression was asked for (`-z`, an explicit method, or a level).
     pub fn compressing(&self) -> bool {
-        self.compress || self.compress_choice.is_some()
+        self.compress || self.compress_choice.is_some() || self.compress_level.is_some()
+    }
+
+    /// Whether the method is negotiated (protocol 30+): compression without a named method.
+    pub fn negotiates_compression(&self) -> bool {
+        (self.compress || self.compress_level.is_some()) && self.compress_choice.is_none()
     }
 
     /// The protocol version we announce.

@@ -390,7 +390,10 @@ impl PushMachine {
         let sorted_entries: Vec<FileEntry> = self.sorted.iter().map(|(e, _)| e.clone()).collect();
         self.numbering = crate::events::incremental_numbering(&sorted_entries);
         self.encoder = match params.compression {
-            Some(m) => Some(CompressedTokenEncoder::new(m, proto)?),
+            Some(m) => {
+                let level = m.level(self.opts.compress_level).unwrap_or(0);
+                Some(CompressedTokenEncoder::new(m, proto, level)?)
+            }
             None => None,
         };
         Ok(())

@@ -73,7 +73,9 @@ impl ServerCommand {
             cluster.push('I');
         }
         let choice = opts.compress_choice.as_deref();
-        if opts.compressing() && (choice.is_none() || choice == Some("zlib")) {
+        // rsync's 'z' means CPRES_ZLIB: `-z` itself, or `--zc=zlib`; a level alone is
+        // CPRES_AUTO and travels as --compress-level.
+        if (opts.compress && choice.is_none()) || choice == Some("zlib") {
             cluster.push('z');
         }
         if opts.our_protocol() >= 30 {
@@ -85,6 +87,11 @@ impl ServerCommand {
         }
         if opts.dirs && !opts.recursive && opts.delete && am_sender {
             args.push("--no-r".to_string());
+        }
+        if opts.compressing()
+            && let Some(level) = opts.compress_level
+        {
+            args.push(format!("--compress-level={level}"));
         }
         if opts.devices {
             if !opts.specials {

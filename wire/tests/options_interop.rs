@@ -125,12 +125,18 @@ fn both_ways(
                 .as_ref()
                 .and_then(|x| x.compression)
                 .map(|m| m.name());
-            let expected = match (&opts.compress_choice, opts.compress, p) {
+            let expected = match (&opts.compress_choice, opts.negotiates_compression(), p) {
                 (Some(c), _, _) => Some(c.as_str()),
                 (None, true, Some(q)) if q < 30 => Some("zlib"),
                 (None, true, _) => Some("zstd"),
                 (None, false, _) => None,
-            };
+            }
+            .filter(|name| {
+                // A level can turn compression off (zlib at 0).
+                rdsync_wire::compress::CompressionMethod::from_name(name)
+                    .and_then(|m| m.level(opts.compress_level))
+                    .is_some()
+            });
             assert_eq!(method, expected, "{what}: compression method");
             assert_eq!(
                 common::tree_listing(&ours),
@@ -412,6 +418,61 @@ fn compression_every_method_both_ways() {
         &[None, Some(30)],
         &["-a", "--zc=lz4"],
         &z(Some("lz4")),
+        common::make_tree,
+        true,
+    );
+    // --compress-level: implied compression, per-method clamping, and zlib's level 0 (off).
+    let level = |choice: Option<&str>, compress: bool, level: i32| TransferOptions {
+        compress,
+        compress_choice: choice.map(str::to_string),
+        compress_level: Some(level),
+        ..TransferOptions::archive()
+    };
+    both_ways(
+        "zl-auto",
+        &[None, Some(29)],
+        &["-a", "--zl=1"],
+        &level(None, false, 1),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "zl-zstd",
+        &[None],
+        &["-a", "--zc=zstd", "--zl=19"],
+        &level(Some("zstd"), false, 19),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "zl-zstd-negative",
+        &[None],
+        &["-az", "--zl=-5"],
+        &level(None, true, -5),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "zl-zlib-9",
+        &[None],
+        &["-a", "--zc=zlib", "--zl=9"],
+        &level(Some("zlib"), false, 9),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "zl-zlibx-off",
+        &[None],
+        &["-a", "--zc=zlibx", "--zl=0"],
+        &level(Some("zlibx"), false, 0),
+        common::make_tree,
+        true,
+    );
+    both_ways(
+        "zl-lz4",
+        &[None],
+        &["-a", "--zc=lz4", "--zl=7"],
+        &level(Some("lz4"), false, 7),
         common::make_tree,
         true,
     );
@@ -785,5 +846,51 @@ fn copy_links_stops_at_a_directory_loop() {
     assert!(
         !dst.join("self").exists() && !dst.join("d1/up").exists(),
         "a loop was followed"
+    );
+}
+
+#[test]
+fn compression_levels_change_what_is_sent() {
+    let e = env("zl-bytes");
+    let src = e.dir.join("src");
+    std::fs::create_dir_all(&src).unwrap_or_else(|e| panic!("{e}"));
+    // 2 MiB of compressible text.
+    let text: Vec<u8> = (0..2 << 20)
+        .map(|i: u32| {
+            b"the quick brown fox jumps over the lazy dog "[(i % 44) as usize]
+                ^ (i / 4096 % 2) as u8
+        })
+        .collect();
+    std::fs::write(src.join("text"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let sent = |choice: &str, level: i32| {
+        let dest = e.dir.join(format!("dst-{choice}-{level}"));
+        let report = push(
+            &shell(&e, None),
+            &TransferOptions {
+                compress_choice: Some(choice.to_string()),
+                compress_level: Some(level),
+                ..TransferOptions::archive()
+            },
+            &[PathBuf::from(slash(&src))],
+            &slash(&dest),
+        );
+        ok(&report, &format!("{choice} level {level}"));
+        let copied = std::fs::read(dest.join("text")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(copied == text, "{choice} level {level}: content differs");
+        report.stats.bytes_sent
+    };
+    let (zlib_off, zlib_1, zlib_9) = (sent("zlib", 0), sent("zlib", 1), sent("zlib", 9));
+    assert!(
+        zlib_off > text.len() as i64,
+        "level 0 must turn zlib off: {zlib_off}"
+    );
+    assert!(
+        zlib_9 < zlib_1 && zlib_1 < text.len() as i64 / 4,
+        "{zlib_1} {zlib_9}"
+    );
+    let (zstd_1, zstd_19) = (sent("zstd", 1), sent("zstd", 19));
+    assert!(
+        zstd_19 < zstd_1,
+        "zstd 19 ({zstd_19}) must beat zstd 1 ({zstd_1})"
     );
 }

@@ -181,6 +181,38 @@ fn cases() -> Vec<Case> {
                 ..a()
             },
         },
+        // A level implies compression but not 'z' (rsync's CPRES_AUTO), except with zlib.
+        Case {
+            rsync_args: &["-a", "--compress-level=3"],
+            opts: TransferOptions {
+                compress_level: Some(3),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-az", "--zl=0"],
+            opts: TransferOptions {
+                compress: true,
+                compress_level: Some(0),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--zc=zlib", "--zl=9"],
+            opts: TransferOptions {
+                compress_choice: Some("zlib".into()),
+                compress_level: Some(9),
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--zc=zstd", "--zl=-2"],
+            opts: TransferOptions {
+                compress_choice: Some("zstd".into()),
+                compress_level: Some(-2),
+                ..a()
+            },
+        },
         Case {
             rsync_args: &["-rL"],
             opts: TransferOptions {
