@@ -318,6 +318,7 @@ fn read_exact_at<F: Basis + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::noise;
 
     /// Rebuilds the output from a matcher's report, checking each copy against the basis.
     #[derive(Default)]
@@ -337,17 +338,6 @@ mod tests {
             self.out.extend_from_slice(data);
             Ok(())
         }
-    }
-
-    fn noise(n: usize, mut x: u64) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
     }
 
     fn rebuild(basis: &[u8], source: &[u8]) -> (Vec<u8>, AlignedStats) {

@@ -27,4 +27,6 @@ pub mod patch;
 pub mod rebuild;
 pub mod rolling;
 pub mod signature;
+#[cfg(test)]
+mod test_support;
 mod weak_scan;

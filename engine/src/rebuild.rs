@@ -490,6 +490,7 @@ pub fn rebuild_from_basis(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::noise;
     use std::io::Write;
 
     fn file_with(dir: &std::path::Path, name: &str, data: &[u8]) -> File {
@@ -503,17 +504,6 @@ mod tests {
             .unwrap();
         f.write_all(data).unwrap();
         f
-    }
-
-    fn noise(n: usize, mut x: u64) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
     }
 
     #[test]
