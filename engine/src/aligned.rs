@@ -121,12 +121,7 @@ impl<'a, S: Basis + ?Sized, B: Basis + ?Sized> AlignedMatcher<'a, S, B> {
         let mut stalled_at = None;
         while pos < end {
             let n = (end - pos).min(CHUNK as u64) as usize;
-            read_exact_at(
-                self.source,
-                room(&mut self.src_buf, n),
-                pos,
-                "source file shrank",
-            )?;
+            self.read_source(pos, n)?;
             let equal = self.equal_prefix(pos, shift, n)?;
             if equal > 0 {
                 sink.copy_from_buffer((pos as i64 - shift) as u64, &mut self.basis_buf, equal)?;
@@ -212,12 +207,7 @@ impl<'a, S: Basis + ?Sized, B: Basis + ?Sized> AlignedMatcher<'a, S, B> {
         )?;
         let window = &self.basis_buf[..got];
         let src_n = (src_hi - from) as usize;
-        read_exact_at(
-            self.source,
-            room(&mut self.src_buf, src_n),
-            from,
-            "source file shrank",
-        )?;
+        self.read_source(from, src_n)?;
 
         // The basis blocks of the window, by weak sum.
         let mut blocks: Vec<(u32, u32)> = window
@@ -261,17 +251,22 @@ impl<'a, S: Basis + ?Sized, B: Basis + ?Sized> AlignedMatcher<'a, S, B> {
         }
     }
 
+    /// Fills `src_buf[..n]` with the source from `at`.
+    fn read_source(&mut self, at: u64, n: usize) -> io::Result<()> {
+        read_exact_at(
+            self.source,
+            room(&mut self.src_buf, n),
+            at,
+            "source file shrank",
+        )
+    }
+
     /// Sends source bytes `from..to` as literal data.
     fn emit_literal(&mut self, from: u64, to: u64, sink: &mut impl AlignedSink) -> io::Result<()> {
         let mut at = from;
         while at < to {
             let n = (to - at).min(CHUNK as u64) as usize;
-            read_exact_at(
-                self.source,
-                room(&mut self.src_buf, n),
-                at,
-                "source file shrank",
-            )?;
+            self.read_source(at, n)?;
             sink.literal(&self.src_buf[..n])?;
             at += n as u64;
         }
