@@ -205,9 +205,9 @@ impl<'a, S: Basis + ?Sized, B: Basis + ?Sized> AlignedMatcher<'a, S, B> {
             room(&mut self.basis_buf, (hi - lo) as usize),
             lo,
         )?;
-        let window = &self.basis_buf[..got];
         let src_n = (src_hi - from) as usize;
         self.read_source(from, src_n)?;
+        let window = &self.basis_buf[..got];
 
         // The basis blocks of the window, by weak sum.
         let mut blocks: Vec<(u32, u32)> = window
