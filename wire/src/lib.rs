@@ -46,6 +46,7 @@ pub mod role;
 pub mod rsh;
 pub mod server_args;
 pub mod session;
+mod source_open;
 pub mod stats;
 pub mod stream;
 pub mod sum_head;

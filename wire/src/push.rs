@@ -237,6 +237,8 @@ pub struct PushMachine {
     numbering: Vec<u64>,
     /// Indexes whose data were requested before (a later request is a redo).
     sent_once: std::collections::HashSet<usize>,
+    /// Opens the files whose data are requested.
+    opener: crate::source_open::SourceOpener,
 }
 
 impl std::fmt::Debug for PushMachine {
@@ -288,6 +290,7 @@ impl PushMachine {
             infos: Vec::new(),
             numbering: Vec::new(),
             sent_once: std::collections::HashSet::new(),
+            opener: crate::source_open::SourceOpener::default(),
         }
     }
 
@@ -424,7 +427,7 @@ impl PushMachine {
                 entry.display_name()
             )));
         }
-        let file = match File::open(path) {
+        let file = match self.opener.open(path) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("rsync: send_files failed to open {}: {e}", path.display());
