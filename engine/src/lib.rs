@@ -30,3 +30,4 @@ pub mod signature;
 #[cfg(test)]
 mod test_support;
 mod weak_scan;
+pub mod write_behind;
