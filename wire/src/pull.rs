@@ -2,9 +2,9 @@
 //! file list in, block-sum requests out, delta tokens in, files rebuilt via temp file +
 //! rename, phases, statistics, goodbye.
 
+use rdsync_engine::write_behind::OutputFile;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::BufWriter;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ struct ActiveFile {
     entry: FileEntry,
     path: PathBuf,
     tmp_path: PathBuf,
-    patcher: Patcher<File, BufWriter<File>>,
+    patcher: Patcher<File, OutputFile>,
     layout: BlockLayout,
     history_basis: Option<File>,
     written: u64,
@@ -1171,7 +1171,8 @@ impl PullState {
         let patcher = Patcher::new(
             basis,
             req.layout,
-            BufWriter::new(tmp_file),
+            // A big file is written on a second thread while this one decodes and hashes.
+            OutputFile::new(tmp_file, entry.size.max(0) as u64),
             self.sums.profile.file_hasher(),
         );
         let limit = (entry.size.max(0) as u64)
