@@ -229,7 +229,8 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     let mut opts = transfer_options(o);
     let started = std::time::Instant::now();
     let v = &o.verbosity;
-    let header = (v.verbose > 0 || v.progress || v.progress2) && !v.quiet;
+    // INFO_GTE(FLIST, 1): -v or --progress (not --info=progress2 alone).
+    let header = (v.verbose > 0 || v.progress) && !v.quiet;
     let sender = matches!(plan, TransferPlan::Push { .. });
     let shared = std::sync::Arc::new(std::sync::Mutex::new(crate::output::RemoteLog::new(
         *v, sender,
@@ -297,7 +298,7 @@ fn log_format_for_server(o: &crate::Options) -> Option<String> {
         Some("%i%I".into())
     } else if v.itemize > 0 {
         Some("%i".into())
-    } else if (v.progress || v.progress2) && v.verbose == 0 {
+    } else if v.progress && v.verbose == 0 {
         Some("X".into())
     } else {
         None

@@ -272,3 +272,45 @@ fn hard_links_push() {
 fn checksum_itemized() {
     both(&["-a", "-c", "-i"], &resync);
 }
+
+#[test]
+fn hard_links_pull() {
+    compare(&["-aH", "-i", "--stats"], Dir::Pull, &first_copy);
+    compare(&["-aH", "-v", "--delete"], Dir::Pull, &resync);
+}
+
+#[test]
+fn dry_run_itemized() {
+    both(&["-a", "-n", "-i", "--delete"], &resync);
+    both(&["-a", "-n", "-v", "--stats"], &first_copy);
+}
+
+#[test]
+fn progress2_first_copy() {
+    both(&["-a", "--info=progress2"], &first_copy);
+}
+
+#[test]
+fn older_protocols_itemized() {
+    both(&["-a", "-i", "--delete", "--protocol=30"], &resync);
+    both(
+        &["-a", "-i", "--delete", "--stats", "--protocol=29"],
+        &resync,
+    );
+}
+
+#[test]
+fn compressed_verbose_stats() {
+    both(&["-az", "-v", "--stats"], &resync);
+}
+
+#[test]
+fn without_times_itemized() {
+    both(&["-rlp", "-i"], &resync);
+}
+
+#[test]
+fn hard_links_itemized_resync() {
+    both(&["-aH", "-i", "--stats"], &resync);
+    both(&["-aH", "-ii"], &unchanged);
+}

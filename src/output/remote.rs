@@ -31,6 +31,22 @@ pub struct RemoteLog {
     needs_newline: bool,
     /// We are the sender (a push): transfers show `<`.
     sender: bool,
+    /// When the transfer began (`--info=progress2` times).
+    session_started: Instant,
+    /// Sum of the sizes of the files transferred so far.
+    completed_size: u64,
+    /// Files transferred so far.
+    xferred: u64,
+    /// Entries in the list, their total size, and how many are directories.
+    list_files: u64,
+    list_total_size: u64,
+    list_dirs: u64,
+    /// Longest `(xfr#…)` tail printed so far (`--info=progress2` pads to it).
+    last_eol_len: usize,
+    /// `-t` (a time change shows `t`, else `T`).
+    preserve_mtimes: bool,
+    /// The receiver sets symlink times (else a symlink's time change shows `T`).
+    receiver_symlink_times: bool,
 }
 
 impl RemoteLog {
@@ -44,6 +60,15 @@ impl RemoteLog {
             last_shown: None,
             needs_newline: false,
             sender,
+            preserve_mtimes: true,
+            receiver_symlink_times: true,
+            session_started: Instant::now(),
+            completed_size: 0,
+            xferred: 0,
+            list_files: 0,
+            list_total_size: 0,
+            list_dirs: 0,
+            last_eol_len: 0,
         }
     }
 
@@ -67,7 +92,18 @@ impl RemoteLog {
         }
         let mut line = Vec::new();
         if self.verbosity.itemize > 0 {
-            line.extend_from_slice(&item_flags_text(item.kind, iflags, self.sender));
+            let time_letter = if !self.preserve_mtimes
+                || (item.kind == FileKind::Symlink && !self.receiver_symlink_times)
+            {
+                b'T'
+            } else {
+                b't'
+            };
+            let mut flags = item_flags_text(item.kind, iflags, self.sender);
+            if flags[4] == b't' {
+                flags[4] = time_letter;
+            }
+            line.extend_from_slice(&flags);
             line.push(b' ');
         }
         line.extend_from_slice(&escape_name(&item.name));
@@ -123,8 +159,10 @@ impl RemoteLog {
         self.write(&line);
     }
 
+    /// `show_progress`: the first report of a file (or of the session with
+    /// `--info=progress2`), then at most one a second.
     fn progress(&mut self, done: u64, size: u64) {
-        if !self.verbosity.progress || self.verbosity.progress2 || self.verbosity.quiet {
+        if !(self.verbosity.progress || self.verbosity.progress2) || self.verbosity.quiet {
             return;
         }
         let now = Instant::now();
@@ -137,6 +175,11 @@ impl RemoteLog {
             self.file_started = now;
         }
         self.last_shown = Some(now);
+        let (done, size) = if self.verbosity.progress2 {
+            (self.completed_size + done, self.list_total_size)
+        } else {
+            (done, size)
+        };
         let secs = now.duration_since(self.file_started).as_secs_f64();
         let rate = done as f64 / 1024.0 / secs.max(0.001);
         let remain = if rate > 0.0 {
@@ -155,6 +198,44 @@ impl RemoteLog {
         self.needs_newline = true;
     }
 
+    /// `end_progress`: the closing line of a file (`--progress`), or the running total
+    /// without a newline, padded to the longest so far (`--info=progress2`).
+    fn end_line(&mut self, xferred: u64, to_check: u64, total: u64, file_size: u64) {
+        let now = Instant::now();
+        let secs = if self.verbosity.progress2 {
+            now.duration_since(self.session_started).as_secs_f64()
+        } else {
+            match self.last_shown {
+                Some(_) => now.duration_since(self.file_started).as_secs_f64(),
+                None => 0.0,
+            }
+        };
+        let mut eol = format!(" (xfr#{xferred}, to-chk={to_check}/{total})");
+        let (done, size) = if self.verbosity.progress2 {
+            if eol.len() < self.last_eol_len {
+                eol.extend(std::iter::repeat_n(' ', self.last_eol_len - eol.len()));
+            }
+            self.last_eol_len = eol.len();
+            (self.completed_size, self.list_total_size)
+        } else {
+            self.last_shown = None;
+            eol.push('\n');
+            (file_size, file_size)
+        };
+        let rate = done as f64 / 1024.0 / secs.max(0.001);
+        let text = format!(
+            "\r{:>15} {:3}% {} {}{}",
+            comma_number(done),
+            percent(done, size),
+            rate_text(rate),
+            time_text(secs),
+            eol
+        );
+        self.needs_newline = false;
+        self.write(text.as_bytes());
+        self.needs_newline = self.verbosity.progress2;
+    }
+
     fn transfer_end(&mut self, event: &TransferEvent<'_>) {
         let TransferEvent::TransferEnd {
             item,
@@ -167,41 +248,26 @@ impl RemoteLog {
         else {
             return;
         };
+        self.completed_size = *transferred_size;
+        self.list_total_size = *total_size;
+        self.xferred = *xferred;
+        self.list_files = *total;
         if self.verbosity.quiet || !(self.verbosity.progress || self.verbosity.progress2) {
             return;
         }
-        let now = Instant::now();
-        let secs = match self.last_shown {
-            Some(_) => now.duration_since(self.file_started).as_secs_f64(),
-            None => 0.0,
-        };
-        self.last_shown = None;
-        self.needs_newline = false;
-        let (done, size, eol) = if self.verbosity.progress2 {
-            (*transferred_size, *total_size, "")
-        } else {
-            (item.size, item.size, "\n")
-        };
-        let rate = done as f64 / 1024.0 / secs.max(0.001);
-        let text = format!(
-            "\r{:>15} {:3}% {} {} (xfr#{}, to-chk={}/{}){}",
-            comma_number(done),
-            percent(done, size),
-            rate_text(rate),
-            time_text(secs),
-            xferred,
-            to_check,
-            total,
-            eol
-        );
-        self.write(text.as_bytes());
-        if self.verbosity.progress2 {
-            self.needs_newline = true;
-        }
+        self.end_line(*xferred, *to_check, *total, item.size);
     }
 
     /// Ends a pending progress line (before the closing summary).
     pub fn finish(&mut self) {
+        if self.verbosity.progress2 && !self.verbosity.quiet {
+            // send_files/recv_files: end_progress(0) at each NDX_DONE — one per file
+            // list of rsync's incremental recursion (a list per directory), all at
+            // the end for a tree whose lists were all sent up front.
+            for _ in 0..self.list_dirs {
+                self.end_line(self.xferred, 0, self.list_files, 0);
+            }
+        }
         if self.needs_newline && !self.verbosity.quiet {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(b"\n");
@@ -220,12 +286,30 @@ impl EventSink for RemoteLog {
                 xname,
             } => self.maybe_log_item(item, iflags, xname),
             TransferEvent::TransferStart { item, iflags } => {
-                self.last_shown = None;
+                if !self.verbosity.progress2 {
+                    self.last_shown = None;
+                }
                 self.log_item(item, u32::from(iflags), None);
             }
             TransferEvent::Progress { done, size } => self.progress(done, size),
             ref end @ TransferEvent::TransferEnd { .. } => self.transfer_end(end),
             TransferEvent::Deleted { name, is_dir } => self.deleted(name, is_dir),
+            TransferEvent::Started {
+                preserve_mtimes,
+                receiver_symlink_times,
+            } => {
+                self.preserve_mtimes = preserve_mtimes;
+                self.receiver_symlink_times = receiver_symlink_times;
+            }
+            TransferEvent::FileList {
+                files,
+                dirs,
+                total_size,
+            } => {
+                self.list_files = files;
+                self.list_dirs = dirs;
+                self.list_total_size = total_size;
+            }
             TransferEvent::CreatedDirectory(name) => {
                 if self.names {
                     let mut line = b"created directory ".to_vec();

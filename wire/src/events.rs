@@ -95,6 +95,23 @@ pub enum TransferEvent<'a> {
         /// Whether it was a directory.
         is_dir: bool,
     },
+    /// The session is set up: how `%i` shows a time change (`log.c`: `t`, or `T` when
+    /// times are not preserved or the receiver cannot set a symlink's time).
+    Started {
+        /// `-t`.
+        preserve_mtimes: bool,
+        /// The receiver sets symlink times (`CF_SYMLINK_TIMES`; always when we receive).
+        receiver_symlink_times: bool,
+    },
+    /// The file list is complete.
+    FileList {
+        /// Entries in the list.
+        files: u64,
+        /// Directories among them.
+        dirs: u64,
+        /// Sum of the sizes of its regular files and symlinks.
+        total_size: u64,
+    },
     /// We created the destination directory (main.c: `created directory NAME`).
     CreatedDirectory(&'a [u8]),
     /// An informational message from the peer (`MSG_INFO`), without its newline.

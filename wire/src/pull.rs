@@ -153,6 +153,15 @@ struct PullState {
     wanted: Option<HashSet<PathBuf>>,
     /// "IO error encountered -- skipping file deletion" was said.
     warned_io_error: bool,
+    /// Indexes "requested" by a dry run (ndx and iflags only; the echo has no data).
+    dry_requests: HashSet<usize>,
+    /// Hard-linked regular files: each member's chosen leader.
+    hl_leader: HashMap<usize, usize>,
+    /// Members linked while generating (not again at the end).
+    hl_linked: HashSet<usize>,
+    /// Hard-link targets of itemize records sent without their name: the echo is
+    /// logged with it (`ITEM_XNAME_FOLLOWS`).
+    hl_echo_xname: HashMap<usize, Vec<u8>>,
 }
 
 impl PullMachine {
@@ -227,6 +236,10 @@ impl PullMachine {
                         return Ok(Progress::NeedInput);
                     };
                     let sums = Checksums::new(&params, &self.opts)?;
+                    s.events.emit(crate::events::TransferEvent::Started {
+                        preserve_mtimes: self.opts.times,
+                        receiver_symlink_times: true,
+                    });
                     let config =
                         FileListConfig::new(&params, &self.opts, sums.flist_algorithm.digest_len());
                     let mut filters = Vec::new();
@@ -257,6 +270,10 @@ impl PullMachine {
                         created_root: false,
                         wanted: None,
                         warned_io_error: false,
+                        dry_requests: HashSet::new(),
+                        hl_leader: HashMap::new(),
+                        hl_linked: HashSet::new(),
+                        hl_echo_xname: HashMap::new(),
                     });
                     self.flist_started_at = s.bytes_fed;
                     self.params = Some(params);
@@ -310,7 +327,7 @@ impl PullMachine {
                     self.step = PullStep::Prepare;
                 }
                 PullStep::Prepare => {
-                    if !self.prepare(s.bytes_fed)? {
+                    if !self.prepare(s.bytes_fed, &mut s.events)? {
                         // Like rsync's client_run: nothing to receive; the remote's exit
                         // status tells the rest.
                         self.step = PullStep::Done;
@@ -411,6 +428,12 @@ impl PullMachine {
                         // An itemize echo: rsync's receiver logs it now (maybe_log_item).
                         let st = self.state()?;
                         st.note_echo(s, index, iflags);
+                        self.step = PullStep::ReadNdx;
+                        continue;
+                    }
+                    if self.opts.dry_run && self.state()?.dry_requests.remove(&index) {
+                        // !do_xfers: the sender echoes the request; it is logged as a transfer.
+                        self.state()?.note_transfer(s, index, iflags);
                         self.step = PullStep::ReadNdx;
                         continue;
                     }
@@ -543,7 +566,11 @@ impl PullMachine {
     }
 
     /// Sorts and checks the list and prepares the destination; false if it is empty.
-    fn prepare(&mut self, s_bytes_fed: u64) -> Result<bool, WireError> {
+    fn prepare(
+        &mut self,
+        s_bytes_fed: u64,
+        s_events: &mut crate::events::EventSlot,
+    ) -> Result<bool, WireError> {
         let proto = self.proto();
         let received = self
             .decoder
@@ -576,6 +603,7 @@ impl PullMachine {
                 *slot = sorted_i;
             }
         }
+        let tx_to_sorted_copy = tx_to_sorted.clone();
         self.tx_to_sorted = tx_to_sorted;
         let entries: Vec<FileEntry> = order
             .iter()
@@ -586,8 +614,9 @@ impl PullMachine {
         let existed = std::fs::symlink_metadata(&self.dest).is_ok();
         let destination =
             Destination::prepare(&self.dest, entries.len(), first_is_dir, self.opts.dry_run)?;
-        let created_root =
-            !existed && std::fs::symlink_metadata(&self.dest).is_ok_and(|m| m.is_dir());
+        let created_root = !existed
+            && (self.opts.dry_run
+                || std::fs::symlink_metadata(&self.dest).is_ok_and(|m| m.is_dir()));
         // Only the names are checked here: whether a parent is a symlink is decided when
         // each entry is generated or written (`PullState::path`), after the generator
         // has replaced a symlink where a directory arrives, as rsync does.
@@ -626,6 +655,27 @@ impl PullMachine {
             st.counts.files.add(info.kind);
         }
         st.numbering = crate::events::incremental_numbering(&entries);
+        let total_size = st
+            .infos
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.kind,
+                    rdsync_engine::fs::FileKind::File | rdsync_engine::fs::FileKind::Symlink
+                )
+            })
+            .map(|i| i.size)
+            .sum();
+        s_events.emit(crate::events::TransferEvent::FileList {
+            files: st.infos.len() as u64,
+            dirs: st.counts.files.dir,
+            total_size,
+        });
+        st.hl_leader = if st.opts.hard_links {
+            choose_hard_link_leaders(&entries, &active, &tx_to_sorted_copy, &destination)
+        } else {
+            HashMap::new()
+        };
         st.entries = entries;
         st.active = active;
         st.destination = destination;
@@ -640,7 +690,7 @@ impl PullMachine {
         }
         let tx_to_sorted = std::mem::take(&mut self.tx_to_sorted);
         let st = self.state()?;
-        st.finish_hard_links(&tx_to_sorted)?;
+        st.finish_hard_links(s, &tx_to_sorted)?;
         st.finish_directories()?;
         if st.failed {
             s.messages.io_error |= 1;
@@ -669,6 +719,69 @@ impl RoleMachine for PullMachine {
         }
         r
     }
+}
+
+/// hlink.c / generator.c: the member of each hard-linked group of regular files that is
+/// transferred (or checked) and that the others are linked to: the first one, in list
+/// order, that exists at the destination, else the last one (rsync defers a missing
+/// member that is not the last of its group). Maps every member to it.
+fn choose_hard_link_leaders(
+    entries: &[FileEntry],
+    active: &[bool],
+    tx_to_sorted: &[usize],
+    destination: &Destination,
+) -> HashMap<usize, usize> {
+    let mut groups: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    let mut order: Vec<(i64, i64)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if !e.is_regular() || !active.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        let key = match &e.hard_link {
+            Some(HardLinkInfo::First) => (-1, i as i64),
+            Some(HardLinkInfo::Follower(tx)) => match usize::try_from(*tx)
+                .ok()
+                .and_then(|t| tx_to_sorted.get(t).copied())
+            {
+                Some(l) => (-1, l as i64),
+                None => continue,
+            },
+            Some(HardLinkInfo::DevIno(d, n)) => (*d, *n),
+            None => continue,
+        };
+        let members = groups.entry(key).or_default();
+        if members.is_empty() {
+            order.push(key);
+        }
+        members.push(i);
+    }
+    let mut out = HashMap::new();
+    for key in order {
+        let Some(members) = groups.get(&key) else {
+            continue;
+        };
+        if members.len() < 2 {
+            continue;
+        }
+        let exists = |i: &usize| {
+            entries
+                .get(*i)
+                .and_then(|e| destination.path_of(&e.name).ok())
+                .is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        };
+        let Some(leader) = members
+            .iter()
+            .find(|i| exists(i))
+            .or_else(|| members.last())
+            .copied()
+        else {
+            continue;
+        };
+        for m in members {
+            out.insert(*m, leader);
+        }
+    }
+    out
 }
 
 /// rsync's `delete_in_dir` order: names sorted as rsync sorts a directory (files before
@@ -787,10 +900,16 @@ impl PullState {
         if iflags & ITEM_IS_NEW != 0 {
             self.counts.created.add(info.kind);
         }
+        let xname = self.hl_echo_xname.get(&index);
+        let iflags = if xname.is_some() {
+            iflags | ITEM_XNAME_FOLLOWS
+        } else {
+            iflags
+        };
         s.events.emit(crate::events::TransferEvent::Item {
             item: info,
             iflags,
-            xname: None,
+            xname: xname.map(Vec::as_slice),
         });
     }
 
@@ -882,10 +1001,13 @@ impl PullState {
         if self.proto < 29 {
             return Ok(());
         }
-        let iflags = match before {
+        let mut iflags = match before {
             Some(md) => extra | self.attr_flags(e, md),
             None => extra | ITEM_IS_NEW,
         };
+        if !self.opts.times && iflags & (ITEM_TRANSFER | ITEM_LOCAL_CHANGE) != 0 {
+            iflags |= ITEM_REPORT_TIME; // itemize: without -t a change always shows T
+        }
         let significant =
             iflags & !(ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS | ITEM_LOCAL_CHANGE);
         if significant == 0 && self.opts.verbose < 2 && self.opts.itemize < 2 {
@@ -894,6 +1016,156 @@ impl PullState {
         let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
         conn.write_ndx(ndx);
         write_item_attrs(conn, self.proto, iflags, None, None)
+    }
+
+    /// hlink.c `hard_link_check` for a non-leader member `i`: when its leader was already
+    /// checked without a transfer, the link is made (or found) now and itemized through
+    /// the sender like rsync's (the echo is logged with the leader's name); otherwise it
+    /// waits for the end of the transfer.
+    fn link_if_leader_done(
+        &mut self,
+        conn: &mut ProtocolStream,
+        i: usize,
+        e: &FileEntry,
+        path: &Path,
+        existing: Option<&std::fs::Metadata>,
+    ) -> Result<(), WireError> {
+        let Some(l) = self.hl_leader.get(&i).copied() else {
+            return Ok(());
+        };
+        if l > i || self.requests.contains_key(&l) || self.redo.contains(&l) {
+            return Ok(());
+        }
+        let src = self.path(l)?;
+        let Ok(leader_md) = std::fs::symlink_metadata(&src) else {
+            return Ok(());
+        };
+        let leader_name = self.entry(l)?.name.clone();
+        self.hl_linked.insert(i);
+        let same =
+            existing.is_some_and(|md| md.ino() == leader_md.ino() && md.dev() == leader_md.dev());
+        if same {
+            // maybe_hard_link: already linked (shown only with -ii).
+            self.hl_echo_xname.insert(i, Vec::new());
+            return self.itemize(conn, i, e, existing, ITEM_LOCAL_CHANGE);
+        }
+        let mut iflags = ITEM_LOCAL_CHANGE;
+        match existing {
+            Some(md) => iflags |= self.attr_flags(e, md),
+            None => iflags |= ITEM_IS_NEW,
+        }
+        remove_existing(path, false)?;
+        std::fs::hard_link(&src, path).map_err(|err| WireError::file(path, err))?;
+        if self.proto >= 29 {
+            // The xname stays here: the sender echoes the flags and the echo is logged
+            // with it.
+            self.hl_echo_xname.insert(i, leader_name);
+            let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
+            conn.write_ndx(ndx);
+            write_item_attrs(conn, self.proto, iflags, None, None)?;
+        }
+        Ok(())
+    }
+
+    /// `recv_generator` with `--dry-run`: the same itemized records (a transfer as ndx and
+    /// iflags without a sum head), deletions listed but not done, nothing changed.
+    fn generate_dry(
+        &mut self,
+        conn: &mut ProtocolStream,
+        i: usize,
+        e: &FileEntry,
+        path: &Path,
+        existing: Option<&std::fs::Metadata>,
+        redo: bool,
+    ) -> Result<(), WireError> {
+        let root_missing = self.created_root;
+        let existing = existing.filter(|_| !root_missing);
+        if e.is_dir() {
+            let before = existing.filter(|md| md.is_dir());
+            let extra = if before.is_some() {
+                0
+            } else {
+                ITEM_LOCAL_CHANGE
+            };
+            self.itemize(conn, i, e, before, extra)?;
+            if !redo && self.proto >= 30 {
+                self.delete_in_dir(conn, i)?;
+            }
+            return Ok(());
+        }
+        if self.hl_leader.get(&i).is_some_and(|l| *l != i)
+            || (!self.hl_leader.contains_key(&i)
+                && matches!(e.hard_link, Some(HardLinkInfo::Follower(_))))
+        {
+            return Ok(());
+        }
+        if e.is_symlink() {
+            let target = e.link_target.clone().unwrap_or_default();
+            let same = existing.is_some_and(|md| md.file_type().is_symlink())
+                && std::fs::read_link(path)
+                    .ok()
+                    .map(|t| t.into_os_string().into_encoded_bytes())
+                    == Some(target);
+            if same {
+                return self.itemize(conn, i, e, existing, 0);
+            }
+            let before = existing.filter(|md| md.file_type().is_symlink());
+            return self.itemize(conn, i, e, before, ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE);
+        }
+        if e.is_device() || e.is_special() {
+            let before = existing.filter(|md| md.mode() & 0o170000 == e.mode & 0o170000);
+            let extra = if before.is_some() {
+                0
+            } else {
+                ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE
+            };
+            return self.itemize(conn, i, e, before, extra);
+        }
+        if !e.is_regular() {
+            return Ok(());
+        }
+        let basis_md = existing.filter(|md| md.is_file());
+        if let Some(md) = basis_md {
+            if self.opts.update && md.mtime() > e.mtime {
+                return Ok(());
+            }
+            let same_size = md.size() as i64 == e.size;
+            let up_to_date = if self.opts.ignore_times {
+                false
+            } else if self.opts.checksum {
+                same_size
+                    && e.checksum.as_deref()
+                        == Some(
+                            file_checksum(path, FileHasher::new(self.sums.flist_algorithm, None))?
+                                .as_slice(),
+                        )
+            } else if self.opts.size_only {
+                same_size
+            } else {
+                same_size && md.mtime() == e.mtime
+            };
+            if up_to_date {
+                return self.itemize(conn, i, e, Some(md), 0);
+            }
+        }
+        let mut iflags = ITEM_TRANSFER
+            | if self.opts.checksum {
+                ITEM_REPORT_CHANGE
+            } else {
+                0
+            };
+        if !self.opts.times {
+            iflags |= ITEM_REPORT_TIME; // itemize: without -t a transfer always shows T
+        }
+        iflags |= match basis_md {
+            Some(md) => self.attr_flags(e, md),
+            None => ITEM_IS_NEW,
+        };
+        let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
+        conn.write_ndx(ndx);
+        write_item_attrs(conn, self.proto, iflags, None, None)?;
+        self.dry_requests.insert(i);
+        Ok(())
     }
 
     /// `recv_generator` for entry `i`.
@@ -910,7 +1182,8 @@ impl PullState {
         let path = self.path(i)?;
         let existing = std::fs::symlink_metadata(&path).ok();
         if self.opts.dry_run {
-            return Ok(()); // -n: report nothing, change nothing, request nothing
+            // -n: change nothing, but itemize and "request" as rsync's generator does.
+            return self.generate_dry(conn, i, &e, &path, existing.as_ref(), redo);
         }
         if e.is_dir() {
             let before = existing
@@ -937,8 +1210,11 @@ impl PullState {
             }
             return Ok(());
         }
-        if matches!(e.hard_link, Some(HardLinkInfo::Follower(_))) {
-            return Ok(()); // linked after the transfer
+        if self.hl_leader.get(&i).is_some_and(|l| *l != i)
+            || (!self.hl_leader.contains_key(&i)
+                && matches!(e.hard_link, Some(HardLinkInfo::Follower(_))))
+        {
+            return self.link_if_leader_done(conn, i, &e, &path, existing.as_ref());
         }
         if e.is_symlink() {
             let target = e.link_target.clone().unwrap_or_default();
@@ -1082,6 +1358,9 @@ impl PullState {
             } else {
                 0
             };
+        if !self.opts.times {
+            iflags |= ITEM_REPORT_TIME; // itemize: without -t a transfer always shows T
+        }
         iflags |= match basis_md {
             Some(md) => self.attr_flags(&e, md),
             None => ITEM_IS_NEW,
@@ -1273,7 +1552,11 @@ impl PullState {
         }
     }
 
-    fn finish_hard_links(&mut self, tx_to_sorted: &[usize]) -> Result<(), WireError> {
+    fn finish_hard_links(
+        &mut self,
+        conn: &mut ProtocolStream,
+        tx_to_sorted: &[usize],
+    ) -> Result<(), WireError> {
         let mut leaders: HashMap<(i64, i64), usize> = HashMap::new();
         for i in 0..self.entries.len() {
             if !self.active.get(i).copied().unwrap_or(false) {
@@ -1282,7 +1565,12 @@ impl PullState {
             let Some(e) = self.entries.get(i) else {
                 continue;
             };
+            if self.hl_linked.contains(&i) {
+                continue;
+            }
+            let chosen = self.hl_leader.get(&i).copied();
             let leader = match &e.hard_link {
+                _ if chosen.is_some() => chosen,
                 Some(HardLinkInfo::Follower(tx)) => usize::try_from(*tx)
                     .ok()
                     .and_then(|t| tx_to_sorted.get(t).copied()),
@@ -1310,9 +1598,37 @@ impl PullState {
                 (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
                 _ => false,
             };
-            if !same {
+            if same {
+                // maybe_hard_link: already linked; shown only with -ii.
+                if let Some(info) = self.infos.get(i) {
+                    conn.events.emit(crate::events::TransferEvent::Item {
+                        item: info,
+                        iflags: ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS,
+                        xname: Some(&[]),
+                    });
+                }
+            } else {
+                let before = std::fs::symlink_metadata(&dst).ok();
                 remove_existing(&dst, false)?;
                 std::fs::hard_link(&src, &dst).map_err(|err| WireError::file(&dst, err))?;
+                // hlink.c `hard_link_one`: itemized as a local change naming the leader.
+                if let (Some(info), Some(leader)) = (self.infos.get(i), self.entries.get(l)) {
+                    let mut iflags = ITEM_LOCAL_CHANGE | ITEM_XNAME_FOLLOWS;
+                    match (&before, self.entries.get(i)) {
+                        (Some(md), Some(e)) => iflags |= self.attr_flags(e, md),
+                        _ => iflags |= ITEM_IS_NEW,
+                    }
+                    conn.events.emit(crate::events::TransferEvent::Item {
+                        item: info,
+                        iflags,
+                        xname: Some(&leader.name),
+                    });
+                }
+                if before.is_none()
+                    && let Some(kind) = self.infos.get(i).map(|info| info.kind)
+                {
+                    self.counts.created.add(kind);
+                }
             }
         }
         Ok(())
@@ -1323,7 +1639,7 @@ impl PullState {
     /// logging each name in rsync's order (a directory's contents before it, each
     /// directory's names in reverse sorted order).
     fn delete_in_dir(&mut self, conn: &mut ProtocolStream, i: usize) -> Result<(), WireError> {
-        if !self.opts.delete || !self.opts.recursive || self.opts.dry_run {
+        if !self.opts.delete || !self.opts.recursive {
             return Ok(());
         }
         let Some(e) = self.entries.get(i) else {
@@ -1378,7 +1694,9 @@ impl PullState {
             let wanted = self.wanted.as_ref().is_some_and(|w| w.contains(&p));
             if !wanted && !chain.is_protected(&rel_bytes, is_dir_here) {
                 list_for_deletion(&p, destination.root(), &mut deleted);
-                remove_existing(&p, true)?;
+                if !self.opts.dry_run {
+                    remove_existing(&p, true)?;
+                }
             }
         }
         for (name, kind) in deleted {

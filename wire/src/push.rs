@@ -392,6 +392,11 @@ impl PushMachine {
         }
         let sorted_entries: Vec<FileEntry> = self.sorted.iter().map(|(e, _)| e.clone()).collect();
         self.numbering = crate::events::incremental_numbering(&sorted_entries);
+        s.events.emit(crate::events::TransferEvent::FileList {
+            files: self.infos.len() as u64,
+            dirs: self.stats.files.dir,
+            total_size: self.total_size.max(0) as u64,
+        });
         self.encoder = match params.compression {
             Some(m) => {
                 let level = m.level(self.opts.compress_level).unwrap_or(0);
@@ -579,6 +584,11 @@ impl PushMachine {
                         return Ok(Progress::NeedInput);
                     };
                     self.sums = Some(Checksums::new(&params, &self.opts)?);
+                    s.events.emit(crate::events::TransferEvent::Started {
+                        preserve_mtimes: self.opts.times,
+                        receiver_symlink_times: params.protocol >= 30
+                            && params.compat_flags & crate::handshake::CF_SYMLINK_TIMES != 0,
+                    });
                     self.params = Some(params);
                     self.send_file_list(s, out)?;
                     self.step = PushStep::ReadNdx;
