@@ -229,8 +229,6 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     let mut opts = transfer_options(o);
     let started = std::time::Instant::now();
     let v = &o.verbosity;
-    // INFO_GTE(FLIST, 1): -v or --progress (not --info=progress2 alone).
-    let header = (v.verbose > 0 || v.progress) && !v.quiet;
     let sender = matches!(plan, TransferPlan::Push { .. });
     let shared = std::sync::Arc::new(std::sync::Mutex::new(crate::output::RemoteLog::new(
         *v, sender,
@@ -243,9 +241,6 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
                 .iter()
                 .map(|s| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(s)))
                 .collect();
-            if header {
-                out_text("sending incremental file list\n");
-            }
             opts.log_format = log_format_for_server(o);
             rdsync_wire::push_with_events(
                 &shell_for(dest, &o.remote),
@@ -256,9 +251,6 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
             )
         }
         TransferPlan::Pull { host, paths, dest } => {
-            if header {
-                out_text("receiving incremental file list\n");
-            }
             let dest = std::path::Path::new(std::ffi::OsStr::from_bytes(dest));
             rdsync_wire::pull_with_events(&shell_for(host, &o.remote), &opts, paths, dest, events)
         }

@@ -314,3 +314,14 @@ fn hard_links_itemized_resync() {
     both(&["-aH", "-i", "--stats"], &resync);
     both(&["-aH", "-ii"], &unchanged);
 }
+
+#[test]
+fn protocol_28_verbose() {
+    both(&["-a", "-v", "--delete", "--protocol=28"], &resync);
+}
+
+#[test]
+fn quiet_and_verbose_progress() {
+    both(&["-a", "-q", "--stats"], &resync);
+    both(&["-a", "-v", "--progress", "--delete"], &resync);
+}

@@ -29,6 +29,8 @@ pub struct RemoteLog {
     last_shown: Option<Instant>,
     /// A progress line without its newline is on the terminal.
     needs_newline: bool,
+    /// Print the file-list header (`-v` or `--progress`, INFO_GTE(FLIST, 1)).
+    header: bool,
     /// We are the sender (a push): transfers show `<`.
     sender: bool,
     /// When the transfer began (`--info=progress2` times).
@@ -59,6 +61,7 @@ impl RemoteLog {
             file_started: Instant::now(),
             last_shown: None,
             needs_newline: false,
+            header: (verbosity.verbose > 0 || verbosity.progress) && !verbosity.quiet,
             sender,
             preserve_mtimes: true,
             receiver_symlink_times: true,
@@ -295,9 +298,20 @@ impl EventSink for RemoteLog {
             ref end @ TransferEvent::TransferEnd { .. } => self.transfer_end(end),
             TransferEvent::Deleted { name, is_dir } => self.deleted(name, is_dir),
             TransferEvent::Started {
+                protocol,
                 preserve_mtimes,
                 receiver_symlink_times,
             } => {
+                if self.header {
+                    // rsync's client: incremental recursion from protocol 30.
+                    let line: &[u8] = match (protocol >= 30, self.sender) {
+                        (true, true) => b"sending incremental file list\n",
+                        (true, false) => b"receiving incremental file list\n",
+                        (false, true) => b"building file list ... done\n",
+                        (false, false) => b"receiving file list ... done\n",
+                    };
+                    self.write(line);
+                }
                 self.preserve_mtimes = preserve_mtimes;
                 self.receiver_symlink_times = receiver_symlink_times;
             }

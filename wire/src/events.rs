@@ -98,6 +98,8 @@ pub enum TransferEvent<'a> {
     /// The session is set up: how `%i` shows a time change (`log.c`: `t`, or `T` when
     /// times are not preserved or the receiver cannot set a symlink's time).
     Started {
+        /// The negotiated protocol (below 30 rsync has no incremental recursion).
+        protocol: u32,
         /// `-t`.
         preserve_mtimes: bool,
         /// The receiver sets symlink times (`CF_SYMLINK_TIMES`; always when we receive).

@@ -237,6 +237,7 @@ impl PullMachine {
                     };
                     let sums = Checksums::new(&params, &self.opts)?;
                     s.events.emit(crate::events::TransferEvent::Started {
+                        protocol: params.protocol,
                         preserve_mtimes: self.opts.times,
                         receiver_symlink_times: true,
                     });
@@ -786,10 +787,11 @@ fn choose_hard_link_leaders(
 
 /// rsync's `delete_in_dir` order: names sorted as rsync sorts a directory (files before
 /// directories), walked from the end.
-fn deletion_order(mut names: Vec<PathBuf>) -> Vec<PathBuf> {
+fn deletion_order(mut names: Vec<PathBuf>, proto: u32) -> Vec<PathBuf> {
+    // Below protocol 29 rsync sorts names alone (no files-before-directories rule).
     let key = |p: &PathBuf| {
         (
-            std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()),
+            proto >= 29 && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()),
             p.file_name().map(|n| n.as_encoded_bytes().to_vec()),
         )
     };
@@ -800,7 +802,12 @@ fn deletion_order(mut names: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Lists `p` (below `root`) and, for a directory, its contents first, as rsync's
 /// `delete_item` logs them.
-fn list_for_deletion(p: &Path, root: &Path, out: &mut Vec<(String, rdsync_engine::fs::FileKind)>) {
+fn list_for_deletion(
+    p: &Path,
+    root: &Path,
+    out: &mut Vec<(String, rdsync_engine::fs::FileKind)>,
+    proto: u32,
+) {
     let Ok(md) = std::fs::symlink_metadata(p) else {
         return;
     };
@@ -808,8 +815,8 @@ fn list_for_deletion(p: &Path, root: &Path, out: &mut Vec<(String, rdsync_engine
         && let Ok(rd) = std::fs::read_dir(p)
     {
         let names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
-        for child in deletion_order(names) {
-            list_for_deletion(&child, root, out);
+        for child in deletion_order(names, proto) {
+            list_for_deletion(&child, root, out, proto);
         }
     }
     let rel = p.strip_prefix(root).unwrap_or(p);
@@ -991,16 +998,13 @@ impl PullState {
     /// generator.c `itemize` for an item without a transfer: sends ndx and iflags when
     /// they are significant; the sender echoes them and the echo is logged.
     fn itemize(
-        &self,
+        &mut self,
         conn: &mut ProtocolStream,
         i: usize,
         e: &FileEntry,
         before: Option<&std::fs::Metadata>,
         extra: u16,
     ) -> Result<(), WireError> {
-        if self.proto < 29 {
-            return Ok(());
-        }
         let mut iflags = match before {
             Some(md) => extra | self.attr_flags(e, md),
             None => extra | ITEM_IS_NEW,
@@ -1011,6 +1015,21 @@ impl PullState {
         let significant =
             iflags & !(ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS | ITEM_LOCAL_CHANGE);
         if significant == 0 && self.opts.verbose < 2 && self.opts.itemize < 2 {
+            return Ok(());
+        }
+        if self.proto < 29 {
+            // No itemize records before protocol 29: rsync's generator logs the item
+            // itself, as it goes.
+            if let Some(info) = self.infos.get(i) {
+                if iflags & ITEM_IS_NEW != 0 {
+                    self.counts.created.add(info.kind);
+                }
+                conn.events.emit(crate::events::TransferEvent::Item {
+                    item: info,
+                    iflags,
+                    xname: None,
+                });
+            }
             return Ok(());
         }
         let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
@@ -1684,7 +1703,7 @@ impl PullState {
         let chain = self.opts.filter_chain();
         let names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
         let mut deleted = Vec::new();
-        for p in deletion_order(names) {
+        for p in deletion_order(names, self.proto) {
             // Excluded names are protected from deletion (no --delete-excluded).
             let rel_bytes = p
                 .strip_prefix(destination.root())
@@ -1693,7 +1712,7 @@ impl PullState {
             let is_dir_here = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
             let wanted = self.wanted.as_ref().is_some_and(|w| w.contains(&p));
             if !wanted && !chain.is_protected(&rel_bytes, is_dir_here) {
-                list_for_deletion(&p, destination.root(), &mut deleted);
+                list_for_deletion(&p, destination.root(), &mut deleted, self.proto);
                 if !self.opts.dry_run {
                     remove_existing(&p, true)?;
                 }

@@ -585,6 +585,7 @@ impl PushMachine {
                     };
                     self.sums = Some(Checksums::new(&params, &self.opts)?);
                     s.events.emit(crate::events::TransferEvent::Started {
+                        protocol: params.protocol,
                         preserve_mtimes: self.opts.times,
                         receiver_symlink_times: params.protocol >= 30
                             && params.compat_flags & crate::handshake::CF_SYMLINK_TIMES != 0,
