@@ -138,6 +138,49 @@ mod tests {
             Ok(TransferPlan::Unsupported(_))
         ));
     }
+
+    fn dispatch(args: &[&str]) -> crate::run::Dispatch {
+        crate::run::dispatch(args.iter().map(std::ffi::OsString::from).collect())
+    }
+
+    #[test]
+    fn delivery_options_run_natively_over_a_remote_shell() {
+        let args = [
+            "-a",
+            "--inplace",
+            "--partial",
+            "--existing",
+            "--ignore-existing",
+            "--mkpath",
+            "--exclude=*.o",
+            "--delete-excluded",
+            "--delete-delay",
+            "--force",
+            "-F",
+            "src/",
+            "h:dst/",
+        ];
+        let crate::run::Dispatch::Remote(o, _) = dispatch(&args) else {
+            panic!("{args:?} must run natively");
+        };
+        let t = transfer_options(&o);
+        assert!(t.inplace && t.partial && t.existing && t.ignore_existing && t.mkpath);
+        assert!(t.delete && t.delete_excluded && t.force);
+        assert_eq!(t.delete_when, rdsync_wire::DeleteWhen::Delay);
+        assert_eq!(t.filters.len(), 2, "the exclude and -F's dir-merge rule");
+        // rsync refuses two different --delete-WHEN options; --del then --delete-delay is
+        // one variable set twice.
+        assert!(matches!(
+            dispatch(&["-a", "--delete-before", "--delete-after", "s/", "h:d/"]),
+            crate::run::Dispatch::Usage(_, 1)
+        ));
+        assert!(matches!(
+            dispatch(&["-a", "--del", "--delete-delay", "s/", "h:d/"]),
+            crate::run::Dispatch::Remote(..)
+        ));
+        // RSYNC_PARTIAL_DIR would make --partial a --partial-dir: not native.
+        assert!(unsupported_remote_option(&o).is_none());
+    }
 }
 
 /// Options only a remote transfer uses.
@@ -163,14 +206,14 @@ pub struct RemoteOptions {
 
 /// The first option on the command line that the native remote client does not handle.
 pub fn unsupported_remote_option(o: &crate::Options) -> Option<&'static str> {
-    let checks: [(bool, &'static str); 6] = [
-        (o.inplace, "--inplace over a remote shell"),
-        (o.partial, "--partial over a remote shell"),
-        (o.existing, "--existing over a remote shell"),
-        (o.ignore_existing, "--ignore-existing over a remote shell"),
-        (o.mkpath, "--mkpath over a remote shell"),
-        (o.delete_excluded, "--delete-excluded over a remote shell"),
-    ];
+    // rsync turns --partial into --partial-dir=$RSYNC_PARTIAL_DIR when that is set.
+    let partial_dir = o.partial
+        && !o.inplace
+        && std::env::var_os("RSYNC_PARTIAL_DIR").is_some_and(|v| !v.is_empty());
+    let checks: [(bool, &'static str); 1] = [(
+        partial_dir,
+        "--partial with RSYNC_PARTIAL_DIR over a remote shell",
+    )];
     checks
         .into_iter()
         .find(|(set, _)| *set)
@@ -202,6 +245,14 @@ pub fn transfer_options(o: &crate::Options) -> rdsync_wire::TransferOptions {
         compress_choice: r.compress_choice.clone(),
         compress_level: r.compress_level,
         delete: o.delete.is_some(),
+        delete_when: o.delete_when,
+        delete_excluded: o.delete_excluded,
+        force: o.force,
+        inplace: o.inplace,
+        partial: o.partial,
+        existing: o.existing,
+        ignore_existing: o.ignore_existing,
+        mkpath: o.mkpath,
         stats: o.verbosity.stats,
         numeric_ids: o.numeric_ids,
         size_only: o.size_only,
@@ -227,6 +278,15 @@ fn shell_for(host: &HostSpec, r: &RemoteOptions) -> rdsync_wire::RemoteShell {
 pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     use std::os::unix::ffi::OsStrExt;
     let mut opts = transfer_options(o);
+    // `merge` files are read now, on the client, and their rules sent in their place.
+    match rdsync_engine::filter::FilterChain::expand_merges(o.filter_rules.clone()) {
+        Ok(rules) => opts.filters = rules,
+        Err(e) => {
+            eprintln!("rsync: {e}");
+            eprintln!("{}", crate::exit::closing_line(crate::exit::SYNTAX));
+            return crate::exit::SYNTAX;
+        }
+    }
     let started = std::time::Instant::now();
     let v = &o.verbosity;
     let sender = matches!(plan, TransferPlan::Push { .. });

@@ -102,6 +102,10 @@ pub fn dispatch(args: Vec<OsString>) -> Dispatch {
         return Dispatch::Fallback("listing or usage without SRC and DEST".into());
     }
     match crate::remote::plan(&options.paths) {
+        // The local engine has no --delete-delay (decide while walking, delete at the end).
+        Ok(TransferPlan::Local) if options.delete_when == rdsync_wire::DeleteWhen::Delay => {
+            Dispatch::Fallback("--delete-delay in a local sync".into())
+        }
         Ok(TransferPlan::Local) => Dispatch::Local(options),
         Ok(TransferPlan::Unsupported(reason)) => Dispatch::Fallback(reason),
         Ok(plan) => match crate::remote::unsupported_remote_option(&options) {

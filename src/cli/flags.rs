@@ -54,6 +54,26 @@ fn value(v: FlagValue<'_>) -> &[u8] {
     }
 }
 
+/// Records a `--delete-WHEN` option; rsync refuses two different ones (`--delete-during`
+/// and `--delete-delay` set the same variable, the last one wins).
+fn delete_when(o: &mut Options, when: rdsync_wire::DeleteWhen) -> Result<(), UsageError> {
+    use rdsync_wire::DeleteWhen::{After, Before, Delay, During, Unspecified};
+    let group = |w| match w {
+        Before => 1,
+        During | Delay => 2,
+        After => 3,
+        Unspecified => 0,
+    };
+    let (old, new) = (group(o.delete_when), group(when));
+    if old != 0 && old != new {
+        return Err(UsageError::Message(
+            "You may not combine multiple --delete-WHEN options.".into(),
+        ));
+    }
+    o.delete_when = when;
+    Ok(())
+}
+
 fn add_rule(o: &mut Options, text: &[u8], syntax: RuleSyntax) -> Result<(), UsageError> {
     match FilterRule::parse(text, syntax) {
         Ok(Some(r)) => {
@@ -498,6 +518,7 @@ pub const FLAGS: &[Flag] = &[
         takes_value: false,
         negatable: false,
         apply: |o, _| {
+            delete_when(o, rdsync_wire::DeleteWhen::During)?;
             o.delete = Some(DeleteTiming::During);
             Ok(())
         },
@@ -509,6 +530,7 @@ pub const FLAGS: &[Flag] = &[
         takes_value: false,
         negatable: false,
         apply: |o, _| {
+            delete_when(o, rdsync_wire::DeleteWhen::Before)?;
             o.delete = Some(DeleteTiming::Before);
             Ok(())
         },
@@ -520,6 +542,21 @@ pub const FLAGS: &[Flag] = &[
         takes_value: false,
         negatable: false,
         apply: |o, _| {
+            delete_when(o, rdsync_wire::DeleteWhen::After)?;
+            o.delete = Some(DeleteTiming::After);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "delete-delay",
+        aliases: &[],
+        short: None,
+        takes_value: false,
+        negatable: false,
+        apply: |o, _| {
+            // Found while walking, deleted once the transfer is done: locally the same
+            // tree and report as --delete-after.
+            delete_when(o, rdsync_wire::DeleteWhen::Delay)?;
             o.delete = Some(DeleteTiming::After);
             Ok(())
         },

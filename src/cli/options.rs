@@ -51,6 +51,8 @@ pub struct Options {
     pub dry_run: bool,
     /// `--delete` and its timing.
     pub delete: Option<DeleteTiming>,
+    /// Which `--delete-WHEN` option was given (what a remote server is told).
+    pub delete_when: rdsync_wire::DeleteWhen,
     /// `--delete-excluded`.
     pub delete_excluded: bool,
     /// `--force`.

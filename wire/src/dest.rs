@@ -22,13 +22,18 @@ pub struct Destination {
 
 impl Destination {
     /// Decides like `main.c: get_local_name` for `count` received entries (creating
-    /// nothing when `dry_run`).
+    /// nothing when `dry_run`); with `mkpath`, missing components of `dest` are created
+    /// first (`--mkpath`).
     pub fn prepare(
         dest: &Path,
         count: usize,
         first_is_dir: bool,
         dry_run: bool,
+        mkpath: bool,
     ) -> Result<Self, WireError> {
+        if mkpath && !dry_run {
+            make_dest_path(dest, count)?;
+        }
         let mut d = Self::prepare_paths(dest, count, first_is_dir, dry_run)?;
         if d.single.is_none() {
             d.root_fd = open_dir_path(&d.root).map(std::sync::Arc::new);
@@ -92,6 +97,12 @@ impl Destination {
             single: None,
             root_fd: None,
         }
+    }
+
+    /// Whether entries go into a directory tree (rsync's "mode 1"), not under the
+    /// destination's own name.
+    pub fn is_tree(&self) -> bool {
+        self.single.is_none()
     }
 
     /// The root directory of the transfer.
@@ -215,6 +226,64 @@ fn open_dir_path(path: &Path) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: `fd` is a fresh, owned descriptor.
     Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// `--mkpath` (`main.c: get_local_name`): when `dest` does not exist, creates its missing
+/// directories — all of it for several entries without a trailing slash, else all but
+/// the last component (a trailing slash then names a directory that is made later).
+fn make_dest_path(dest: &Path, count: usize) -> Result<(), WireError> {
+    let bytes = dest.as_os_str().as_bytes();
+    let has_slash = bytes.contains(&b'/');
+    if std::fs::metadata(dest).is_ok() || !(has_slash || count > 1) {
+        return Ok(());
+    }
+    let trailing = bytes.ends_with(b"/");
+    let target: &[u8] = if count > 1 && !trailing {
+        bytes
+    } else {
+        let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
+        match trimmed.iter().rposition(|c| *c == b'/') {
+            Some(_) if trailing => trimmed,
+            Some(at) => trimmed.get(..at).unwrap_or_default(),
+            None => return Ok(()),
+        }
+    };
+    if target.is_empty() {
+        return Ok(());
+    }
+    let target = Path::new(std::ffi::OsStr::from_bytes(target));
+    std::fs::create_dir_all(target).map_err(|e| WireError::file(target, e))
+}
+
+/// Opens the destination file itself for `--inplace`: created if missing (mode 0600
+/// until its attributes are set), never through a symlink, never anything but a
+/// regular file (a FIFO or device planted there is refused, not opened for writing).
+pub fn open_in_place(target: &Path) -> Result<File, WireError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(target)
+        .map_err(|e| WireError::file(target, e))?;
+    let md = f.metadata().map_err(|e| WireError::file(target, e))?;
+    if !md.is_file() {
+        return Err(WireError::file(
+            target,
+            std::io::Error::other("not a regular file"),
+        ));
+    }
+    // Back to blocking writes (O_NONBLOCK only guarded the open).
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let fd = f.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(f)
 }
 
 /// A temp file next to `target`, opened for writing.

@@ -28,49 +28,78 @@ impl FilterRule {
     }
 }
 
-/// The rule text rsync's client sends for `rule` (`exclude.c: get_rule_prefix`), or
-/// `None` when the rule stays local (a sender-only rule in a push, a receiver-only rule
-/// in a pull) or is not an include/exclude rule.
+/// The rule text rsync's client sends for `rule` (`exclude.c: send_rules` and
+/// `get_rule_prefix`), or `None` when the rule stays local: a sender-only rule in a push,
+/// a receiver-only rule in a pull, a plain rule in a push with `--delete-excluded`, or a
+/// `merge`/clear rule (expanded or handled by the caller).
 pub fn wire_rule_text(
     rule: &rdsync_engine::filter::FilterRule,
     protocol: u32,
     am_sender: bool,
+    delete_excluded: bool,
 ) -> Result<Option<Vec<u8>>, WireError> {
     use rdsync_engine::filter::RuleAction;
-    let include = match rule.action {
-        RuleAction::Include => true,
-        RuleAction::Exclude => false,
-        _ => return Ok(None),
-    };
-    let sender_only = rule.sender && !rule.receiver;
-    let receiver_only = rule.receiver && !rule.sender;
-    if (am_sender && sender_only) || (!am_sender && receiver_only) {
+    let per_dir = rule.action == RuleAction::DirMerge;
+    if !matches!(rule.action, RuleAction::Include | RuleAction::Exclude) && !per_dir {
         return Ok(None);
     }
-    let mut text = Vec::new();
-    if protocol < 29 {
-        if rule.negate || sender_only || receiver_only {
-            return Err(WireError::protocol(
-                "filter rules are too modern for remote rsync.",
-            ));
-        }
-        let pat = &rule.pattern;
-        if include {
-            text.extend_from_slice(b"+ ");
-        } else if pat.starts_with(b"- ") || pat.starts_with(b"+ ") {
-            text.extend_from_slice(b"- ");
-        }
+    let sender_side = rule.sender && !rule.receiver;
+    let receiver_side = rule.receiver && !rule.sender;
+    // send_rules: which side a rule is for; "local" rules are not sent.
+    let local = if sender_side {
+        am_sender
+    } else if receiver_side {
+        !am_sender
     } else {
-        text.push(if include { b'+' } else { b'-' });
-        if rule.negate {
-            text.push(b'!');
+        delete_excluded && am_sender && (!per_dir || rule.merge_default.is_some())
+    };
+    if local {
+        return Ok(None);
+    }
+    let modern = protocol >= 29;
+    let mut text = Vec::new();
+    // Below protocol 29 a rule has at most the one-letter prefix ("- " only where the
+    // pattern would otherwise read as a prefix), and no modifiers.
+    let mut legal_len = usize::MAX;
+    if per_dir {
+        if !modern {
+            return Err(too_modern());
         }
-        if sender_only {
-            text.push(b's');
+        text.push(b':');
+    } else if rule.action == RuleAction::Include {
+        text.push(b'+');
+    } else if modern || rule.pattern.starts_with(b"- ") || rule.pattern.starts_with(b"+ ") {
+        text.push(b'-');
+    }
+    if !modern {
+        legal_len = text.len();
+    }
+    if rule.negate {
+        text.push(b'!');
+    }
+    if per_dir {
+        if rule.no_inherit {
+            text.push(b'n');
         }
-        if receiver_only {
-            text.push(b'r');
+        if rule.word_split {
+            text.push(b'w');
         }
+        match rule.merge_default {
+            Some(RuleAction::Include) => text.push(b'+'),
+            Some(_) => text.push(b'-'),
+            None => {}
+        }
+    }
+    if sender_side && modern {
+        text.push(b's');
+    }
+    if receiver_side && (modern || (delete_excluded && am_sender)) {
+        text.push(b'r');
+    }
+    if text.len() > legal_len {
+        return Err(too_modern());
+    }
+    if !text.is_empty() {
         text.push(b' ');
     }
     text.extend_from_slice(&rule.pattern);
@@ -80,7 +109,13 @@ pub fn wire_rule_text(
     Ok(Some(text))
 }
 
+fn too_modern() -> WireError {
+    WireError::protocol("filter rules are too modern for remote rsync.")
+}
+
 /// Appends the client's filter list for `opts` (see [`wire_rule_text`]) and its terminator.
+/// A `dir-merge` rule with `e` is sent as an exclude of the file's name before the rule,
+/// as rsync's parser splits it.
 pub fn encode_client_filters(
     out: &mut Vec<u8>,
     opts: &crate::options::TransferOptions,
@@ -88,18 +123,32 @@ pub fn encode_client_filters(
     am_sender: bool,
 ) -> Result<(), WireError> {
     use rdsync_engine::filter::RuleAction;
+    let put = |out: &mut Vec<u8>, text: &[u8]| {
+        put_int32(out, text.len() as i32);
+        out.extend_from_slice(text);
+    };
     for rule in opts.filter_rules() {
         if rule.action == RuleAction::Clear {
             // rsync sends "!" to clear the remote list (protocol ≥ 29).
             if protocol >= 29 {
-                put_int32(out, 1);
-                out.push(b'!');
+                put(out, b"!");
             }
             continue;
         }
-        if let Some(text) = wire_rule_text(&rule, protocol, am_sender)? {
-            put_int32(out, text.len() as i32);
-            out.extend_from_slice(&text);
+        if rule.action == RuleAction::DirMerge && rule.exclude_self {
+            let base = rule.pattern.rsplit(|c| *c == b'/').next().unwrap_or(&[]);
+            let mut ex = rule.clone();
+            ex.action = RuleAction::Exclude;
+            ex.pattern = base.to_vec();
+            ex.dir_only = false;
+            ex.negate = false;
+            ex.merge_default = None;
+            if let Some(text) = wire_rule_text(&ex, protocol, am_sender, opts.delete_excluded)? {
+                put(out, &text);
+            }
+        }
+        if let Some(text) = wire_rule_text(&rule, protocol, am_sender, opts.delete_excluded)? {
+            put(out, &text);
         }
     }
     put_int32(out, 0);
@@ -172,7 +221,19 @@ mod tests {
             .ok()
             .unwrap_or_default();
         assert_eq!(rules.last().map(Vec::as_slice), Some(&b"-r keep"[..]));
-        assert!(encode_client_filters(&mut Vec::new(), &opts, 28, true).is_err());
+        // Protocol 28 has no modifiers: the protect rule goes as a plain exclude, and a
+        // negated rule cannot be sent at all.
+        let mut old = Vec::new();
+        encode_client_filters(&mut old, &opts, 28, true).ok();
+        let rules = decode_filter_list(&mut ReadCursor::new(&old))
+            .ok()
+            .unwrap_or_default();
+        assert_eq!(rules.last().map(Vec::as_slice), Some(&b"keep"[..]));
+        let negated = crate::options::TransferOptions {
+            filters: parse("-! x", RuleSyntax::Filter).into_iter().collect(),
+            ..Default::default()
+        };
+        assert!(encode_client_filters(&mut Vec::new(), &negated, 28, false).is_err());
     }
 
     #[test]

@@ -29,6 +29,7 @@
 pub mod codec;
 pub mod compress;
 pub mod connection;
+pub(crate) mod delete;
 pub mod dest;
 pub mod error;
 pub mod events;
@@ -54,7 +55,7 @@ pub mod tokens;
 
 pub use connection::Transport;
 pub use error::WireError;
-pub use options::{Direction, TransferOptions};
+pub use options::{DeleteWhen, Direction, TransferOptions};
 pub use rsh::RemoteShell;
 pub use session::{
     TransferReport, pull, pull_over, pull_over_with_events, pull_with_events, push, push_over,

@@ -130,10 +130,12 @@ pub fn scan_sources(
             let mut ancestors: Vec<(u64, u64)> = std::fs::metadata(src)
                 .map(|m| vec![(m.dev(), m.ino())])
                 .unwrap_or_default();
+            let chain = dir_chain(&chain, src, &prefix)?;
             scan_dir(src, &prefix, opts, &chain, true, &mut ancestors, &mut out)?;
         } else if is_dir && opts.dirs && top_name == b"." {
             // -d with `dir/`: the directory's own entries, without recursing; the
             // sub-directories are sent as "no content" directories.
+            let chain = dir_chain(&chain, src, &[])?;
             scan_dir(src, &[], opts, &chain, false, &mut Vec::new(), &mut out)?;
         }
     }
@@ -206,13 +208,31 @@ fn scan_dir(
         if let Some(id) = id {
             ancestors.push(id);
         }
-        let r = scan_dir(&path, &name, opts, chain, true, ancestors, out);
+        let sub_chain = dir_chain(chain, &path, &name)?;
+        let r = scan_dir(&path, &name, opts, &sub_chain, true, ancestors, out);
         if id.is_some() {
             ancestors.pop();
         }
         r?;
     }
     Ok(())
+}
+
+/// The rules in force in the source directory `dir` (`rel` below the transfer root):
+/// with `dir-merge` rules, the chain reads that directory's merge files, as rsync's
+/// sender does; a malformed one stops the transfer (exit 1, like rsync).
+fn dir_chain(chain: &FilterChain, dir: &Path, rel: &[u8]) -> Result<FilterChain, WireError> {
+    if !chain.has_dir_merge() {
+        return Ok(chain.clone());
+    }
+    let Ok(fd) = rdsync_engine::fs::DirFd::open_path(dir.as_os_str().as_encoded_bytes()) else {
+        return Ok(chain.clone());
+    };
+    let sub = chain.for_dir(&fd, rel);
+    if let Some(e) = sub.error() {
+        return Err(WireError::Syntax(e.to_string()));
+    }
+    Ok(sub)
 }
 
 /// Whether `m` is a directory mode.

@@ -9,6 +9,22 @@ pub enum Direction {
     Pull,
 }
 
+/// The `--delete-WHEN` option given, if any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeleteWhen {
+    /// Plain `--delete` (or none): before the transfer below protocol 30, during it from 30.
+    #[default]
+    Unspecified,
+    /// `--delete-before`.
+    Before,
+    /// `--delete-during` / `--del`.
+    During,
+    /// `--delete-delay`: found during the transfer, deleted after it.
+    Delay,
+    /// `--delete-after`.
+    After,
+}
+
 /// Transfer options, named like rsync's long options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransferOptions {
@@ -55,8 +71,24 @@ pub struct TransferOptions {
     /// `--compress-level=N`: implies compression; clamped per method as rsync does, and
     /// 0 turns zlib compression off (`token.c: init_compression_level`).
     pub compress_level: Option<i32>,
-    /// `--delete` (timing chosen by the protocol).
+    /// `--delete` (or any `--delete-WHEN`, or `--delete-excluded`): rsync's `delete_mode`.
     pub delete: bool,
+    /// Which `--delete-WHEN` option was given (the default lets the protocol choose).
+    pub delete_when: DeleteWhen,
+    /// `--delete-excluded`: excluded destination files are deleted too.
+    pub delete_excluded: bool,
+    /// `--force`: a non-empty directory in the way of a non-directory is removed.
+    pub force: bool,
+    /// `--inplace`: write into the destination file itself (no temp file).
+    pub inplace: bool,
+    /// `--partial`: keep a partially received file when the transfer is interrupted.
+    pub partial: bool,
+    /// `--existing`: create nothing new in the destination.
+    pub existing: bool,
+    /// `--ignore-existing`: leave every existing destination non-directory alone.
+    pub ignore_existing: bool,
+    /// `--mkpath`: create the missing components of the destination path.
+    pub mkpath: bool,
     /// `--stats`.
     pub stats: bool,
     /// `--numeric-ids`.
@@ -80,8 +112,9 @@ pub struct TransferOptions {
     /// `--exclude` patterns (applied after `filters`).
     pub excludes: Vec<String>,
     /// Filter rules in command-line order (`--filter`, `--include`, `--exclude`, as parsed
-    /// by `rdsync_engine::filter::FilterRule::parse`); `merge`/`dir-merge` rules are not
-    /// supported over the wire yet and are ignored.
+    /// by `rdsync_engine::filter::FilterRule::parse`). `merge` rules must already be
+    /// expanded (`FilterChain::expand_merges`); `dir-merge` rules are sent to the peer and
+    /// read per directory on our side.
     pub filters: Vec<rdsync_engine::filter::FilterRule>,
 }
 
@@ -101,18 +134,14 @@ impl TransferOptions {
         }
     }
 
-    /// All filter rules in order: `filters`, then `excludes`.
+    /// All filter rules in order: `filters`, then `excludes` (unexpanded `merge` rules are
+    /// dropped).
     pub fn filter_rules(&self) -> Vec<rdsync_engine::filter::FilterRule> {
         use rdsync_engine::filter::{FilterRule, RuleAction, RuleSyntax};
         let mut rules: Vec<FilterRule> = self
             .filters
             .iter()
-            .filter(|r| {
-                matches!(
-                    r.action,
-                    RuleAction::Include | RuleAction::Exclude | RuleAction::Clear
-                )
-            })
+            .filter(|r| r.action != RuleAction::Merge)
             .cloned()
             .collect();
         for p in &self.excludes {
@@ -123,9 +152,25 @@ impl TransferOptions {
         rules
     }
 
-    /// The rules as a chain for local decisions (scanning, deletion protection).
+    /// The rules as a chain for local decisions (scanning, deletion protection); with
+    /// `--delete-excluded` the plain rules apply to the sending side only, as in rsync.
     pub fn filter_chain(&self) -> rdsync_engine::filter::FilterChain {
-        rdsync_engine::filter::FilterChain::new(self.filter_rules())
+        let chain = rdsync_engine::filter::FilterChain::new(self.filter_rules());
+        if self.delete_excluded {
+            chain.into_delete_excluded()
+        } else {
+            chain
+        }
+    }
+
+    /// When the receiving side deletes, for a session at `protocol` (`compat.c`: plain
+    /// `--delete` is `--delete-before` below protocol 30, `--delete-during` from 30).
+    pub fn effective_delete_when(&self, protocol: u32) -> DeleteWhen {
+        match self.delete_when {
+            DeleteWhen::Unspecified if protocol < 30 => DeleteWhen::Before,
+            DeleteWhen::Unspecified => DeleteWhen::During,
+            other => other,
+        }
     }
 
     /// Whether compression was asked for (`-z`, an explicit method, or a level).

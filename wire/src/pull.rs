@@ -16,7 +16,7 @@ use rdsync_engine::signature::Signature;
 use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor};
 use crate::compress::{CompressedTokenReader, ReadToken, decode_compressed_item};
 use crate::dest::{
-    Destination, OwnerMap, apply_attrs, apply_file_attrs, create_temp, make_special,
+    Destination, OwnerMap, apply_attrs, apply_file_attrs, create_temp, make_special, open_in_place,
     remove_existing,
 };
 use crate::error::WireError;
@@ -27,7 +27,7 @@ use crate::flist::{
 };
 use crate::handshake::{ClientHandshake, SessionParams};
 use crate::item_flags::*;
-use crate::options::TransferOptions;
+use crate::options::{DeleteWhen, TransferOptions};
 use crate::push::{ItemAttrs, file_checksum, try_read_item_attrs, write_item_attrs};
 use crate::role::{OutputSink, Progress, RoleMachine, need};
 use crate::session::Checksums;
@@ -65,6 +65,10 @@ struct ActiveFile {
     history_basis: Option<File>,
     written: u64,
     limit: u64,
+    /// Written straight into the destination file (`--inplace`): no temp file.
+    inplace: bool,
+    /// Literal data arrived (rsync keeps a `--partial` file only then).
+    got_literal: bool,
 }
 
 /// Where the pull is.
@@ -149,8 +153,8 @@ struct PullState {
     am_root: bool,
     /// We created the destination directory (its `.` is itemized as new).
     created_root: bool,
-    /// Local paths of the active entries (built at the first deletion).
-    wanted: Option<HashSet<PathBuf>>,
+    /// `--delete`: what goes, and when (`crate::delete`).
+    deleter: Option<crate::delete::PullDeleter>,
     /// "IO error encountered -- skipping file deletion" was said.
     warned_io_error: bool,
     /// Indexes "requested" by a dry run (ndx and iflags only; the echo has no data).
@@ -269,7 +273,7 @@ impl PullMachine {
                         sent_once: HashSet::new(),
                         am_root: false,
                         created_root: false,
-                        wanted: None,
+                        deleter: None,
                         warned_io_error: false,
                         dry_requests: HashSet::new(),
                         hl_leader: HashMap::new(),
@@ -340,13 +344,7 @@ impl PullMachine {
                         s.events
                             .emit(crate::events::TransferEvent::CreatedDirectory(name));
                     }
-                    if self.proto() < 30 {
-                        // compat.c: --delete is delete-before below protocol 30.
-                        let st = self.state()?;
-                        for i in 0..st.entries.len() {
-                            st.delete_in_dir(s, i)?;
-                        }
-                    }
+                    self.state()?.delete_pass(s, DeleteWhen::Before)?;
                     self.step = PullStep::Generate { next: 0 };
                 }
                 PullStep::Generate { next } => {
@@ -486,6 +484,7 @@ impl PullMachine {
                         OwnedToken::End => self.step = PullStep::FileChecksum,
                         OwnedToken::Literal(d) => {
                             st.counts.literal_data += d.len() as u64;
+                            file.got_literal |= !d.is_empty();
                             file.written += d.len() as u64;
                             file.check_growth()?;
                             file.patcher
@@ -613,8 +612,15 @@ impl PullMachine {
         let active = clean_duplicates(&entries);
         let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
         let existed = std::fs::symlink_metadata(&self.dest).is_ok();
-        let destination =
-            Destination::prepare(&self.dest, entries.len(), first_is_dir, self.opts.dry_run)?;
+        let destination = Destination::prepare(
+            &self.dest,
+            entries.len(),
+            first_is_dir,
+            self.opts.dry_run,
+            self.opts.mkpath,
+        )?;
+        let deleter = (self.opts.delete && destination.is_tree())
+            .then(|| crate::delete::PullDeleter::new(&self.opts, proto, &entries, &active));
         let created_root = !existed
             && (self.opts.dry_run
                 || std::fs::symlink_metadata(&self.dest).is_ok_and(|m| m.is_dir()));
@@ -677,6 +683,7 @@ impl PullMachine {
         } else {
             HashMap::new()
         };
+        st.deleter = deleter;
         st.entries = entries;
         st.active = active;
         st.destination = destination;
@@ -687,11 +694,17 @@ impl PullMachine {
     /// Hard links, deletions and directory attributes once all data are in.
     fn finish_locally(&mut self, s: &mut ProtocolStream) -> Result<(), WireError> {
         if self.opts.dry_run {
+            // Listed, not done (--delete-delay, --delete-after).
+            let st = self.state()?;
+            st.delete_pass(s, DeleteWhen::Delay)?;
+            st.delete_pass(s, DeleteWhen::After)?;
             return Ok(());
         }
         let tx_to_sorted = std::mem::take(&mut self.tx_to_sorted);
         let st = self.state()?;
         st.finish_hard_links(s, &tx_to_sorted)?;
+        st.delete_pass(s, DeleteWhen::Delay)?;
+        st.delete_pass(s, DeleteWhen::After)?;
         st.finish_directories()?;
         if st.failed {
             s.messages.io_error |= 1;
@@ -702,8 +715,8 @@ impl PullMachine {
 
 impl RoleMachine for PullMachine {
     fn abort(&mut self) {
-        if let Some(file) = self.active_file.take() {
-            let _ = std::fs::remove_file(&file.tmp_path);
+        if let (Some(file), Some(st)) = (self.active_file.take(), self.st.as_ref()) {
+            st.abandon(file);
         }
     }
 
@@ -714,9 +727,9 @@ impl RoleMachine for PullMachine {
     ) -> Result<Progress, WireError> {
         let r = self.step(s, out);
         if r.is_err()
-            && let Some(file) = self.active_file.take()
+            && let (Some(file), Some(st)) = (self.active_file.take(), self.st.as_ref())
         {
-            let _ = std::fs::remove_file(&file.tmp_path);
+            st.abandon(file);
         }
         r
     }
@@ -783,44 +796,6 @@ fn choose_hard_link_leaders(
         }
     }
     out
-}
-
-/// rsync's `delete_in_dir` order: names sorted as rsync sorts a directory (files before
-/// directories), walked from the end.
-fn deletion_order(mut names: Vec<PathBuf>, proto: u32) -> Vec<PathBuf> {
-    // Below protocol 29 rsync sorts names alone (no files-before-directories rule).
-    let key = |p: &PathBuf| {
-        (
-            proto >= 29 && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()),
-            p.file_name().map(|n| n.as_encoded_bytes().to_vec()),
-        )
-    };
-    names.sort_by_cached_key(key);
-    names.reverse();
-    names
-}
-
-/// Lists `p` (below `root`) and, for a directory, its contents first, as rsync's
-/// `delete_item` logs them.
-fn list_for_deletion(
-    p: &Path,
-    root: &Path,
-    out: &mut Vec<(String, rdsync_engine::fs::FileKind)>,
-    proto: u32,
-) {
-    let Ok(md) = std::fs::symlink_metadata(p) else {
-        return;
-    };
-    if md.is_dir()
-        && let Ok(rd) = std::fs::read_dir(p)
-    {
-        let names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
-        for child in deletion_order(names, proto) {
-            list_for_deletion(&child, root, out, proto);
-        }
-    }
-    let rel = p.strip_prefix(root).unwrap_or(p);
-    out.push((rel.display().to_string(), crate::events::kind_of(md.mode())));
 }
 
 impl From<ReadToken> for OwnedToken {
@@ -1107,8 +1082,8 @@ impl PullState {
                 ITEM_LOCAL_CHANGE
             };
             self.itemize(conn, i, e, before, extra)?;
-            if !redo && self.proto >= 30 {
-                self.delete_in_dir(conn, i)?;
+            if !redo && existing.is_some_and(|md| md.is_dir()) {
+                self.delete_in_dir(conn, i, &[DeleteWhen::During, DeleteWhen::Delay])?;
             }
             return Ok(());
         }
@@ -1199,7 +1174,33 @@ impl PullState {
         }
         let e = self.entry(i)?.clone();
         let path = self.path(i)?;
-        let existing = std::fs::symlink_metadata(&path).ok();
+        let existing = match std::fs::symlink_metadata(&path) {
+            Ok(md) => Some(md),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => {
+                // E.g. a file where a parent directory should be (kept by
+                // --ignore-existing): the entry fails, the transfer goes on (exit 23).
+                eprintln!(
+                    "rsync: [generator] recv_generator: failed to stat \"{}\": {err}",
+                    path.display()
+                );
+                self.failed = true;
+                return Ok(());
+            }
+        };
+        // --existing: nothing new (a missing directory's contents are missing too);
+        // --ignore-existing: an existing non-directory (or a directory where a file
+        // arrives) is left alone entirely.
+        if self.opts.existing && existing.is_none() {
+            return Ok(());
+        }
+        if self.opts.ignore_existing
+            && existing
+                .as_ref()
+                .is_some_and(|md| !(e.is_dir() && md.is_dir()))
+        {
+            return Ok(());
+        }
         if self.opts.dry_run {
             // -n: change nothing, but itemize and "request" as rsync's generator does.
             return self.generate_dry(conn, i, &e, &path, existing.as_ref(), redo);
@@ -1223,9 +1224,10 @@ impl PullState {
                 }
             }
             self.owners.apply(&path, &e);
-            if !redo && self.proto >= 30 {
-                // compat.c: --delete is delete-during from protocol 30.
-                self.delete_in_dir(conn, i)?;
+            if !redo {
+                // --delete-during (the default from protocol 30), and --delete-delay,
+                // which decides here and deletes at the end.
+                self.delete_in_dir(conn, i, &[DeleteWhen::During, DeleteWhen::Delay])?;
             }
             return Ok(());
         }
@@ -1298,6 +1300,15 @@ impl PullState {
         }
         if !e.is_regular() {
             return Ok(());
+        }
+        if self.opts.inplace
+            && let Some(md) = existing.as_ref().filter(|md| !md.is_file())
+        {
+            // rsync's generator removes a non-file in the way before the data arrive;
+            // written in place, the name must then be free (never a symlink to follow).
+            if !self.make_way(&path, Some(md))? {
+                return Ok(());
+            }
         }
         let basis_md = existing.as_ref().filter(|md| md.is_file());
         if !redo && let Some(md) = basis_md {
@@ -1465,7 +1476,11 @@ impl PullState {
             (Some(p), true) => Some(File::open(p).map_err(|err| WireError::file(p, err))?),
             _ => None,
         };
-        let (tmp_file, tmp_path) = create_temp(&path, entry.mode)?;
+        let (tmp_file, tmp_path) = if self.opts.inplace {
+            (open_in_place(&path)?, path.clone())
+        } else {
+            create_temp(&path, entry.mode)?
+        };
         let patcher = Patcher::new(
             basis,
             req.layout,
@@ -1486,7 +1501,89 @@ impl PullState {
             history_basis,
             written: 0,
             limit,
+            inplace: self.opts.inplace,
+            got_literal: false,
         })
+    }
+
+    /// The deletions of timing `when` over every content directory (rsync's
+    /// `do_delete_pass`), or the delayed ones (`--delete-delay`), if that is this pull's
+    /// timing.
+    fn delete_pass(
+        &mut self,
+        conn: &mut ProtocolStream,
+        when: DeleteWhen,
+    ) -> Result<(), WireError> {
+        if !self.deleter.as_ref().is_some_and(|d| d.when == when) {
+            return Ok(());
+        }
+        if when == DeleteWhen::Delay {
+            let root = self.destination.root().to_path_buf();
+            let deleted = self
+                .deleter
+                .as_mut()
+                .map(|d| d.run_delayed(&root))
+                .unwrap_or_default();
+            self.log_deletions(conn, deleted);
+            return Ok(());
+        }
+        for i in 0..self.entries.len() {
+            self.delete_in_dir(conn, i, &[when])?;
+        }
+        Ok(())
+    }
+
+    /// The transfer of `file` stopped part-way (an error, or the session aborted). As
+    /// rsync's cleanup: written in place, what was written stays; with `--partial`, a
+    /// temp file holding literal data is put in place with mtime 0 (so `-u` will not
+    /// skip it); otherwise the temp file goes.
+    fn abandon(&self, file: ActiveFile) {
+        let ActiveFile {
+            entry,
+            path,
+            tmp_path,
+            patcher,
+            inplace,
+            got_literal,
+            ..
+        } = file;
+        let flushed = patcher.finish_unverified();
+        if inplace {
+            return;
+        }
+        if self.opts.partial
+            && got_literal
+            && let Ok((writer, _)) = flushed
+        {
+            let f = writer.get_ref();
+            self.owners.apply_file(f, &entry);
+            let mut old = entry.clone();
+            old.mtime = 0;
+            let attrs = apply_file_attrs(f, &tmp_path, &old, self.opts.perms, self.opts.times);
+            drop(writer);
+            if attrs.is_ok() && std::fs::rename(&tmp_path, &path).is_ok() {
+                return;
+            }
+        }
+        let _ = std::fs::remove_file(&tmp_path);
+    }
+
+    /// A received file failed its whole-file check: tried again in phase 0, an error
+    /// after that (`kept`: what became of the data, in rsync's words).
+    fn verification_failed(&mut self, index: usize, e: &FileEntry, phase: u32, kept: &str) {
+        if phase == 0 {
+            eprintln!(
+                "WARNING: {} failed verification -- update {kept} (will try again).",
+                e.display_name()
+            );
+            self.redo.push(index);
+        } else {
+            eprintln!(
+                "ERROR: {} failed verification -- update {kept}.",
+                e.display_name()
+            );
+            self.failed = true;
+        }
     }
 
     /// `recv_files`, second half: the sender's whole-file checksum arrived. Renames the
@@ -1504,11 +1601,70 @@ impl PullState {
             path,
             tmp_path,
             patcher,
+            inplace,
             ..
         } = file;
-        match patcher.finish(expected) {
+        let (writer, outcome) = match patcher.finish_unverified() {
+            Ok(done) => done,
+            Err(e) => {
+                if !inplace {
+                    let _ = std::fs::remove_file(&tmp_path);
+                }
+                return Err(patch_error(e, &tmp_path));
+            }
+        };
+        let ours = outcome.digest.as_bytes();
+        let verified = expected.len() <= ours.len() && ours.get(..expected.len()) == Some(expected);
+        if inplace {
+            // The data are already in place: cut off what is left of the old file and set
+            // the attributes (the mtime only if verified, as rsync's finish_transfer).
+            let file = writer.get_ref();
+            let mut result = file
+                .set_len(outcome.bytes_written)
+                .map_err(|err| WireError::file(&path, err));
+            self.owners.apply_file(file, &e);
+            if result.is_ok() {
+                result = apply_file_attrs(
+                    file,
+                    &path,
+                    &e,
+                    self.opts.perms,
+                    self.opts.times && verified,
+                );
+            }
+            drop(writer);
+            result?;
+            if verified {
+                return Ok(Some(e.display_name()));
+            }
+            self.verification_failed(index, &e, phase, "retained");
+            return Ok(None);
+        }
+        if !verified && self.opts.partial {
+            // --partial: the failed file is kept in place (and is the next basis).
+            let file = writer.get_ref();
+            self.owners.apply_file(file, &e);
+            let attrs = apply_file_attrs(file, &tmp_path, &e, self.opts.perms, false);
+            drop(writer);
+            if attrs.is_ok() && std::fs::rename(&tmp_path, &path).is_ok() {
+                self.verification_failed(index, &e, phase, "retained");
+                return Ok(None);
+            }
+            let _ = std::fs::remove_file(&tmp_path);
+            self.verification_failed(index, &e, phase, "discarded");
+            return Ok(None);
+        }
+        let checked = if verified {
+            Ok((writer, outcome))
+        } else {
+            drop(writer);
+            Err(PatchError::ChecksumMismatch {
+                actual: outcome.digest,
+            })
+        };
+        match checked {
             Ok((writer, _)) => {
-                // Attributes through the open temp file (flushed by `finish`): no path
+                // Attributes through the open temp file (flushed above): no path
                 // walks, and they land on the file we wrote.
                 let file = writer.get_ref();
                 self.owners.apply_file(file, &e);
@@ -1545,19 +1701,7 @@ impl PullState {
             }
             Err(PatchError::ChecksumMismatch { .. }) => {
                 let _ = std::fs::remove_file(&tmp_path);
-                if phase == 0 {
-                    eprintln!(
-                        "WARNING: {} failed verification -- update discarded (will try again).",
-                        e.display_name()
-                    );
-                    self.redo.push(index);
-                } else {
-                    eprintln!(
-                        "ERROR: {} failed verification -- update discarded.",
-                        e.display_name()
-                    );
-                    self.failed = true;
-                }
+                self.verification_failed(index, &e, phase, "discarded");
                 Ok(None)
             }
             Err(PatchError::Io(io)) => {
@@ -1653,21 +1797,31 @@ impl PullState {
         Ok(())
     }
 
-    /// generator.c `delete_in_dir` for entry `i` (`--delete` as the receiving client):
-    /// removes what the sender does not have in a directory it sent with content,
-    /// logging each name in rsync's order (a directory's contents before it, each
-    /// directory's names in reverse sorted order).
-    fn delete_in_dir(&mut self, conn: &mut ProtocolStream, i: usize) -> Result<(), WireError> {
-        if !self.opts.delete || !self.opts.recursive {
+    /// generator.c `delete_in_dir` for entry `i` (`--delete` as the receiving client),
+    /// when this pull's timing is one of `whens`: removes what the sender does not have
+    /// in a directory it sent with content (`crate::delete`), logging each name in
+    /// rsync's order (a directory's contents before it, each directory's names in
+    /// reverse sorted order).
+    fn delete_in_dir(
+        &mut self,
+        conn: &mut ProtocolStream,
+        i: usize,
+        whens: &[DeleteWhen],
+    ) -> Result<(), WireError> {
+        // With -n the names are listed, nothing is deleted (the deleter knows).
+        if !self
+            .deleter
+            .as_ref()
+            .is_some_and(|d| whens.contains(&d.when))
+        {
             return Ok(());
         }
         let Some(e) = self.entries.get(i) else {
             return Ok(());
         };
-        if !e.is_dir() || !self.active.get(i).copied().unwrap_or(false) {
-            return Ok(());
-        }
-        if self.proto >= 30 && e.xflags & crate::flist::XMIT_NO_CONTENT_DIR != 0 {
+        if !self.active.get(i).copied().unwrap_or(false)
+            || !crate::delete::PullDeleter::is_content_dir(e, &self.opts, self.proto)
+        {
             return Ok(());
         }
         if conn.messages.io_error & 1 != 0 {
@@ -1682,42 +1836,23 @@ impl PullState {
             }
             return Ok(());
         }
-        let destination = self.destination.clone();
-        if self.wanted.is_none() {
-            self.wanted = Some(
-                self.entries
-                    .iter()
-                    .zip(&self.active)
-                    .filter(|(_, a)| **a)
-                    .map(|(e, _)| destination.joined(&e.name))
-                    .collect(),
-            );
-        }
-        let dir = self.path(i)?;
-        if !dir.starts_with(destination.root()) {
-            return Ok(());
-        }
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            return Ok(());
-        };
-        let chain = self.opts.filter_chain();
-        let names: Vec<PathBuf> = rd.filter_map(Result::ok).map(|d| d.path()).collect();
-        let mut deleted = Vec::new();
-        for p in deletion_order(names, self.proto) {
-            // Excluded names are protected from deletion (no --delete-excluded).
-            let rel_bytes = p
-                .strip_prefix(destination.root())
-                .map(|r| r.as_os_str().as_encoded_bytes().to_vec())
-                .unwrap_or_default();
-            let is_dir_here = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
-            let wanted = self.wanted.as_ref().is_some_and(|w| w.contains(&p));
-            if !wanted && !chain.is_protected(&rel_bytes, is_dir_here) {
-                list_for_deletion(&p, destination.root(), &mut deleted, self.proto);
-                if !self.opts.dry_run {
-                    remove_existing(&p, true)?;
-                }
-            }
-        }
+        let root = self.destination.root().to_path_buf();
+        let e = e.clone();
+        let deleted = self
+            .deleter
+            .as_mut()
+            .map(|d| d.delete_in(&root, &e))
+            .unwrap_or_default();
+        self.log_deletions(conn, deleted);
+        Ok(())
+    }
+
+    /// Counts, reports and remembers deleted names.
+    fn log_deletions(
+        &mut self,
+        conn: &mut ProtocolStream,
+        deleted: Vec<(String, rdsync_engine::fs::FileKind)>,
+    ) {
         for (name, kind) in deleted {
             let is_dir = kind == rdsync_engine::fs::FileKind::Dir;
             self.counts.deleted.add(kind);
@@ -1731,7 +1866,6 @@ impl PullState {
             }
             conn.messages.deleted.push(shown);
         }
-        Ok(())
     }
 
     fn finish_directories(&self) -> Result<(), WireError> {
@@ -1743,7 +1877,16 @@ impl PullState {
                 continue;
             }
             let path = self.path(i)?;
-            apply_attrs(&path, e, self.opts.perms, self.opts.times)?;
+            match std::fs::symlink_metadata(&path) {
+                Ok(md) if md.is_dir() => apply_attrs(&path, e, self.opts.perms, self.opts.times)?,
+                // Skipped (--ignore-existing kept a non-directory there): rsync's
+                // touch_up_dirs still sets the time, nothing else.
+                Ok(_) if self.opts.ignore_existing && self.opts.times => {
+                    apply_attrs(&path, e, false, true)?
+                }
+                // Missing (--existing did not create it) or otherwise not ours to touch.
+                _ => {}
+            }
         }
         Ok(())
     }

@@ -320,7 +320,8 @@ impl PushMachine {
         let taken_before = s.bytes_taken;
         let mut entries = scan_sources(&self.sources, opts)?;
         let config = FileListConfig::new(&params, opts, sums.flist_algorithm.digest_len());
-        if opts.delete {
+        // send_filter_list: the receiver wants the list only to protect from deletion.
+        if opts.delete && (!opts.delete_excluded || proto >= 29) {
             let mut filters = Vec::new();
             encode_client_filters(&mut filters, opts, proto, true)?;
             s.write(&filters);

@@ -121,8 +121,23 @@ impl ServerCommand {
             }
         }
         if am_sender {
-            if opts.delete {
-                args.push("--delete".to_string());
+            use crate::options::DeleteWhen;
+            match opts.delete_when {
+                DeleteWhen::Before => args.push("--delete-before".to_string()),
+                DeleteWhen::Delay => args.push("--delete-delay".to_string()),
+                DeleteWhen::During => args.push("--delete-during".to_string()),
+                DeleteWhen::After => args.push("--delete-after".to_string()),
+                DeleteWhen::Unspecified => {
+                    if opts.delete && !opts.delete_excluded {
+                        args.push("--delete".to_string());
+                    }
+                }
+            }
+            if opts.delete_excluded {
+                args.push("--delete-excluded".to_string());
+            }
+            if opts.force {
+                args.push("--force".to_string());
             }
             if opts.size_only {
                 args.push("--size-only".to_string());
@@ -134,8 +149,26 @@ impl ServerCommand {
         if let Some(seed) = opts.checksum_seed.filter(|s| *s != 0) {
             args.push(format!("--checksum-seed={seed}"));
         }
+        // --inplace clears keep_partial (options.c), so only one of them is sent.
+        if opts.partial && !opts.inplace && am_sender {
+            args.push("--partial".to_string());
+        }
         if opts.numeric_ids {
             args.push("--numeric-ids".to_string());
+        }
+        if am_sender {
+            if opts.ignore_existing {
+                args.push("--ignore-existing".to_string());
+            }
+            if opts.existing {
+                args.push("--existing".to_string());
+            }
+        }
+        if opts.inplace {
+            args.push("--inplace".to_string());
+        }
+        if opts.mkpath && am_sender {
+            args.push("--mkpath".to_string());
         }
         args.push(".".to_string());
         for p in paths {

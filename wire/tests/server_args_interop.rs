@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use rdsync_wire::options::{Direction, TransferOptions};
+use rdsync_wire::options::{DeleteWhen, Direction, TransferOptions};
 use rdsync_wire::rsh::RemoteShell;
 use rdsync_wire::server_args::ServerCommand;
 
@@ -211,6 +211,102 @@ fn cases() -> Vec<Case> {
                 compress_choice: Some("zstd".into()),
                 compress_level: Some(-2),
                 ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--inplace"],
+            opts: TransferOptions {
+                inplace: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--partial", "--existing"],
+            opts: TransferOptions {
+                partial: true,
+                existing: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &[
+                "-a",
+                "--inplace",
+                "--partial",
+                "--ignore-existing",
+                "--mkpath",
+            ],
+            opts: TransferOptions {
+                inplace: true,
+                partial: true,
+                ignore_existing: true,
+                mkpath: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--delete-before", "--delete-excluded", "--force"],
+            opts: TransferOptions {
+                delete: true,
+                delete_when: DeleteWhen::Before,
+                delete_excluded: true,
+                force: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--delete-during", "-F"],
+            opts: TransferOptions {
+                delete: true,
+                delete_when: DeleteWhen::During,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--delete-delay", "--size-only"],
+            opts: TransferOptions {
+                delete: true,
+                delete_when: DeleteWhen::Delay,
+                size_only: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--delete-after", "--stats"],
+            opts: TransferOptions {
+                delete: true,
+                delete_when: DeleteWhen::After,
+                stats: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &["-a", "--delete-excluded"],
+            opts: TransferOptions {
+                delete: true,
+                delete_excluded: true,
+                ..a()
+            },
+        },
+        Case {
+            rsync_args: &[
+                "-rd",
+                "--delete",
+                "--delete-excluded",
+                "--mkpath",
+                "--inplace",
+                "-B",
+                "4096",
+            ],
+            opts: TransferOptions {
+                recursive: true,
+                dirs: true,
+                delete: true,
+                delete_excluded: true,
+                mkpath: true,
+                inplace: true,
+                block_size: Some(4096),
+                ..Default::default()
             },
         },
         Case {

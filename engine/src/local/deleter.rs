@@ -43,7 +43,7 @@ pub(crate) fn source_children(entries: &[FileEntry], dir_idx: usize) -> HashSet<
 /// Deletes from `dir` (the destination directory `dir_rel`) every entry not in `keep`,
 /// unless protected by the receiver-side filter rules. Deletions are reported through
 /// `report` in rsync's order (reverse sorted, children before their directory).
-pub(crate) fn delete_extraneous(
+pub fn delete_extraneous(
     dir: &DirFd,
     dir_rel: &[u8],
     keep: &HashSet<Vec<u8>>,

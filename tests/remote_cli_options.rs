@@ -1,0 +1,82 @@
+//! The `rdsync` command with options that run natively over a remote shell (`-e`):
+//! no fallback to the system rsync, and the tree rsync makes with the same command line.
+
+mod local_support;
+
+use local_support::*;
+
+/// A remote shell that drops `[-l user] host` and runs the command locally.
+fn local_rsh(s: &Scratch) -> String {
+    let p = s.join("rsh");
+    write(
+        &p,
+        b"#!/bin/sh\nif [ \"$1\" = \"-l\" ]; then shift 2; fi\nshift\nexec sh -c \"$*\"\n",
+    );
+    chmod(&p, 0o755);
+    p.display().to_string()
+}
+
+#[test]
+fn remote_options_run_natively_and_match_rsync() {
+    require_rsync();
+    let s = Scratch::new("remote-cli");
+    make_fixture(&s.join("src"));
+    write(&s.join("src/.rsync-filter"), b"- *.log\n");
+    write(&s.join("src/skip.log"), b"not sent\n");
+    fix_times(&s.join("src"), 1_600_000_000);
+    let rsh = local_rsh(&s);
+    let sets: [&[&str]; 4] = [
+        &["-a", "--inplace", "--delete-delay", "-F"],
+        &[
+            "-a",
+            "--partial",
+            "--delete-before",
+            "--exclude=*.txt",
+            "--delete-excluded",
+        ],
+        &["-a", "--ignore-existing", "--delete-after", "-FF"],
+        &["-a", "--existing", "--mkpath", "--delete-during"],
+    ];
+    for (n, opts) in sets.iter().enumerate() {
+        for pull in [false, true] {
+            let tag = format!("{n}-{}", if pull { "pull" } else { "push" });
+            for side in ["rsync", "rdsync"] {
+                let dest = s.join(&format!("{tag}-{side}"));
+                write(&dest.join("stale/old"), b"old\n");
+                write(&dest.join("skip.log"), b"kept unless deleted\n");
+            }
+            let run_one = |side: &str| {
+                let dest = format!("{}/{tag}-{side}/", s.path.display());
+                let src = format!("{}/src/", s.path.display());
+                let (from, to) = if pull {
+                    (format!("localhost:{src}"), dest)
+                } else {
+                    (src, format!("localhost:{dest}"))
+                };
+                let mut args: Vec<&str> = opts.to_vec();
+                args.extend(["-e", rsh.as_str(), "--rsync-path=/usr/bin/rsync"]);
+                args.extend([from.as_str(), to.as_str()]);
+                if side == "rsync" {
+                    args.push("--no-i-r");
+                    rsync(&args, &s.path)
+                } else {
+                    rdsync(&args, &s.path)
+                }
+            };
+            let theirs = run_one("rsync");
+            let ours = run_one("rdsync");
+            assert_eq!(theirs.code, 0, "rsync {opts:?} {tag}: {theirs:?}");
+            assert_eq!(ours.code, 0, "rdsync {opts:?} {tag}: {ours:?}");
+            assert!(
+                !ours.stderr.contains("not supported natively"),
+                "{opts:?} {tag} fell back: {}",
+                ours.stderr
+            );
+            assert_same_tree(
+                &snapshot(&s.join(&format!("{tag}-rsync"))),
+                &snapshot(&s.join(&format!("{tag}-rdsync"))),
+                &format!("{opts:?} {tag}"),
+            );
+        }
+    }
+}
