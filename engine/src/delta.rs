@@ -170,6 +170,8 @@ pub struct DeltaGenerator<'a> {
     sig: &'a Signature,
     hasher: BlockHasher,
     index: BlockIndex,
+    /// The new file's expected length, when known: a small file gets a buffer its size.
+    size_hint: Option<u64>,
 }
 
 impl<'a> DeltaGenerator<'a> {
@@ -179,7 +181,15 @@ impl<'a> DeltaGenerator<'a> {
             sig,
             hasher,
             index: BlockIndex::new(sig),
+            size_hint: None,
         }
+    }
+
+    /// Tells the search how long the new file is expected to be, so a small file is not
+    /// given (and cleared) a full-size read buffer. Any length still works.
+    pub fn with_size_hint(mut self, len: u64) -> Self {
+        self.size_hint = Some(len);
+        self
     }
 
     /// Finds the basis block matching `window` (weak sum `weak`), preferring `want`.
@@ -247,7 +257,15 @@ impl<'a> DeltaGenerator<'a> {
         let mut stats = DeltaStats::default();
         // Start small (most files are small) and grow while reads keep filling the buffer.
         let max_buf = READ_CHUNK + LITERAL_FLUSH + 2 * block_len;
-        let mut buf = vec![0u8; (INITIAL_CHUNK + 2 * block_len).min(max_buf)];
+        let hinted = self.size_hint.map_or(usize::MAX, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX).saturating_add(1)
+        });
+        let mut buf = vec![
+            0u8;
+            (INITIAL_CHUNK + 2 * block_len)
+                .min(max_buf)
+                .min(hinted.max(block_len + 1))
+        ];
         let mut end = 0usize; // valid bytes in buf
         let mut first_fill = true;
         let mut eof = false;
@@ -429,6 +447,26 @@ mod tests {
                 (x >> 24) as u8
             })
             .collect()
+    }
+
+    #[test]
+    fn a_wrong_size_hint_changes_nothing() {
+        let basis = pseudo_random(300_000, 3);
+        let mut new = basis.clone();
+        new.splice(1000..1000, pseudo_random(5000, 4));
+        new[200_000] ^= 1;
+        let (want, _) = delta(&basis, &new, 700);
+        let profile = ChecksumProfile::local(ChecksumAlgorithm::Md5);
+        let layout = BlockLayout::with_block_len(basis.len() as u64, 700, 16);
+        let sig = Signature::generate(&basis[..], layout, &profile.block).unwrap();
+        for hint in [0, 1, 699, 4096, new.len() as u64, 10 << 20] {
+            let mut sink = TokenCollector::default();
+            DeltaGenerator::new(&sig, profile.block)
+                .with_size_hint(hint)
+                .run(&new[..], profile.file_hasher(), &mut sink)
+                .unwrap();
+            assert_eq!(sink.tokens, want, "hint {hint}");
+        }
     }
 
     #[test]

@@ -145,6 +145,8 @@ struct PullState {
     counts: TransferStats,
     /// Log view of each sorted entry.
     infos: Vec<crate::events::ItemInfo>,
+    /// Total size of the list's files and symlinks (progress lines).
+    total_size: u64,
     /// Each sorted entry's number in rsync's incremental-recursion order (`to-chk`).
     numbering: Vec<u64>,
     /// Indexes whose data were requested before (a later request is a redo).
@@ -269,6 +271,7 @@ impl PullMachine {
                         failed: false,
                         counts: TransferStats::default(),
                         infos: Vec::new(),
+                        total_size: 0,
                         numbering: Vec::new(),
                         sent_once: HashSet::new(),
                         am_root: false,
@@ -673,6 +676,7 @@ impl PullMachine {
             })
             .map(|i| i.size)
             .sum();
+        st.total_size = total_size;
         s_events.emit(crate::events::TransferEvent::FileList {
             files: st.infos.len() as u64,
             dirs: st.counts.files.dir,
@@ -915,17 +919,7 @@ impl PullState {
         if let Some(info) = self.infos.get(index) {
             let total = self.infos.len() as u64;
             let number = self.numbering.get(index).copied().unwrap_or(0);
-            let total_size: u64 = self
-                .infos
-                .iter()
-                .filter(|i| {
-                    matches!(
-                        i.kind,
-                        rdsync_engine::fs::FileKind::File | rdsync_engine::fs::FileKind::Symlink
-                    )
-                })
-                .map(|i| i.size)
-                .sum();
+            let total_size = self.total_size;
             s.events.emit(crate::events::TransferEvent::TransferEnd {
                 item: info,
                 xferred: self.counts.xferred_files,

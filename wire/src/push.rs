@@ -507,6 +507,7 @@ impl PushMachine {
             .map_err(|e| WireError::file(&path, e))?
             .len();
         let outcome = generator
+            .with_size_hint(length)
             .run(
                 std::io::Read::take(&file, length),
                 sums.profile.file_hasher(),
