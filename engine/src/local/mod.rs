@@ -17,7 +17,7 @@ mod options;
 mod stats;
 mod transfer;
 
-pub use deleter::delete_extraneous;
+pub use deleter::{Deletion, delete_extraneous};
 pub use dest::DestError;
 pub use event::{
     DeleteEvent, Item, ItemChanges, Message, MessageKind, ProgressEvent, SyncSink, UpdateType,

@@ -300,8 +300,19 @@ impl Generator<'_> {
             &mut |e| errors.push(e),
         );
         for ev in events {
-            self.outcome.stats.deleted.add(ev.kind);
-            self.pending.push_back(Pending::Delete(ev));
+            match ev {
+                Deletion::Deleted(ev) => {
+                    self.outcome.stats.deleted.add(ev.kind);
+                    self.pending.push_back(Pending::Delete(ev));
+                }
+                Deletion::KeptNonEmpty(name) => self.pending.push_back(Pending::Message(Message {
+                    kind: MessageKind::Info,
+                    text: format!(
+                        "cannot delete non-empty directory: {}",
+                        String::from_utf8_lossy(&name)
+                    ),
+                })),
+            }
         }
         for e in errors {
             self.error(format!("rsync: [generator] {e}"));

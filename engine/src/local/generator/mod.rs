@@ -19,7 +19,7 @@ use crate::flist::{FileEntry, ScanError, ScanOptions, SourceRoot, compare_entrie
 use crate::fs::{Attrs, DirFd, FileKind, Stat};
 
 use super::checksum::file_digest;
-use super::deleter::{delete_extraneous, join, report_tree, source_children};
+use super::deleter::{Deletion, delete_extraneous, join, report_tree, source_children};
 use super::dest::{DestError, DestPlan, resolve};
 use super::event::{
     DeleteEvent, Item, ItemChanges, Message, MessageKind, ProgressEvent, SyncSink, UpdateType,
