@@ -6,6 +6,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// rsync 3.2.7, unpacked beside the system rsync by tools/test.sh (or `RDSYNC_RSYNC_327`);
+/// panics loudly when missing.
+pub fn rsync_327() -> PathBuf {
+    let p = std::env::var_os("RDSYNC_RSYNC_327")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/peers/rsync-3.2.7/usr/bin/rsync")
+        });
+    assert!(
+        p.exists(),
+        "rsync 3.2.7 is missing at {} (set RDSYNC_RSYNC_327 or run tools/test.sh, which unpacks it)",
+        p.display()
+    );
+    p
+}
+
 /// The real rsync; panics loudly when missing.
 pub fn rsync_bin() -> PathBuf {
     let p = PathBuf::from("/usr/bin/rsync");

@@ -13,21 +13,6 @@ use std::process::Command;
 
 use rdsync_wire::{RemoteShell, TransferOptions, pull, push};
 
-fn rsync_327() -> PathBuf {
-    let p = std::env::var_os("RDSYNC_RSYNC_327")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/peers/rsync-3.2.7/usr/bin/rsync")
-        });
-    assert!(
-        p.exists(),
-        "rsync 3.2.7 is missing at {} (set RDSYNC_RSYNC_327 or run tools/test.sh, which unpacks it)",
-        p.display()
-    );
-    p
-}
-
 /// One column of the matrix: what the destination holds first and which options run.
 #[derive(Debug, Clone)]
 struct Variant {
@@ -238,9 +223,34 @@ row!(
     "3.5.0",
     Some(27)
 );
-row!(rsync_327_protocol_32, rsync_327(), "3.2.7", None);
-row!(rsync_327_protocol_31, rsync_327(), "3.2.7", Some(31));
-row!(rsync_327_protocol_30, rsync_327(), "3.2.7", Some(30));
-row!(rsync_327_protocol_29, rsync_327(), "3.2.7", Some(29));
-row!(rsync_327_protocol_28, rsync_327(), "3.2.7", Some(28));
-row!(rsync_327_protocol_27, rsync_327(), "3.2.7", Some(27));
+row!(rsync_327_protocol_32, common::rsync_327(), "3.2.7", None);
+row!(
+    rsync_327_protocol_31,
+    common::rsync_327(),
+    "3.2.7",
+    Some(31)
+);
+row!(
+    rsync_327_protocol_30,
+    common::rsync_327(),
+    "3.2.7",
+    Some(30)
+);
+row!(
+    rsync_327_protocol_29,
+    common::rsync_327(),
+    "3.2.7",
+    Some(29)
+);
+row!(
+    rsync_327_protocol_28,
+    common::rsync_327(),
+    "3.2.7",
+    Some(28)
+);
+row!(
+    rsync_327_protocol_27,
+    common::rsync_327(),
+    "3.2.7",
+    Some(27)
+);

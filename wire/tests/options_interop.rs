@@ -422,60 +422,74 @@ fn compression_every_method_both_ways() {
         true,
     );
     // --compress-level: implied compression, per-method clamping, and zlib's level 0 (off).
-    let level = |choice: Option<&str>, compress: bool, level: i32| TransferOptions {
-        compress,
-        compress_choice: choice.map(str::to_string),
-        compress_level: Some(level),
-        ..TransferOptions::archive()
-    };
-    both_ways(
-        "zl-auto",
-        &[None, Some(29)],
-        &["-a", "--zl=1"],
-        &level(None, false, 1),
-        common::make_tree,
-        true,
+    // (name, protocols, rsync's args, --zc, -z, --zl)
+    type LevelCase<'a> = (
+        &'a str,
+        &'a [Option<u32>],
+        &'a [&'a str],
+        Option<&'a str>,
+        bool,
+        i32,
     );
-    both_ways(
-        "zl-zstd",
-        &[None],
-        &["-a", "--zc=zstd", "--zl=19"],
-        &level(Some("zstd"), false, 19),
-        common::make_tree,
-        true,
-    );
-    both_ways(
-        "zl-zstd-negative",
-        &[None],
-        &["-az", "--zl=-5"],
-        &level(None, true, -5),
-        common::make_tree,
-        true,
-    );
-    both_ways(
-        "zl-zlib-9",
-        &[None],
-        &["-a", "--zc=zlib", "--zl=9"],
-        &level(Some("zlib"), false, 9),
-        common::make_tree,
-        true,
-    );
-    both_ways(
-        "zl-zlibx-off",
-        &[None],
-        &["-a", "--zc=zlibx", "--zl=0"],
-        &level(Some("zlibx"), false, 0),
-        common::make_tree,
-        true,
-    );
-    both_ways(
-        "zl-lz4",
-        &[None],
-        &["-a", "--zc=lz4", "--zl=7"],
-        &level(Some("lz4"), false, 7),
-        common::make_tree,
-        true,
-    );
+    let levels: &[LevelCase<'_>] = &[
+        (
+            "zl-auto",
+            &[None, Some(29)],
+            &["-a", "--zl=1"],
+            None,
+            false,
+            1,
+        ),
+        (
+            "zl-zstd",
+            &[None],
+            &["-a", "--zc=zstd", "--zl=19"],
+            Some("zstd"),
+            false,
+            19,
+        ),
+        (
+            "zl-zstd-negative",
+            &[None],
+            &["-az", "--zl=-5"],
+            None,
+            true,
+            -5,
+        ),
+        (
+            "zl-zlib-9",
+            &[None],
+            &["-a", "--zc=zlib", "--zl=9"],
+            Some("zlib"),
+            false,
+            9,
+        ),
+        (
+            "zl-zlibx-off",
+            &[None],
+            &["-a", "--zc=zlibx", "--zl=0"],
+            Some("zlibx"),
+            false,
+            0,
+        ),
+        (
+            "zl-lz4",
+            &[None],
+            &["-a", "--zc=lz4", "--zl=7"],
+            Some("lz4"),
+            false,
+            7,
+        ),
+    ];
+    for &(name, protocols, args, choice, compress, level) in levels {
+        let opts = TransferOptions {
+            compress,
+            compress_choice: choice.map(str::to_string),
+            compress_level: Some(level),
+            ..TransferOptions::archive()
+        };
+        both_ways(name, protocols, args, &opts, common::make_tree, true);
+    }
     // Blocks above 64 KiB exercise zlib's history injection, including the protocol-30 quirk.
     let big = TransferOptions {
         block_size: Some(100_000),

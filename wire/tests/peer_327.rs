@@ -7,28 +7,13 @@ use std::process::Command;
 
 use rdsync_wire::{RemoteShell, TransferOptions, pull, push};
 
-fn rsync_327() -> PathBuf {
-    let p = std::env::var_os("RDSYNC_RSYNC_327")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/peers/rsync-3.2.7/usr/bin/rsync")
-        });
-    assert!(
-        p.exists(),
-        "rsync 3.2.7 is missing at {} (set RDSYNC_RSYNC_327 or run tools/test.sh, which unpacks it)",
-        p.display()
-    );
-    p
-}
-
 fn slash(p: &Path) -> String {
     format!("{}/", p.display())
 }
 
 fn run_case(name: &str, protocol: Option<u32>, args: &[&str], opts: &TransferOptions, links: bool) {
     common::rsync_bin();
-    let server = rsync_327();
+    let server = common::rsync_327();
     let rsync_path = match protocol {
         Some(p) => format!("{} --protocol={p}", server.display()),
         None => server.display().to_string(),

@@ -13,22 +13,6 @@ use std::process::Command;
 use rdsync_engine::filter::{FilterChain, FilterRule, RuleSyntax};
 use rdsync_wire::{DeleteWhen, RemoteShell, TransferOptions, TransferReport, pull, push};
 
-/// The older peer, rsync 3.2.7.
-fn rsync_327() -> PathBuf {
-    let p = std::env::var_os("RDSYNC_RSYNC_327")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/peers/rsync-3.2.7/usr/bin/rsync")
-        });
-    assert!(
-        p.exists(),
-        "rsync 3.2.7 is missing at {} (set RDSYNC_RSYNC_327 or run tools/test.sh)",
-        p.display()
-    );
-    p
-}
-
 /// Which rsync runs as the server, at which protocol.
 #[derive(Clone)]
 struct Server {
@@ -51,7 +35,7 @@ fn servers() -> Vec<Server> {
     vec![
         server(&new, None),
         server(&new, Some(29)),
-        server(&rsync_327(), None),
+        server(&common::rsync_327(), None),
     ]
 }
 
@@ -417,7 +401,7 @@ fn existing_and_ignore_existing_both_ways() {
 #[test]
 fn mkpath_creates_the_destination_path_both_ways() {
     let rsync_bin = common::rsync_bin();
-    for srv in [server(&rsync_bin, None), server(&rsync_327(), None)] {
+    for srv in [server(&rsync_bin, None), server(&common::rsync_327(), None)] {
         let dir = common::scratch("mkpath");
         let rsh = common::local_rsh(&dir);
         let src = dir.join("src");

@@ -125,18 +125,7 @@ fn delete_dir_contents(
     report: &mut dyn FnMut(Deletion),
 ) -> crate::fs::FsResult<bool> {
     let sub = dir.open_subdir(name)?;
-    let mut children: Vec<(Vec<u8>, bool)> = sub
-        .list()?
-        .into_iter()
-        .map(|n| {
-            let d = sub
-                .lstat(&n)
-                .map(|s| s.kind() == FileKind::Dir)
-                .unwrap_or(false);
-            (n, d)
-        })
-        .collect();
-    children.sort_by(|a, b| compare_names(&a.0, a.1, &b.0, b.1));
+    let children = sorted_children(&sub)?;
     let mut empty = true;
     for (child, child_is_dir) in children.iter().rev() {
         let child_full = join(full, child);
@@ -206,19 +195,7 @@ pub(crate) fn report_tree(
 ) {
     if is_dir {
         if let Ok(sub) = dir.open_subdir(name) {
-            let mut kids: Vec<(Vec<u8>, bool)> = sub
-                .list()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|n| {
-                    let d = sub
-                        .lstat(&n)
-                        .map(|s| s.kind() == FileKind::Dir)
-                        .unwrap_or(false);
-                    (n, d)
-                })
-                .collect();
-            kids.sort_by(|a, b| compare_names(&a.0, a.1, &b.0, b.1));
+            let kids = sorted_children(&sub).unwrap_or_default();
             for (k, d) in kids.iter().rev() {
                 report_tree(&sub, k, &join(full, k), *d, report);
             }
@@ -234,6 +211,23 @@ pub(crate) fn report_tree(
             kind,
         });
     }
+}
+
+/// The entries of `dir` with whether each is a directory, in rsync's file-list order.
+fn sorted_children(dir: &DirFd) -> crate::fs::FsResult<Vec<(Vec<u8>, bool)>> {
+    let mut children: Vec<(Vec<u8>, bool)> = dir
+        .list()?
+        .into_iter()
+        .map(|n| {
+            let is_dir = dir
+                .lstat(&n)
+                .map(|s| s.kind() == FileKind::Dir)
+                .unwrap_or(false);
+            (n, is_dir)
+        })
+        .collect();
+    children.sort_by(|a, b| compare_names(&a.0, a.1, &b.0, b.1));
+    Ok(children)
 }
 
 pub(crate) fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
