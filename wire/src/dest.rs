@@ -332,15 +332,21 @@ pub struct OwnerMap {
 }
 
 impl OwnerMap {
-    /// Applies owner/group to `path` (not following symlinks). Failures are ignored
-    /// like rsync does for a non-root receiver.
-    pub fn apply(&self, path: &Path, e: &FileEntry) {
+    /// The local owner and group to give `e` (`None` where that id is not preserved).
+    fn ids(&self, e: &FileEntry) -> (Option<u32>, Option<u32>) {
         let uid = self
             .map_uid
             .then(|| *self.uids.get(&e.uid).unwrap_or(&e.uid));
         let gid = self
             .map_gid
             .then(|| *self.gids.get(&e.gid).unwrap_or(&e.gid));
+        (uid, gid)
+    }
+
+    /// Applies owner/group to `path` (not following symlinks). Failures are ignored
+    /// like rsync does for a non-root receiver.
+    pub fn apply(&self, path: &Path, e: &FileEntry) {
+        let (uid, gid) = self.ids(e);
         if uid.is_some() || gid.is_some() {
             let _ = std::os::unix::fs::lchown(path, uid, gid);
         }
@@ -350,12 +356,7 @@ impl OwnerMap {
 impl OwnerMap {
     /// [`OwnerMap::apply`] through an open file (`fchown`): no path walk.
     pub fn apply_file(&self, file: &File, e: &FileEntry) {
-        let uid = self
-            .map_uid
-            .then(|| *self.uids.get(&e.uid).unwrap_or(&e.uid));
-        let gid = self
-            .map_gid
-            .then(|| *self.gids.get(&e.gid).unwrap_or(&e.gid));
+        let (uid, gid) = self.ids(e);
         if uid.is_some() || gid.is_some() {
             let _ = std::os::unix::fs::fchown(file, uid, gid);
         }

@@ -931,6 +931,22 @@ impl PullState {
         }
     }
 
+    /// The item flags of a transfer request for `e` (basis `basis_md`, if any).
+    fn transfer_iflags(&self, e: &FileEntry, basis_md: Option<&std::fs::Metadata>) -> u16 {
+        let mut iflags = ITEM_TRANSFER;
+        if self.opts.checksum {
+            iflags |= ITEM_REPORT_CHANGE;
+        }
+        if !self.opts.times {
+            iflags |= ITEM_REPORT_TIME; // itemize: without -t a transfer always shows T
+        }
+        iflags
+            | match basis_md {
+                Some(md) => self.attr_flags(e, md),
+                None => ITEM_IS_NEW,
+            }
+    }
+
     /// generator.c `itemize`: the change bits of an existing `md` against `e`.
     fn attr_flags(&self, e: &FileEntry, md: &std::fs::Metadata) -> u16 {
         let mut f = 0;
@@ -1136,19 +1152,7 @@ impl PullState {
                 return self.itemize(conn, i, e, Some(md), 0);
             }
         }
-        let mut iflags = ITEM_TRANSFER
-            | if self.opts.checksum {
-                ITEM_REPORT_CHANGE
-            } else {
-                0
-            };
-        if !self.opts.times {
-            iflags |= ITEM_REPORT_TIME; // itemize: without -t a transfer always shows T
-        }
-        iflags |= match basis_md {
-            Some(md) => self.attr_flags(e, md),
-            None => ITEM_IS_NEW,
-        };
+        let iflags = self.transfer_iflags(e, basis_md);
         let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
         conn.write_ndx(ndx);
         write_item_attrs(conn, self.proto, iflags, None, None)?;
@@ -1376,19 +1380,7 @@ impl PullState {
         };
         let ndx = i32::try_from(i).map_err(|_| WireError::protocol("index overflow"))?;
         conn.write_ndx(ndx);
-        let mut iflags = ITEM_TRANSFER
-            | if self.opts.checksum {
-                ITEM_REPORT_CHANGE
-            } else {
-                0
-            };
-        if !self.opts.times {
-            iflags |= ITEM_REPORT_TIME; // itemize: without -t a transfer always shows T
-        }
-        iflags |= match basis_md {
-            Some(md) => self.attr_flags(&e, md),
-            None => ITEM_IS_NEW,
-        };
+        let iflags = self.transfer_iflags(&e, basis_md);
         write_item_attrs(conn, self.proto, iflags, None, None)?;
         conn.write_with(|out| head.encode(out, self.proto));
         if let Some(sig) = &sig {
