@@ -404,16 +404,8 @@ fn block_search(
     let profile = ChecksumProfile::local(ChecksumAlgorithm::Xxh128);
     let params = LayoutParams::redo_pass(32, profile.block.digest_len());
     let layout = BlockLayout::for_file(basis_len, &params);
-    let sig = Signature::generate(
-        RangeReader {
-            file: basis,
-            pos: 0,
-            end: basis_len,
-        },
-        layout,
-        &profile.block,
-    )
-    .map_err(|e| io::Error::other(e.to_string()))?;
+    let sig = Signature::generate_at(basis, layout, &profile.block)
+        .map_err(|e| io::Error::other(e.to_string()))?;
     let generator = DeltaGenerator::new(&sig, profile.block);
     let never = AtomicBool::new(false);
     let stats: io::Result<Vec<DeltaStats>> = segments(src_len)

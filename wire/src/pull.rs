@@ -1355,9 +1355,8 @@ impl PullState {
             let md_len = basis_md.map(|m| m.size()).unwrap_or(0);
             let layout = BlockLayout::for_file(md_len, &params);
             let f = File::open(&path).map_err(|err| WireError::file(&path, err))?;
-            let sig =
-                Signature::generate(std::io::BufReader::new(f), layout, &self.sums.profile.block)
-                    .map_err(|err| WireError::file(&path, std::io::Error::other(err.to_string())))?;
+            let sig = Signature::generate_at(&f, layout, &self.sums.profile.block)
+                .map_err(|err| WireError::file(&path, std::io::Error::other(err.to_string())))?;
             (layout, Some(sig))
         } else {
             (

@@ -205,12 +205,8 @@ fn run_delta(job: &CopyJob, src: OwnedFd, basis: OwnedFd) -> Result<CopyStats, C
         LayoutParams::redo_pass(32, digest_len),
     ] {
         let layout = BlockLayout::for_file(basis_len, &params);
-        let sig = Signature::generate(
-            std::io::BufReader::with_capacity(1 << 20, &basis),
-            layout,
-            &profile.block,
-        )
-        .map_err(|e| io_err("read", std::io::Error::other(e.to_string())))?;
+        let sig = Signature::generate_at(&basis, layout, &profile.block)
+            .map_err(|e| io_err("read", std::io::Error::other(e.to_string())))?;
         let generator = DeltaGenerator::new(&sig, profile.block);
         let tmp = AtomicFile::create(&job.dest_dir, &job.dest_name).map_err(CopyError::Io)?;
         let out_fd = tmp
