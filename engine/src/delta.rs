@@ -21,7 +21,7 @@ use crate::weak_scan::{WeakFilter, scan};
 /// Pending literal data is handed to the sink once it reaches this many bytes.
 pub const LITERAL_FLUSH: usize = 256 << 10;
 /// Bytes read from the new file per refill (plus room for one window).
-const READ_CHUNK: usize = 1 << 20;
+const READ_CHUNK: usize = 256 << 10;
 /// The first read buffer, before it grows towards [`READ_CHUNK`] for big files.
 const INITIAL_CHUNK: usize = 64 << 10;
 /// Filter bits per basis block: about 1 false positive per this many probes.
