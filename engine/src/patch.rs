@@ -2,8 +2,9 @@
 //!
 //! The basis is read with positioned reads (`pread`) one block at a time, never memory-mapped:
 //! another process may truncate it, and a mapped truncated file kills the process with SIGBUS.
-//! Output goes to any [`Write`] (normally a temp file renamed into place once the whole-file
-//! checksum has been verified), so memory stays bounded by one block.
+//! Output goes to any [`PatchOutput`] (normally a temp file renamed into place once the
+//! whole-file checksum has been verified), so memory stays bounded by one block. An output
+//! with a buffer of its own has each copied block read straight into it.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -41,6 +42,40 @@ impl<B: Basis + ?Sized> Basis for &B {
         (**self).read_at(buf, offset)
     }
 }
+
+/// Where a patch writes the new file: any [`Write`], optionally taking appended bytes in place.
+pub trait PatchOutput: Write {
+    /// Appends `len` bytes that `fill` produces in the slice it is given.
+    ///
+    /// The default has `fill` write into `scratch` and then writes that; an output with a
+    /// buffer of its own lends a piece of it instead, saving one copy of the bytes.
+    fn append_with<E: From<io::Error>>(
+        &mut self,
+        len: usize,
+        scratch: &mut Vec<u8>,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        append_via_scratch(self, len, scratch, fill)
+    }
+}
+
+/// [`PatchOutput::append_with`] for an output without a buffer to lend: `fill` writes into
+/// `scratch`, which is then written.
+pub fn append_via_scratch<W: Write + ?Sized, E: From<io::Error>>(
+    out: &mut W,
+    len: usize,
+    scratch: &mut Vec<u8>,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    scratch.resize(len, 0);
+    fill(scratch)?;
+    out.write_all(scratch)?;
+    Ok(())
+}
+
+impl PatchOutput for Vec<u8> {}
+impl PatchOutput for io::Sink {}
+impl<W: Write> PatchOutput for io::BufWriter<W> {}
 
 /// Errors while applying a delta.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +127,7 @@ pub struct Patcher<B, W> {
     matched: u64,
 }
 
-impl<B: Basis, W: Write> Patcher<B, W> {
+impl<B: Basis, W: PatchOutput> Patcher<B, W> {
     /// A patcher over `basis` cut as `layout`, hashing output with `hasher`.
     ///
     /// `basis` may be `None` when the sender was asked for the whole file (no blocks).
@@ -126,19 +161,21 @@ impl<B: Basis, W: Write> Patcher<B, W> {
         }
         let basis = self.basis.as_ref().ok_or(PatchError::NoBasis(index))?;
         let size = self.layout.block_size(index) as usize;
-        self.block.resize(size, 0);
         let offset = self.layout.block_offset(index);
-        let mut filled = 0;
-        while filled < size {
-            match basis.read_at(&mut self.block[filled..], offset + filled as u64) {
-                Ok(0) => return Err(PatchError::BasisShrank(index)),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+        let hasher = &mut self.hasher;
+        self.out.append_with(size, &mut self.block, |block| {
+            let mut filled = 0;
+            while filled < block.len() {
+                match basis.read_at(&mut block[filled..], offset + filled as u64) {
+                    Ok(0) => return Err(PatchError::BasisShrank(index)),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
-        }
-        self.out.write_all(&self.block)?;
-        self.hasher.update(&self.block);
+            hasher.update(block);
+            Ok(())
+        })?;
         self.written += size as u64;
         self.matched += size as u64;
         Ok(())
@@ -183,7 +220,7 @@ impl<B: Basis, W: Write> Patcher<B, W> {
     }
 }
 
-impl<B: Basis, W: Write> DeltaSink for Patcher<B, W> {
+impl<B: Basis, W: PatchOutput> DeltaSink for Patcher<B, W> {
     type Error = PatchError;
     fn literal(&mut self, data: &[u8]) -> Result<(), PatchError> {
         Patcher::literal(self, data)

@@ -8,6 +8,8 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use crate::patch::{PatchOutput, append_via_scratch};
+
 /// Bytes gathered before a buffer is handed to the writing thread.
 const BATCH: usize = 1 << 20;
 /// Buffers in flight (memory stays below `DEPTH + 2` batches).
@@ -19,14 +21,17 @@ pub const WRITE_BEHIND_MIN: u64 = 8 << 20;
 ///
 /// Data are gathered into 1 MiB buffers and written in order by the thread; [`flush`]
 /// waits for everything written so far and reports the thread's first error. After a flush,
-/// writes go straight to the file.
+/// writes go straight to the file. A copied basis block is read straight into the buffer
+/// ([`PatchOutput::append_with`]).
 ///
 /// [`flush`]: Write::flush
 #[derive(Debug)]
 pub struct WriteBehind {
     file: Arc<File>,
+    /// The buffer being gathered: always `BATCH` long, its first `filled` bytes in use.
     pending: Vec<u8>,
-    queue: Option<Sender<Vec<u8>>>,
+    filled: usize,
+    queue: Option<Sender<(Vec<u8>, usize)>>,
     spare: Receiver<Vec<u8>>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -35,19 +40,20 @@ impl WriteBehind {
     /// Starts the writing thread for `file` (written from its current offset).
     pub fn new(file: File) -> Self {
         let file = Arc::new(file);
-        let (queue, buffers) = bounded::<Vec<u8>>(DEPTH);
+        let (queue, buffers) = bounded::<(Vec<u8>, usize)>(DEPTH);
         let (give_back, spare) = bounded::<Vec<u8>>(DEPTH);
         let target = Arc::clone(&file);
         let thread = std::thread::spawn(move || {
-            for buf in buffers {
-                (&*target).write_all(&buf)?;
+            for (buf, len) in buffers {
+                (&*target).write_all(buf.get(..len).unwrap_or(&buf))?;
                 let _ = give_back.try_send(buf);
             }
             Ok(())
         });
         Self {
             file,
-            pending: Vec::with_capacity(BATCH),
+            pending: vec![0; BATCH],
+            filled: 0,
             queue: Some(queue),
             spare,
             thread: Some(thread),
@@ -61,13 +67,15 @@ impl WriteBehind {
 
     /// Hands the gathered bytes to the thread.
     fn hand_over(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
+        if self.filled == 0 {
             return Ok(());
         }
-        let mut next = self.spare.try_recv().unwrap_or_default();
-        next.clear();
+        let next = self.spare.try_recv().unwrap_or_else(|_| vec![0; BATCH]);
         let full = std::mem::replace(&mut self.pending, next);
-        let sent = self.queue.as_ref().map(|q| q.send(full));
+        let sent = self
+            .queue
+            .as_ref()
+            .map(|q| q.send((full, std::mem::take(&mut self.filled))));
         match sent {
             Some(Ok(())) | None => Ok(()),
             // The thread stopped: its error says why.
@@ -94,11 +102,16 @@ impl Write for WriteBehind {
         if self.queue.is_none() {
             return (&*self.file).write(data);
         }
-        self.pending.extend_from_slice(data);
-        if self.pending.len() >= BATCH {
+        if self.filled == BATCH {
             self.hand_over()?;
         }
-        Ok(data.len())
+        let n = data.len().min(BATCH - self.filled);
+        self.pending[self.filled..self.filled + n].copy_from_slice(&data[..n]);
+        self.filled += n;
+        if self.filled == BATCH {
+            self.hand_over()?;
+        }
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -107,6 +120,25 @@ impl Write for WriteBehind {
             self.join()?;
         }
         (&*self.file).flush()
+    }
+}
+
+impl PatchOutput for WriteBehind {
+    fn append_with<E: From<io::Error>>(
+        &mut self,
+        len: usize,
+        scratch: &mut Vec<u8>,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.queue.is_none() || len > BATCH {
+            return append_via_scratch(self, len, scratch, fill);
+        }
+        if self.filled + len > BATCH {
+            self.hand_over()?;
+        }
+        fill(&mut self.pending[self.filled..self.filled + len])?;
+        self.filled += len;
+        Ok(())
     }
 }
 
@@ -141,6 +173,20 @@ impl OutputFile {
         match self {
             Self::Buffered(w) => w.get_ref(),
             Self::Behind(w) => w.get_ref(),
+        }
+    }
+}
+
+impl PatchOutput for OutputFile {
+    fn append_with<E: From<io::Error>>(
+        &mut self,
+        len: usize,
+        scratch: &mut Vec<u8>,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Self::Buffered(w) => append_via_scratch(w, len, scratch, fill),
+            Self::Behind(w) => w.append_with(len, scratch, fill),
         }
     }
 }
@@ -189,6 +235,74 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert!(written[..data.len()] == data[..]);
         assert_eq!(&written[data.len()..], b"tail");
+    }
+
+    #[test]
+    fn appended_blocks_and_writes_keep_their_order() {
+        let path = std::env::temp_dir().join(format!("write-behind-append-{}", std::process::id()));
+        let data = noise(3 * BATCH + 12_345, 3);
+        let mut w = WriteBehind::new(File::create(&path).unwrap());
+        let mut scratch = Vec::new();
+        let mut at = 0;
+        // Plain writes, appended pieces (some straddling a batch, one bigger than a batch),
+        // and appends after the flush that ends the background writing.
+        // The first append fills a batch exactly.
+        for (i, len) in [
+            BATCH - 1000,
+            1000,
+            1000,
+            70_001,
+            BATCH + 5,
+            300_000,
+            900_000,
+            1,
+        ]
+        .into_iter()
+        .cycle()
+        .enumerate()
+        {
+            let len = len.min(data.len() - at);
+            let piece = &data[at..at + len];
+            if i % 2 == 0 {
+                w.write_all(piece).unwrap();
+            } else {
+                w.append_with(len, &mut scratch, |room| {
+                    room.copy_from_slice(piece);
+                    Ok::<(), io::Error>(())
+                })
+                .unwrap();
+            }
+            at += len;
+            if at == data.len() {
+                break;
+            }
+            if i == 8 {
+                w.flush().unwrap();
+            }
+        }
+        w.flush().unwrap();
+        drop(w);
+        let written = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(written == data);
+    }
+
+    #[test]
+    fn a_failed_append_writes_nothing() {
+        let path = std::env::temp_dir().join(format!("write-behind-failed-{}", std::process::id()));
+        let mut w = WriteBehind::new(File::create(&path).unwrap());
+        w.write_all(b"kept").unwrap();
+        let failed = w.append_with(10, &mut Vec::new(), |room| {
+            room.fill(b'x');
+            Err(io::Error::other("basis shrank"))
+        });
+        assert!(failed.is_err());
+        w.write_all(b" and this").unwrap();
+        w.flush().unwrap();
+        drop(w);
+        let written = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(written, b"kept and this");
     }
 
     #[test]
