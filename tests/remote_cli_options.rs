@@ -80,3 +80,38 @@ fn remote_options_run_natively_and_match_rsync() {
         }
     }
 }
+
+/// A remote shell that fails (ssh's 255, a missing remote rsync's 127, …) decides the exit
+/// code when it is worse than the "connection unexpectedly closed" (12) that follows, and
+/// the closing line names it, as rsync's client does. (rsync only sees the status when the
+/// shell has exited by the time it cleans up, so its own runs are retried until it has.)
+#[test]
+fn a_failing_remote_shell_sets_the_exit_code_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("remote-shell-exit");
+    write(&s.join("src/f"), b"data\n");
+    let src = format!("{}/src/", s.path.display());
+    let dest = format!("{}/dest/", s.path.display());
+    for status in [127, 126, 255, 30, 10] {
+        let expected = status.max(12);
+        let rsh = format!("sh -c 'exit {status}'");
+        for (from, to) in [
+            (src.clone(), format!("localhost:{dest}")),
+            (format!("localhost:{src}"), dest.clone()),
+        ] {
+            let args = ["-a", "-e", rsh.as_str(), from.as_str(), to.as_str()];
+            let ours = rdsync(&args, &s.path);
+            assert_eq!(ours.code, expected, "{rsh} {from}: {}", ours.stderr);
+            let theirs = (0..30)
+                .map(|_| rsync(&args, &s.path))
+                .find(|r| r.code == expected)
+                .unwrap_or_else(|| panic!("rsync never exited {expected} with {rsh}"));
+            let closing = |r: &Run| {
+                let last = r.stderr.lines().last().unwrap_or_default().to_string();
+                // rsync adds " at FILE(LINE) [ROLE=VERSION]".
+                last.split(" at ").next().unwrap_or_default().to_string()
+            };
+            assert_eq!(closing(&ours), closing(&theirs), "{rsh} {from}");
+        }
+    }
+}

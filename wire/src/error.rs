@@ -22,6 +22,10 @@ pub const RERR_FILEIO: i32 = 11;
 pub const RERR_STREAMIO: i32 = 12;
 /// rsync exit code: error in IPC code.
 pub const RERR_IPC: i32 = 14;
+/// A sibling process (here: the remote shell) dumped core.
+pub const RERR_CRASHED: i32 = 15;
+/// A sibling process (here: the remote shell) was killed by a signal.
+pub const RERR_TERMINATED: i32 = 16;
 /// rsync exit code: memory allocation failed or `--max-alloc` exceeded.
 pub const RERR_MALLOC: i32 = 22;
 /// rsync exit code: partial transfer due to error.

@@ -4,11 +4,12 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::error::WireError;
+use crate::error::{RERR_CRASHED, RERR_TERMINATED, WireError};
 
 /// Bytes read from the remote's stdout at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -348,7 +349,15 @@ impl RemoteProcess {
             return Ok(0);
         };
         let status = child.wait().map_err(WireError::Io)?;
-        Ok(status.code().unwrap_or(255))
+        // main.c: wait_process_with_flush — a remote shell killed by a signal is
+        // RERR_CRASHED (core dumped) or RERR_TERMINATED. (After an error rsync's cleanup.c
+        // reads a signalled status as 0 and keeps its own code; we report the signal then
+        // too.)
+        Ok(match status.code() {
+            Some(code) => code,
+            None if status.core_dumped() => RERR_CRASHED,
+            None => RERR_TERMINATED,
+        })
     }
 }
 

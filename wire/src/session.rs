@@ -239,9 +239,10 @@ fn run_session<T: Transport>(
     if let Some(c) = report.messages.error_exit.filter(|c| *c != 0) {
         code = code.max(c);
     }
-    if let Some(r) = remote.filter(|r| *r != 0)
-        && (code == 0 || code == RERR_PARTIAL || code == RERR_VANISHED)
-    {
+    // rsync's client takes the remote shell's exit status when it is worse than its own
+    // (`main.c: client_run`, and `cleanup.c` on an error): ssh's 255, a missing remote
+    // rsync's 127.
+    if let Some(r) = remote.filter(|r| *r != 0) {
         code = code.max(r);
     }
     if code == 0 {
