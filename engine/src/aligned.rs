@@ -17,7 +17,7 @@
 
 use std::io;
 
-use crate::patch::Basis;
+use crate::patch::{Basis, read_up_to};
 use crate::rolling::RollingChecksum;
 
 /// Bytes of source compared per step.
@@ -281,20 +281,6 @@ fn room(buf: &mut Vec<u8>, n: usize) -> &mut [u8] {
         buf.resize(n, 0);
     }
     &mut buf[..n]
-}
-
-/// Reads as much of `buf` as the file has at `offset`.
-fn read_up_to<F: Basis + ?Sized>(file: &F, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], offset + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 /// Fills `buf` from `offset`, or fails with `what` if the file ends first.

@@ -77,6 +77,25 @@ impl PatchOutput for Vec<u8> {}
 impl PatchOutput for io::Sink {}
 impl<W: Write> PatchOutput for io::BufWriter<W> {}
 
+/// Reads as much of `buf` as `file` has at `offset` (less only at its end); returns the
+/// bytes read.
+pub(crate) fn read_up_to<F: Basis + ?Sized>(
+    file: &F,
+    buf: &mut [u8],
+    offset: u64,
+) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Errors while applying a delta.
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
@@ -164,14 +183,8 @@ impl<B: Basis, W: PatchOutput> Patcher<B, W> {
         let offset = self.layout.block_offset(index);
         let hasher = &mut self.hasher;
         self.out.append_with(size, &mut self.block, |block| {
-            let mut filled = 0;
-            while filled < block.len() {
-                match basis.read_at(&mut block[filled..], offset + filled as u64) {
-                    Ok(0) => return Err(PatchError::BasisShrank(index)),
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e.into()),
-                }
+            if read_up_to(basis, block, offset)? < block.len() {
+                return Err(PatchError::BasisShrank(index));
             }
             hasher.update(block);
             Ok(())

@@ -8,12 +8,12 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 
 use rayon::prelude::*;
 
 use crate::checksum::BlockHasher;
 use crate::layout::BlockLayout;
+use crate::patch::read_up_to;
 use crate::rolling::checksum1;
 
 /// How many bytes of basis are read and hashed per parallel batch (sequential readers).
@@ -67,17 +67,21 @@ impl Signature {
         layout: BlockLayout,
         hasher: &BlockHasher,
     ) -> Result<Self, SignatureError> {
-        let (mut weak, mut strong) = Self::outputs(&layout, hasher)?;
-        if weak.is_empty() {
-            return Ok(Self {
-                layout,
-                weak,
-                strong,
-            });
-        }
+        Self::build(layout, hasher, |weak, strong| {
+            Self::fill_sequential(&mut basis, &layout, hasher, weak, strong)
+        })
+    }
+
+    /// [`Signature::generate`]'s work: batches read while the previous one is hashed.
+    fn fill_sequential<R: Read + Send>(
+        basis: &mut R,
+        layout: &BlockLayout,
+        hasher: &BlockHasher,
+        weak: &mut [u32],
+        strong: &mut [u8],
+    ) -> Result<(), SignatureError> {
         let block_len = layout.block_len as usize;
         let strong_len = layout.strong_len;
-
         let blocks_per_batch = (BATCH_BYTES / block_len).max(1);
         let batch_len = blocks_per_batch
             .saturating_mul(block_len)
@@ -98,7 +102,7 @@ impl Signature {
                 }
                 Ok(got)
             };
-        let mut got = read_batch(&mut basis, &mut current, 0)?;
+        let mut got = read_batch(basis, &mut current, 0)?;
         read_total += got as u64;
         let mut done_blocks = 0usize;
         while got > 0 {
@@ -111,7 +115,7 @@ impl Signature {
             let (read, ()) = rayon::join(
                 || {
                     if more {
-                        read_batch(&mut basis, &mut next, read_total)
+                        read_batch(basis, &mut next, read_total)
                     } else {
                         Ok(0)
                     }
@@ -129,11 +133,7 @@ impl Signature {
             read_total += got as u64;
             std::mem::swap(&mut current, &mut next);
         }
-        Ok(Self {
-            layout,
-            weak,
-            strong,
-        })
+        Ok(())
     }
 
     /// Reads the first `layout.file_len` bytes of `basis` with positioned reads and computes
@@ -143,14 +143,19 @@ impl Signature {
         layout: BlockLayout,
         hasher: &BlockHasher,
     ) -> Result<Self, SignatureError> {
-        let (mut weak, mut strong) = Self::outputs(&layout, hasher)?;
-        if weak.is_empty() {
-            return Ok(Self {
-                layout,
-                weak,
-                strong,
-            });
-        }
+        Self::build(layout, hasher, |weak, strong| {
+            Self::fill_positioned(basis, &layout, hasher, weak, strong)
+        })
+    }
+
+    /// [`Signature::generate_at`]'s work: chunks read and hashed by each worker.
+    fn fill_positioned(
+        basis: &File,
+        layout: &BlockLayout,
+        hasher: &BlockHasher,
+        weak: &mut [u32],
+        strong: &mut [u8],
+    ) -> Result<(), SignatureError> {
         let block_len = layout.block_len as usize;
         let strong_len = layout.strong_len;
         let blocks_per_chunk = (CHUNK_BYTES / block_len).max(1);
@@ -167,7 +172,7 @@ impl Signature {
                 let start = (i * blocks_per_chunk) as u64 * u64::from(layout.block_len);
                 let want = (layout.file_len - start).min((blocks_per_chunk * block_len) as u64);
                 buf.resize(want as usize, 0);
-                let got = read_full_at(basis, buf, start)?;
+                let got = read_up_to(basis, buf, start)?;
                 if got < buf.len() {
                     return Err(SignatureError::BasisShrank {
                         expected: layout.file_len,
@@ -186,19 +191,16 @@ impl Signature {
                     hash_block(block, w, s, hasher);
                 }
                 Ok(())
-            })?;
-        Ok(Self {
-            layout,
-            weak,
-            strong,
-        })
+            })
     }
 
-    /// Zeroed weak and strong sum arrays for `layout`, after checking it suits `hasher`.
-    fn outputs(
-        layout: &BlockLayout,
+    /// Checks that `layout` suits `hasher`, then has `fill` compute the weak and strong sums
+    /// of every block (skipped when there are none).
+    fn build(
+        layout: BlockLayout,
         hasher: &BlockHasher,
-    ) -> Result<(Vec<u32>, Vec<u8>), SignatureError> {
+        fill: impl FnOnce(&mut [u32], &mut [u8]) -> Result<(), SignatureError>,
+    ) -> Result<Self, SignatureError> {
         if layout.strong_len > hasher.digest_len() {
             return Err(SignatureError::BadStrongLen(layout.strong_len));
         }
@@ -206,7 +208,16 @@ impl Signature {
             expected: layout.count,
             actual: 0,
         })?;
-        Ok((vec![0u32; count], vec![0u8; count * layout.strong_len]))
+        let mut weak = vec![0u32; count];
+        let mut strong = vec![0u8; count * layout.strong_len];
+        if count > 0 {
+            fill(&mut weak, &mut strong)?;
+        }
+        Ok(Self {
+            layout,
+            weak,
+            strong,
+        })
     }
 
     /// A signature with no blocks (every byte of the new file becomes literal data).
@@ -285,20 +296,6 @@ fn hash_block(block: &[u8], weak: &mut u32, strong: &mut [u8], hasher: &BlockHas
     if !strong.is_empty() {
         strong.copy_from_slice(&hasher.digest(block).as_bytes()[..strong.len()]);
     }
-}
-
-/// Reads `file` from `offset` until `buf` is full or the file ends; returns the bytes read.
-fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Reads until `buf` is full or the reader reports end of file; returns the bytes read.

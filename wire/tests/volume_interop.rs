@@ -32,6 +32,49 @@ fn make_volume(root: &Path) {
     );
 }
 
+/// The shell running the remote side locally.
+fn local_shell(rsh: &std::path::Path) -> RemoteShell {
+    RemoteShell {
+        rsh: Some(rsh.display().to_string()),
+        rsync_path: Some("/usr/bin/rsync".into()),
+        user: None,
+        host: "localhost".into(),
+    }
+}
+
+/// Runs rsync with `args` from `src` into `theirs`, then us with `opts` into `ours`, pushing
+/// or pulling; returns our report.
+fn rsync_then_us(
+    rsh: &std::path::Path,
+    args: &[&str],
+    opts: &TransferOptions,
+    push_mode: bool,
+    src: &std::path::Path,
+    theirs: &std::path::Path,
+    ours: &std::path::Path,
+) -> rdsync_wire::TransferReport {
+    let shell = local_shell(rsh);
+    let mut cmd = Command::new(common::rsync_bin());
+    cmd.args(args)
+        .arg("-e")
+        .arg(rsh)
+        .arg("--rsync-path=/usr/bin/rsync");
+    if push_mode {
+        cmd.arg(slash(src))
+            .arg(format!("localhost:{}", slash(theirs)));
+    } else {
+        cmd.arg(format!("localhost:{}", slash(src)))
+            .arg(slash(theirs));
+    }
+    let (code, _, err) = common::run(&mut cmd);
+    assert_eq!(code, 0, "{err}");
+    if push_mode {
+        push(&shell, opts, &[PathBuf::from(slash(src))], &slash(ours))
+    } else {
+        pull(&shell, opts, &[slash(src)], &PathBuf::from(slash(ours)))
+    }
+}
+
 #[test]
 fn thousands_of_files_and_a_large_file_both_ways() {
     common::rsync_bin();
@@ -39,12 +82,6 @@ fn thousands_of_files_and_a_large_file_both_ways() {
     let rsh = common::local_rsh(&dir);
     let src = dir.join("src");
     make_volume(&src);
-    let shell = RemoteShell {
-        rsh: Some(rsh.display().to_string()),
-        rsync_path: Some("/usr/bin/rsync".into()),
-        user: None,
-        host: "localhost".into(),
-    };
     for (tag, opts, args) in [
         ("plain", TransferOptions::archive(), vec!["-a"]),
         (
@@ -59,24 +96,7 @@ fn thousands_of_files_and_a_large_file_both_ways() {
         for push_mode in [true, false] {
             let theirs = dir.join(format!("{tag}-{push_mode}-rsync"));
             let ours = dir.join(format!("{tag}-{push_mode}-ours"));
-            let mut cmd = Command::new(common::rsync_bin());
-            cmd.args(&args)
-                .arg("-e")
-                .arg(&rsh)
-                .arg("--rsync-path=/usr/bin/rsync");
-            let report = if push_mode {
-                cmd.arg(slash(&src))
-                    .arg(format!("localhost:{}", slash(&theirs)));
-                let (code, _, err) = common::run(&mut cmd);
-                assert_eq!(code, 0, "{err}");
-                push(&shell, &opts, &[PathBuf::from(slash(&src))], &slash(&ours))
-            } else {
-                cmd.arg(format!("localhost:{}", slash(&src)))
-                    .arg(slash(&theirs));
-                let (code, _, err) = common::run(&mut cmd);
-                assert_eq!(code, 0, "{err}");
-                pull(&shell, &opts, &[slash(&src)], &PathBuf::from(slash(&ours)))
-            };
+            let report = rsync_then_us(&rsh, &args, &opts, push_mode, &src, &theirs, &ours);
             assert!(
                 report.error.is_none(),
                 "{tag} push={push_mode}: {:?}",
@@ -111,12 +131,6 @@ fn a_large_file_changed_in_places_both_ways() {
     new.drain(13_000_000..13_000_333);
     let src = dir.join("src");
     common::put_file(&src.join("big.bin"), &new, 0o644, 1_600_000_100);
-    let shell = RemoteShell {
-        rsh: Some(rsh.display().to_string()),
-        rsync_path: Some("/usr/bin/rsync".into()),
-        user: None,
-        host: "localhost".into(),
-    };
     let opts = TransferOptions::archive();
     for push_mode in [true, false] {
         let theirs = dir.join(format!("{push_mode}-rsync"));
@@ -124,24 +138,7 @@ fn a_large_file_changed_in_places_both_ways() {
         for d in [&theirs, &ours] {
             common::put_file(&d.join("big.bin"), &old, 0o644, 1_500_000_000);
         }
-        let mut cmd = Command::new(common::rsync_bin());
-        cmd.arg("-a")
-            .arg("-e")
-            .arg(&rsh)
-            .arg("--rsync-path=/usr/bin/rsync");
-        let report = if push_mode {
-            cmd.arg(slash(&src))
-                .arg(format!("localhost:{}", slash(&theirs)));
-            let (code, _, err) = common::run(&mut cmd);
-            assert_eq!(code, 0, "{err}");
-            push(&shell, &opts, &[PathBuf::from(slash(&src))], &slash(&ours))
-        } else {
-            cmd.arg(format!("localhost:{}", slash(&src)))
-                .arg(slash(&theirs));
-            let (code, _, err) = common::run(&mut cmd);
-            assert_eq!(code, 0, "{err}");
-            pull(&shell, &opts, &[slash(&src)], &PathBuf::from(slash(&ours)))
-        };
+        let report = rsync_then_us(&rsh, &["-a"], &opts, push_mode, &src, &theirs, &ours);
         assert!(
             report.error.is_none(),
             "push={push_mode}: {:?}",
