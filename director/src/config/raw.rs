@@ -448,6 +448,9 @@ mod tests {
     }
 }
 
+// The job options are repeated field by field in `RawJob` and `RawTarget` rather than
+// `#[serde(flatten)]`-ed: flatten hides unknown keys from serde_ignored, which the
+// `unknown key` warnings (and `--strict`) rely on.
 macro_rules! job_options {
     ($t:ty) => {
         impl $t {
