@@ -115,3 +115,71 @@ fn a_failing_remote_shell_sets_the_exit_code_like_rsync() {
         }
     }
 }
+
+/// `--mkpath -v` says what it created ("created N directories for PATH") exactly as rsync
+/// does, pulling and pushing, for a destination with and without a trailing slash, and in
+/// a dry run (which creates nothing).
+#[test]
+fn mkpath_reports_the_directories_it_created_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("remote-mkpath");
+    write(&s.join("src/f"), b"data\n");
+    write(&s.join("src/sub/g"), b"more\n");
+    fix_times(&s.join("src"), 1_600_000_000);
+    let rsh = local_rsh(&s);
+    let created = |out: &str, side: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("created "))
+            .map(|l| l.replace(side, "SIDE"))
+            .collect()
+    };
+    for dest in ["deep/a/b/", "deep/a/b", "deep/"] {
+        for dry in [false, true] {
+            for pull in [false, true] {
+                let tag = format!("{dest} dry={dry} pull={pull}");
+                let mut outs = Vec::new();
+                for side in ["rsync", "rdsync"] {
+                    let base = format!("{}/{side}", s.path.display());
+                    let target = format!("{base}/{dest}");
+                    let src = format!("{}/src/", s.path.display());
+                    let (from, to) = if pull {
+                        (format!("localhost:{src}"), target)
+                    } else {
+                        (src, format!("localhost:{target}"))
+                    };
+                    let mut args = vec!["-av", "--mkpath", "-e", rsh.as_str()];
+                    if dry {
+                        args.push("-n");
+                    }
+                    args.extend([from.as_str(), to.as_str()]);
+                    let run = if side == "rsync" {
+                        rsync(&args, &s.path)
+                    } else {
+                        rdsync(&args, &s.path)
+                    };
+                    assert_eq!(run.code, 0, "{side} {tag}: {}", run.stderr);
+                    outs.push(created(&run.stdout, &base));
+                    assert_eq!(
+                        s.join(&format!("{side}/deep")).exists(),
+                        !dry,
+                        "{side} {tag}"
+                    );
+                }
+                assert!(!outs[0].is_empty(), "rsync said nothing for {tag}");
+                assert_eq!(outs[1], outs[0], "{tag}");
+                if !dry {
+                    // The directories made on the way have the current time; what the
+                    // transfer filled is compared.
+                    assert_same_tree(
+                        &snapshot(&s.join(&format!("rsync/{dest}"))),
+                        &snapshot(&s.join(&format!("rdsync/{dest}"))),
+                        &tag,
+                    );
+                }
+                for side in ["rsync", "rdsync"] {
+                    let _ = std::fs::remove_dir_all(s.join(&format!("{side}/deep")));
+                }
+            }
+        }
+    }
+}

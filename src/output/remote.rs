@@ -332,6 +332,19 @@ impl EventSink for RemoteLog {
                     self.write(&line);
                 }
             }
+            TransferEvent::CreatedPath { count, path } => {
+                if self.names {
+                    let noun = if count == 1 {
+                        "directory"
+                    } else {
+                        "directories"
+                    };
+                    let mut line = format!("created {count} {noun} for ").into_bytes();
+                    line.extend_from_slice(&escape_name(path));
+                    line.push(b'\n');
+                    self.write(&line);
+                }
+            }
             TransferEvent::Info(text) => {
                 let mut line = text.as_bytes().to_vec();
                 line.push(b'\n');

@@ -6,6 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use rdsync_engine::local::DestError;
+
 use crate::error::WireError;
 use crate::flist::FileEntry;
 
@@ -18,6 +20,12 @@ pub struct Destination {
     /// The root directory held open (`O_PATH`), for checking an entry's parents with
     /// one `openat2` instead of an `lstat` per component.
     root_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    /// `--mkpath` created this many directories for this path (rsync's "created N
+    /// directories for PATH").
+    pub made_path: Option<(usize, Vec<u8>)>,
+    /// Whether the destination existed once `--mkpath` had run, before the destination
+    /// directory itself was made.
+    pub existed: bool,
 }
 
 impl Destination {
@@ -31,10 +39,22 @@ impl Destination {
         dry_run: bool,
         mkpath: bool,
     ) -> Result<Self, WireError> {
-        if mkpath && !dry_run {
-            make_dest_path(dest, count)?;
-        }
+        let made_path = if mkpath {
+            let bytes = dest.as_os_str().as_bytes();
+            rdsync_engine::local::make_dest_path(bytes, count, dry_run).map_err(|e| match e {
+                DestError::Mkdir(dir, errno) => WireError::file(
+                    Path::new(std::ffi::OsStr::from_bytes(&dir)),
+                    std::io::Error::from_raw_os_error(errno.raw_os_error()),
+                ),
+                other => WireError::file(dest, std::io::Error::other(other.to_string())),
+            })?
+        } else {
+            None
+        };
+        let existed = std::fs::symlink_metadata(dest).is_ok();
         let mut d = Self::prepare_paths(dest, count, first_is_dir, dry_run)?;
+        d.made_path = made_path;
+        d.existed = existed;
         if d.single.is_none() {
             d.root_fd = open_dir_path(&d.root).map(std::sync::Arc::new);
         }
@@ -54,6 +74,8 @@ impl Destination {
                     root: dest.to_path_buf(),
                     single: None,
                     root_fd: None,
+                    made_path: None,
+                    existed: false,
                 });
             }
             Ok(_) if count > 1 || trailing || first_is_dir => {
@@ -70,6 +92,8 @@ impl Destination {
                     root: dest.to_path_buf(),
                     single: None,
                     root_fd: None,
+                    made_path: None,
+                    existed: false,
                 });
             }
             std::fs::create_dir(dest).map_err(|e| WireError::file(dest, e))?;
@@ -77,6 +101,8 @@ impl Destination {
                 root: dest.to_path_buf(),
                 single: None,
                 root_fd: None,
+                made_path: None,
+                existed: false,
             });
         }
         let parent = dest
@@ -87,6 +113,8 @@ impl Destination {
             root: parent,
             single: Some(dest.to_path_buf()),
             root_fd: None,
+            made_path: None,
+            existed: false,
         })
     }
 
@@ -96,6 +124,8 @@ impl Destination {
             root: PathBuf::from("/nonexistent/rdsync-placeholder"),
             single: None,
             root_fd: None,
+            made_path: None,
+            existed: false,
         }
     }
 
@@ -226,33 +256,6 @@ fn open_dir_path(path: &Path) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: `fd` is a fresh, owned descriptor.
     Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-}
-
-/// `--mkpath` (`main.c: get_local_name`): when `dest` does not exist, creates its missing
-/// directories — all of it for several entries without a trailing slash, else all but
-/// the last component (a trailing slash then names a directory that is made later).
-fn make_dest_path(dest: &Path, count: usize) -> Result<(), WireError> {
-    let bytes = dest.as_os_str().as_bytes();
-    let has_slash = bytes.contains(&b'/');
-    if std::fs::metadata(dest).is_ok() || !(has_slash || count > 1) {
-        return Ok(());
-    }
-    let trailing = bytes.ends_with(b"/");
-    let target: &[u8] = if count > 1 && !trailing {
-        bytes
-    } else {
-        let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
-        match trimmed.iter().rposition(|c| *c == b'/') {
-            Some(_) if trailing => trimmed,
-            Some(at) => trimmed.get(..at).unwrap_or_default(),
-            None => return Ok(()),
-        }
-    };
-    if target.is_empty() {
-        return Ok(());
-    }
-    let target = Path::new(std::ffi::OsStr::from_bytes(target));
-    std::fs::create_dir_all(target).map_err(|e| WireError::file(target, e))
 }
 
 /// Opens the destination file itself for `--inplace`: created if missing (mode 0600

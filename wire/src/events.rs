@@ -116,6 +116,14 @@ pub enum TransferEvent<'a> {
     },
     /// We created the destination directory (main.c: `created directory NAME`).
     CreatedDirectory(&'a [u8]),
+    /// `--mkpath` created `count` directories for `path` (main.c: `created N
+    /// directories for PATH`).
+    CreatedPath {
+        /// Directories created.
+        count: usize,
+        /// The path they were created for.
+        path: &'a [u8],
+    },
     /// An informational message from the peer (`MSG_INFO`), without its newline.
     Info(&'a str),
 }

@@ -341,6 +341,12 @@ impl PullMachine {
                         self.step = PullStep::Done;
                         return Ok(Progress::Done);
                     }
+                    if let Some((count, path)) = &self.state()?.destination.made_path {
+                        s.events.emit(crate::events::TransferEvent::CreatedPath {
+                            count: *count,
+                            path,
+                        });
+                    }
                     if self.state()?.created_root {
                         let name = self.dest.as_os_str().as_encoded_bytes();
                         let name = name.strip_suffix(b"/").unwrap_or(name);
@@ -614,7 +620,6 @@ impl PullMachine {
             .collect();
         let active = clean_duplicates(&entries);
         let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
-        let existed = std::fs::symlink_metadata(&self.dest).is_ok();
         let destination = Destination::prepare(
             &self.dest,
             entries.len(),
@@ -624,7 +629,7 @@ impl PullMachine {
         )?;
         let deleter = (self.opts.delete && destination.is_tree())
             .then(|| crate::delete::PullDeleter::new(&self.opts, proto, &entries, &active));
-        let created_root = !existed
+        let created_root = !destination.existed
             && (self.opts.dry_run
                 || std::fs::symlink_metadata(&self.dest).is_ok_and(|m| m.is_dir()));
         // Only the names are checked here: whether a parent is a symlink is decided when

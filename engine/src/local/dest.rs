@@ -117,6 +117,33 @@ fn make_path(path: &[u8], drop_name: bool, dry_run: bool) -> Result<usize, DestE
     Ok(created)
 }
 
+/// `--mkpath` as rsync's `get_local_name` does it, for a destination `dest` that receives
+/// `total` entries: when `dest` does not exist and has a slash (or several entries go into
+/// it), creates its missing directories — all of it when it ends in a slash or receives
+/// several entries, else all but its last component. Returns how many were created
+/// (counted, not made, in a dry run) and the path rsync names in
+/// `created N directories for PATH`; `None` when nothing was missing.
+pub fn make_dest_path(
+    dest: &[u8],
+    total: usize,
+    dry_run: bool,
+) -> Result<Option<(usize, Vec<u8>)>, DestError> {
+    let cp = dest.iter().rposition(|&b| b == b'/');
+    let trailing_slash = cp == Some(dest.len().saturating_sub(1));
+    if stat_follow(dest).is_ok() || (cp.is_none() && total <= 1) {
+        return Ok(None);
+    }
+    let n = make_path(dest, total <= 1 || trailing_slash, dry_run)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let shown = match cp {
+        Some(at) if total == 1 || trailing_slash => &dest[..at],
+        _ => dest,
+    };
+    Ok(Some((n, shown.to_vec())))
+}
+
 /// Decides where the sorted `entries` go (rsync's `get_local_name`) and creates the
 /// destination directory if needed.
 pub(crate) fn resolve(
@@ -134,20 +161,15 @@ pub(crate) fn resolve(
         |p: &[u8]| Root::open(p).map_err(|e: FsError| DestError::ChangeDir(full_name(p), e.errno));
     let mut st = stat_follow(dest_path);
     let mut mkpath_pending = false;
-    if mkpath_opt && st.is_err() && (cp.is_some() || total > 1) {
-        let drop_name = total <= 1 || trailing_slash;
-        let n = make_path(dest_path, drop_name, dry_run)?;
-        if n > 0 {
-            let shown: &[u8] = match cp {
-                Some(at) if total == 1 || trailing_slash => &dest_path[..at],
-                _ => dest_path,
-            };
-            sink.created_path(n, shown);
-            if dry_run {
-                mkpath_pending = true;
-            }
-            st = stat_follow(dest_path);
+    if mkpath_opt
+        && st.is_err()
+        && let Some((n, shown)) = make_dest_path(dest_path, total, dry_run)?
+    {
+        sink.created_path(n, &shown);
+        if dry_run {
+            mkpath_pending = true;
         }
+        st = stat_follow(dest_path);
     }
     match st {
         Ok(st) if st.kind() == FileKind::Dir => {

@@ -18,7 +18,7 @@ mod stats;
 mod transfer;
 
 pub use deleter::{Deletion, delete_extraneous};
-pub use dest::DestError;
+pub use dest::{DestError, make_dest_path};
 pub use event::{
     DeleteEvent, Item, ItemChanges, Message, MessageKind, ProgressEvent, SyncSink, UpdateType,
 };
