@@ -226,6 +226,13 @@ impl<T: Transport> Connection<T> {
                 }
                 Ok(Progress::Done) => return self.flush(),
                 Ok(Progress::Flush) => self.flush()?,
+                Ok(Progress::Poll) => {
+                    self.flush()?;
+                    if let Some(chunk) = self.transport.try_recv() {
+                        self.bytes_received += chunk.len() as u64;
+                        self.stream.feed(&chunk);
+                    }
+                }
                 Ok(Progress::NeedInput) => {
                     // Input that has already arrived is taken before our output is sent,
                     // so answers to a burst of requests leave in one write, as rsync's

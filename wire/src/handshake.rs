@@ -31,7 +31,8 @@ pub const CF_VARINT_FLIST_FLAGS: u32 = 0x080;
 /// `CF_ID0_NAMES`.
 pub const CF_ID0_NAMES: u32 = 0x100;
 
-/// Compat flags a server may set given our `e.LsfxCIvu` (no `i`).
+/// Compat flags a server may set given our `e.LsfxCIvu` (`CF_INC_RECURSE` only when we
+/// also sent `i`).
 pub const ALLOWED_COMPAT_FLAGS: u32 = CF_SYMLINK_TIMES
     | CF_SYMLINK_ICONV
     | CF_SAFE_FLIST
@@ -114,6 +115,8 @@ pub struct ClientHandshake {
     compression: Option<CompressionMethod>,
     send_checksums: bool,
     send_compress: bool,
+    /// We sent `i`: the server may turn incremental recursion on.
+    inc_recurse_offered: bool,
 }
 
 impl ClientHandshake {
@@ -129,7 +132,14 @@ impl ClientHandshake {
             compression: None,
             send_checksums: false,
             send_compress: false,
+            inc_recurse_offered: false,
         }
+    }
+
+    /// Accept `CF_INC_RECURSE` from the server (we sent `i` in `-e.`).
+    pub fn offering_inc_recurse(mut self, offered: bool) -> Self {
+        self.inc_recurse_offered = offered;
+        self
     }
 
     /// Advances as far as the input allows: `Ok(None)` = feed more bytes;
@@ -189,12 +199,12 @@ impl ClientHandshake {
                         return Ok(None);
                     };
                     let flags = flags as u32;
-                    if flags & CF_INC_RECURSE != 0 {
+                    if flags & CF_INC_RECURSE != 0 && !self.inc_recurse_offered {
                         return Err(WireError::protocol(
                             "Incompatible options specified for inc-recursive connection",
                         ));
                     }
-                    if flags & !ALLOWED_COMPAT_FLAGS != 0 {
+                    if flags & !(ALLOWED_COMPAT_FLAGS | CF_INC_RECURSE) != 0 {
                         return Err(WireError::protocol(format!(
                             "peer set compat flags we did not offer: {flags:#x}"
                         )));

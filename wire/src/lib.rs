@@ -42,6 +42,7 @@ pub mod mux;
 pub mod options;
 pub mod pull;
 pub mod push;
+pub mod push_lists;
 pub mod remote_spec;
 pub mod role;
 pub mod rsh;

@@ -85,6 +85,54 @@ fn entry_for(
     Ok(Some(e))
 }
 
+/// The top-level entry of one source argument.
+pub(crate) struct TopEntry {
+    /// The entry, with `XMIT_TOP_DIR` on a directory.
+    pub local: LocalEntry,
+    /// `dir/` (or `.`): the entry is `.` and the directory's contents follow it.
+    pub dot_dir: bool,
+}
+
+/// The top-level entry for `src` (`dir/` sends `.`, `dir` sends `dir`, a file its
+/// basename); `None` when it is not sent (a directory without `-r`/`-d`, a skipped type).
+pub(crate) fn top_entry(src: &Path, opts: &TransferOptions) -> Result<Option<TopEntry>, WireError> {
+    let s = src.as_os_str().as_encoded_bytes();
+    let trailing = s.ends_with(b"/");
+    let md = std::fs::symlink_metadata(src).map_err(|e| WireError::file(src, e))?;
+    let dot_dir = md.is_dir() && (trailing || s == b"." || s.ends_with(b"/."));
+    let top_name: Vec<u8> = if dot_dir {
+        b".".to_vec()
+    } else {
+        let trimmed = s.strip_suffix(b"/").unwrap_or(s);
+        trimmed
+            .rsplit(|b| *b == b'/')
+            .next()
+            .unwrap_or(trimmed)
+            .to_vec()
+    };
+    let Some(mut top) = entry_for(top_name, src, opts)? else {
+        return Ok(None);
+    };
+    if top.is_dir() {
+        if !opts.recursive && !opts.dirs {
+            return Ok(None); // rsync: "skipping directory"
+        }
+        top.xflags |= XMIT_TOP_DIR;
+    }
+    Ok(Some(TopEntry {
+        local: LocalEntry {
+            entry: top,
+            path: src.to_path_buf(),
+        },
+        dot_dir,
+    }))
+}
+
+/// The identity (device, inode) of the directory at `path`, following symlinks.
+pub(crate) fn dir_identity(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino())).ok()
+}
+
 /// Scans `sources` in rsync's manner: `dir/` sends `.` and the contents, `dir` sends
 /// `dir` and `dir/…`, a file sends its basename.
 pub fn scan_sources(
@@ -94,45 +142,21 @@ pub fn scan_sources(
     let chain = opts.filter_chain();
     let mut out = Vec::new();
     for src in sources {
-        let s = src.as_os_str().as_encoded_bytes();
-        let trailing = s.ends_with(b"/");
-        let md = std::fs::symlink_metadata(src).map_err(|e| WireError::file(src, e))?;
-        let top_name: Vec<u8> = if md.is_dir() && (trailing || s == b"." || s.ends_with(b"/.")) {
-            b".".to_vec()
-        } else {
-            let trimmed = s.strip_suffix(b"/").unwrap_or(s);
-            trimmed
-                .rsplit(|b| *b == b'/')
-                .next()
-                .unwrap_or(trimmed)
-                .to_vec()
-        };
-        let Some(mut top) = entry_for(top_name.clone(), src, opts)? else {
+        let Some(TopEntry { local, dot_dir }) = top_entry(src, opts)? else {
             continue;
         };
-        if top.is_dir() {
-            if !opts.recursive && !opts.dirs {
-                continue; // rsync: "skipping directory"
-            }
-            top.xflags |= XMIT_TOP_DIR;
-        }
-        let is_dir = top.is_dir();
-        out.push(LocalEntry {
-            entry: top,
-            path: src.clone(),
-        });
+        let is_dir = local.entry.is_dir();
+        let prefix = if dot_dir {
+            Vec::new()
+        } else {
+            local.entry.name.clone()
+        };
+        out.push(local);
         if is_dir && opts.recursive {
-            let prefix = if top_name == b"." {
-                Vec::new()
-            } else {
-                top_name
-            };
-            let mut ancestors: Vec<(u64, u64)> = std::fs::metadata(src)
-                .map(|m| vec![(m.dev(), m.ino())])
-                .unwrap_or_default();
+            let mut ancestors: Vec<(u64, u64)> = dir_identity(src).into_iter().collect();
             let chain = dir_chain(&chain, src, &prefix)?;
             scan_dir(src, &prefix, opts, &chain, true, &mut ancestors, &mut out)?;
-        } else if is_dir && opts.dirs && top_name == b"." {
+        } else if is_dir && opts.dirs && dot_dir {
             // -d with `dir/`: the directory's own entries, without recursing; the
             // sub-directories are sent as "no content" directories.
             let chain = dir_chain(&chain, src, &[])?;
@@ -151,6 +175,66 @@ fn scan_dir(
     ancestors: &mut Vec<(u64, u64)>,
     out: &mut Vec<LocalEntry>,
 ) -> Result<(), WireError> {
+    let start = out.len();
+    read_dir_level(dir, prefix, opts, chain, recurse, ancestors, out)?;
+    if !recurse {
+        return Ok(());
+    }
+    let subdirs: Vec<(PathBuf, Vec<u8>)> = out
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.entry.is_dir())
+        .map(|e| (e.path.clone(), e.entry.name.clone()))
+        .collect();
+    for (path, name) in subdirs {
+        // With -L a symlinked directory may lead back to an ancestor: never descend into
+        // a directory that is already on the way down.
+        let Some(id) = enter_dir(&path, &name, ancestors) else {
+            continue;
+        };
+        if let Some(id) = id {
+            ancestors.push(id);
+        }
+        let sub_chain = dir_chain(chain, &path, &name)?;
+        let r = scan_dir(&path, &name, opts, &sub_chain, true, ancestors, out);
+        if id.is_some() {
+            ancestors.pop();
+        }
+        r?;
+    }
+    Ok(())
+}
+
+/// Whether to descend into the directory `path` (named `name` in the list) below
+/// `ancestors`: `None` (with rsync's message) for a directory loop or an overlong name,
+/// else the directory's identity, if it can be read.
+pub(crate) fn enter_dir(
+    path: &Path,
+    name: &[u8],
+    ancestors: &[(u64, u64)],
+) -> Option<Option<(u64, u64)>> {
+    let id = dir_identity(path);
+    if id.is_some_and(|id| ancestors.contains(&id)) || name.len() >= crate::flist::MAX_PATH_LEN {
+        eprintln!("skipping directory loop: {}", path.display());
+        return None;
+    }
+    Some(id)
+}
+
+/// The entries of one directory level (`flist.c: send_directory` without recursing):
+/// names below `prefix`, filtered by `chain`, in name order. With `recurse` the
+/// sub-directories are content directories (and one leading back to `ancestors` is
+/// skipped); without it they are sent as "no content" directories.
+pub(crate) fn read_dir_level(
+    dir: &Path,
+    prefix: &[u8],
+    opts: &TransferOptions,
+    chain: &FilterChain,
+    recurse: bool,
+    ancestors: &[(u64, u64)],
+    out: &mut Vec<LocalEntry>,
+) -> Result<(), WireError> {
     // The directory entry's type (d_type) tells a directory without a stat call.
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| WireError::file(dir, e))?
@@ -158,7 +242,6 @@ fn scan_dir(
         .map(|d| (d.file_name(), d.file_type().ok()))
         .collect();
     names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut subdirs = Vec::new();
     for (n, file_type) in names {
         let nb = n.as_encoded_bytes();
         let mut name = prefix.to_vec();
@@ -178,7 +261,7 @@ fn scan_dir(
             continue;
         }
         let path = dir.join(&n);
-        if let Some(mut e) = entry_for(name.clone(), &path, opts)? {
+        if let Some(mut e) = entry_for(name, &path, opts)? {
             if e.is_dir() && recurse {
                 let id = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
                 if id.is_some_and(|id| ancestors.contains(&id)) {
@@ -186,34 +269,11 @@ fn scan_dir(
                     continue;
                 }
             }
-            if e.is_dir() {
-                if recurse {
-                    subdirs.push((path.clone(), name));
-                } else {
-                    e.xflags |= crate::flist::XMIT_NO_CONTENT_DIR;
-                }
+            if e.is_dir() && !recurse {
+                e.xflags |= crate::flist::XMIT_NO_CONTENT_DIR;
             }
             out.push(LocalEntry { entry: e, path });
         }
-    }
-    for (path, name) in subdirs {
-        // With -L a symlinked directory may lead back to an ancestor: never descend into
-        // a directory that is already on the way down.
-        let id = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
-        if id.is_some_and(|id| ancestors.contains(&id)) || name.len() >= crate::flist::MAX_PATH_LEN
-        {
-            eprintln!("skipping directory loop: {}", path.display());
-            continue;
-        }
-        if let Some(id) = id {
-            ancestors.push(id);
-        }
-        let sub_chain = dir_chain(chain, &path, &name)?;
-        let r = scan_dir(&path, &name, opts, &sub_chain, true, ancestors, out);
-        if id.is_some() {
-            ancestors.pop();
-        }
-        r?;
     }
     Ok(())
 }
@@ -221,7 +281,7 @@ fn scan_dir(
 /// The rules in force in the source directory `dir` (`rel` below the transfer root):
 /// with `dir-merge` rules, the chain reads that directory's merge files, as rsync's
 /// sender does; a malformed one stops the transfer (exit 1, like rsync).
-fn dir_chain(chain: &FilterChain, dir: &Path, rel: &[u8]) -> Result<FilterChain, WireError> {
+pub(crate) fn dir_chain(chain: &FilterChain, dir: &Path, rel: &[u8]) -> Result<FilterChain, WireError> {
     if !chain.has_dir_merge() {
         return Ok(chain.clone());
     }

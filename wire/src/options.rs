@@ -183,6 +183,15 @@ impl TransferOptions {
         (self.compress || self.compress_level.is_some()) && self.compress_choice.is_none()
     }
 
+    /// Whether we offer incremental recursion (the `i` of `-e.`): as rsync's client
+    /// (`compat.c: set_allow_inc_recurse`), with `-r` at protocol 30 or later — and only
+    /// when we are the sender: our receiving side does not implement it. The server
+    /// still declines it where it cannot use it (a receiving server with
+    /// `--delete-before`/`--delete-after`, ...).
+    pub fn offers_inc_recurse(&self, direction: Direction) -> bool {
+        direction == Direction::Push && self.recursive && self.our_protocol() >= 30
+    }
+
     /// The protocol version we announce.
     pub fn our_protocol(&self) -> u32 {
         self.protocol.unwrap_or(crate::handshake::PROTOCOL_VERSION)

@@ -10,14 +10,16 @@ use rdsync_engine::delta::{DeltaGenerator, DeltaSink};
 use rdsync_engine::layout::BlockLayout;
 use rdsync_engine::signature::Signature;
 
-use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor, put_int32};
+use crate::codec::{NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET, ReadCursor, put_int32};
 use crate::compress::CompressedTokenEncoder;
 use crate::error::WireError;
 use crate::filter_list::encode_client_filters;
 use crate::flist::{
-    FileEntry, FileListConfig, FileListEncoder, IdList, IdNames, compare_names, encode_id_list,
+    FileEntry, FileListConfig, FileListEncoder, IdList, IdNames, InlineNames, compare_names,
+    encode_id_list,
 };
-use crate::handshake::{ClientHandshake, SessionParams};
+use crate::handshake::{CF_INC_RECURSE, ClientHandshake, SessionParams};
+use crate::push_lists::{IncrementalLists, NextList, PendingList};
 use crate::item_flags::*;
 use crate::local_scan::{LocalEntry, scan_sources};
 use crate::options::TransferOptions;
@@ -239,6 +241,11 @@ pub struct PushMachine {
     sent_once: std::collections::HashSet<usize>,
     /// Opens the files whose data are requested.
     opener: crate::source_open::SourceOpener,
+    /// Incremental recursion (`CF_INC_RECURSE`): the lists still to send and the index
+    /// map of those sent.
+    lists: Option<IncrementalLists>,
+    /// The file-list encoder, kept for the lists sent during the transfer.
+    flist_encoder: Option<FileListEncoder>,
 }
 
 impl std::fmt::Debug for PushMachine {
@@ -278,7 +285,9 @@ impl PushMachine {
             opts: opts.clone(),
             sources: sources.to_vec(),
             step: PushStep::Handshake,
-            handshake: ClientHandshake::new(opts),
+            handshake: ClientHandshake::new(opts).offering_inc_recurse(
+                opts.offers_inc_recurse(crate::options::Direction::Push),
+            ),
             params: None,
             sums: None,
             sorted: Vec::new(),
@@ -291,7 +300,21 @@ impl PushMachine {
             numbering: Vec::new(),
             sent_once: std::collections::HashSet::new(),
             opener: crate::source_open::SourceOpener::default(),
+            lists: None,
+            flist_encoder: None,
         }
+    }
+
+    /// Whether incremental recursion was negotiated (the server set `CF_INC_RECURSE`).
+    pub fn incremental(&self) -> bool {
+        self.lists.is_some()
+    }
+
+    /// How many file lists were sent (1 without incremental recursion).
+    pub fn lists_sent(&self) -> usize {
+        self.lists
+            .as_ref()
+            .map_or(usize::from(self.params.is_some()), IncrementalLists::lists_sent)
     }
 
     /// The negotiated parameters, once the handshake is done.
@@ -318,7 +341,6 @@ impl PushMachine {
         let proto = params.protocol;
         let build_started = std::time::Instant::now();
         let taken_before = s.bytes_taken;
-        let mut entries = scan_sources(&self.sources, opts)?;
         let config = FileListConfig::new(&params, opts, sums.flist_algorithm.digest_len());
         // send_filter_list: the receiver wants the list only to protect from deletion.
         if opts.delete && (!opts.delete_excluded || proto >= 29) {
@@ -326,6 +348,18 @@ impl PushMachine {
             encode_client_filters(&mut filters, opts, proto, true)?;
             s.write(&filters);
         }
+        self.encoder = match params.compression {
+            Some(m) => {
+                let level = m.level(self.opts.compress_level).unwrap_or(0);
+                Some(CompressedTokenEncoder::new(m, proto, level)?)
+            }
+            None => None,
+        };
+        if params.compat_flags & CF_INC_RECURSE != 0 {
+            return self.send_first_list(s, out, config, build_started);
+        }
+        let opts = &self.opts;
+        let mut entries = scan_sources(&self.sources, opts)?;
         if opts.checksum {
             for le in entries.iter_mut().filter(|e| e.entry.is_regular()) {
                 le.entry.checksum = Some(file_checksum(
@@ -398,13 +432,132 @@ impl PushMachine {
             dirs: self.stats.files.dir,
             total_size: self.total_size.max(0) as u64,
         });
-        self.encoder = match params.compression {
-            Some(m) => {
-                let level = m.level(self.opts.compress_level).unwrap_or(0);
-                Some(CompressedTokenEncoder::new(m, proto, level)?)
-            }
-            None => None,
+        Ok(())
+    }
+
+    /// Incremental recursion: the first list (top-level entries), then as many further
+    /// lists as keep the generator [`MIN_FILECNT_LOOKAHEAD`](crate::push_lists::MIN_FILECNT_LOOKAHEAD)
+    /// entries ahead. Names of users and groups travel inline; there are no id lists.
+    fn send_first_list(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+        config: FileListConfig,
+        build_started: std::time::Instant,
+    ) -> Result<(), WireError> {
+        let mut encoder = FileListEncoder::new(config);
+        if (self.opts.owner || self.opts.group) && !self.opts.numeric_ids {
+            encoder = encoder.with_inline_names(InlineNames::load());
+        }
+        self.flist_encoder = Some(encoder);
+        let mut lists = IncrementalLists::new(&self.opts);
+        let first = lists.first_list(&self.sources)?;
+        self.lists = Some(lists);
+        // flist.c: the build time is that of the first list (never shown as 0 ms).
+        self.stats.flist_build_ms = (build_started.elapsed().as_millis() as i64).max(1);
+        let sent = std::time::Instant::now();
+        self.emit_list(s, out, first)?;
+        self.stats.flist_xfer_ms = sent.elapsed().as_millis() as i64;
+        self.send_lists_ahead(s, out)
+    }
+
+    /// Sends further lists while fewer than the look-ahead are listed beyond the list
+    /// the generator works on (`send_extra_file_list(f, MIN_FILECNT_LOOKAHEAD)`).
+    fn send_lists_ahead(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+    ) -> Result<(), WireError> {
+        while self.lists.as_ref().is_some_and(IncrementalLists::wants_more) {
+            self.send_next_list(s, out)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the next list, or `NDX_FLIST_EOF` after the last; false when all was sent.
+    fn send_next_list(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+    ) -> Result<bool, WireError> {
+        let Some(lists) = self.lists.as_mut() else {
+            return Ok(false);
         };
+        match lists.next_list()? {
+            None => Ok(false),
+            Some(NextList::Eof) => {
+                s.write_ndx(NDX_FLIST_EOF);
+                Ok(true)
+            }
+            Some(NextList::List(list)) => {
+                self.emit_list(s, out, list)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Encodes one incremental list (announced by its directory index, except the
+    /// first), ended by the end marker; then records its sorted entries.
+    fn emit_list(
+        &mut self,
+        s: &mut ProtocolStream,
+        out: &mut dyn OutputSink,
+        mut list: PendingList,
+    ) -> Result<(), WireError> {
+        let proto = self.proto();
+        let sums = self.sums.ok_or_else(|| WireError::protocol("no session"))?;
+        let taken_before = s.bytes_taken;
+        if self.opts.checksum {
+            for le in list.entries.iter_mut().filter(|e| e.entry.is_regular()) {
+                le.entry.checksum = Some(file_checksum(
+                    &le.path,
+                    FileHasher::new(sums.flist_algorithm, None),
+                )?);
+            }
+        }
+        let encoder = self
+            .flist_encoder
+            .as_mut()
+            .ok_or_else(|| WireError::protocol("no file-list encoder"))?;
+        if let Some(dir) = list.dir_ndx {
+            s.write_ndx(NDX_FLIST_OFFSET - dir);
+        }
+        encoder.start_list(list.ndx_start);
+        let mut buf = Vec::new();
+        for le in &list.entries {
+            buf.clear();
+            encoder.encode(&mut buf, &le.entry)?;
+            s.write(&buf);
+            if s.pending_output() >= DATA_FLUSH {
+                out.flush(s)?;
+            }
+        }
+        s.write_with(|o| encoder.encode_end(o, 0));
+        let entries = &list.entries;
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|a, b| match (entries.get(*a), entries.get(*b)) {
+            (Some(x), Some(y)) => compare_names(&x.entry, &y.entry, proto),
+            _ => std::cmp::Ordering::Equal,
+        });
+        let lists = self
+            .lists
+            .as_mut()
+            .ok_or_else(|| WireError::protocol("no incremental lists"))?;
+        for le in lists.record(list, &order, proto) {
+            let info = crate::events::ItemInfo::of(&le.entry);
+            count_kind(&mut self.stats.files, info.kind);
+            if le.entry.is_regular() || le.entry.is_symlink() {
+                self.total_size += le.entry.size;
+            }
+            self.infos.push(info);
+            self.sorted.push((le.entry, le.path));
+        }
+        self.stats.flist_size += s.bytes_taken - taken_before;
+        s.events.emit(crate::events::TransferEvent::FileList {
+            files: self.infos.len() as u64,
+            dirs: self.stats.files.dir,
+            total_size: self.total_size.max(0) as u64,
+        });
         Ok(())
     }
 
@@ -536,7 +689,13 @@ impl PushMachine {
     fn log_transfer_end(&self, s: &mut ProtocolStream, index: usize) {
         if let Some(info) = self.infos.get(index) {
             let total = self.infos.len() as u64;
-            let number = self.numbering.get(index).copied().unwrap_or(0);
+            // progress.c: with incremental lists the number is the position among the
+            // entries sent so far, and the total counts those.
+            let number = if self.lists.is_some() {
+                index as u64
+            } else {
+                self.numbering.get(index).copied().unwrap_or(0)
+            };
             s.events.emit(crate::events::TransferEvent::TransferEnd {
                 item: info,
                 xferred: self.stats.xferred_files,
@@ -598,8 +757,21 @@ impl PushMachine {
                     return Ok(Progress::Flush);
                 }
                 PushStep::ReadNdx => {
-                    let ndx = need!(s.try_read_ndx());
+                    self.send_lists_ahead(s, out)?;
+                    let Some(ndx) = s.try_read_ndx()? else {
+                        // rsync's sender sends further lists while it waits for input.
+                        if self.send_next_list(s, out)? {
+                            return Ok(Progress::Poll);
+                        }
+                        return Ok(Progress::NeedInput);
+                    };
                     if ndx == NDX_DONE {
+                        // sender.c: while lists remain, each NDX_DONE finishes the oldest
+                        // one and is echoed; the last one ends the phase.
+                        if self.lists.as_mut().is_some_and(IncrementalLists::finish_list) {
+                            s.write_ndx(NDX_DONE);
+                            continue;
+                        }
                         self.phase += 1;
                         let max_phase = if proto >= 29 { 2 } else { 1 };
                         if self.phase > max_phase {
@@ -614,10 +786,12 @@ impl PushMachine {
                         self.step = PushStep::DelStats { then_goodbye: 0 };
                         continue;
                     }
-                    let index = usize::try_from(ndx)
-                        .ok()
-                        .filter(|i| *i < self.sorted.len())
-                        .ok_or_else(|| WireError::protocol(format!("Invalid file index: {ndx}")))?;
+                    let index = match self.lists.as_mut() {
+                        Some(lists) => lists.locate(ndx),
+                        None => usize::try_from(ndx).ok(),
+                    }
+                    .filter(|i| *i < self.sorted.len())
+                    .ok_or_else(|| WireError::protocol(format!("Invalid file index: {ndx}")))?;
                     self.step = PushStep::Attrs { ndx, index };
                 }
                 PushStep::DelStats { then_goodbye } => {

@@ -10,6 +10,10 @@ pub enum Progress {
     NeedInput,
     /// Send the pending output, then call `advance` again without waiting for input.
     Flush,
+    /// Nothing to read yet, but the role has more to send meanwhile: send the pending
+    /// output, take any input that has already arrived (without waiting), and call
+    /// `advance` again.
+    Poll,
     /// The session is over on the protocol level.
     Done,
 }

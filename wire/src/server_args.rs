@@ -79,8 +79,11 @@ impl ServerCommand {
             cluster.push('z');
         }
         if opts.our_protocol() >= 30 {
-            // No 'i': we do not implement incremental recursion.
-            cluster.push_str("e.LsfxCIvu");
+            cluster.push_str(if opts.offers_inc_recurse(direction) {
+                "e.iLsfxCIvu"
+            } else {
+                "e.LsfxCIvu"
+            });
         }
         if cluster.len() > 1 {
             args.push(cluster);
@@ -224,7 +227,7 @@ mod tests {
     fn archive_push_and_pull_match_the_captured_commands() {
         let a = TransferOptions::archive();
         let push = ServerCommand::build(Direction::Push, &a, &["dst/".into()]);
-        assert_eq!(push.args.join(" "), "--server -logDtpre.LsfxCIvu . dst/");
+        assert_eq!(push.args.join(" "), "--server -logDtpre.iLsfxCIvu . dst/");
         let pull = ServerCommand::build(Direction::Pull, &a, &["src/".into()]);
         assert_eq!(
             pull.args.join(" "),

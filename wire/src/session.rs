@@ -35,6 +35,9 @@ pub struct TransferReport {
     pub remote_stderr: String,
     /// Names of files whose data were transferred.
     pub transferred: Vec<String>,
+    /// Push: how many file lists we sent — one without incremental recursion, one per
+    /// directory (plus the first) with it. 0 in a pull.
+    pub file_lists_sent: usize,
 }
 
 /// Checksum setup derived from the handshake.
@@ -155,6 +158,7 @@ pub fn push_over_with_events<T: Transport>(
     let mut report = run_session(transport, &mut machine, EventSlot(events));
     report.params = machine.params().cloned();
     report.transferred = std::mem::take(&mut machine.transferred);
+    report.file_lists_sent = machine.lists_sent();
     // No statistics travel in a push: our own counters, as rsync's client does.
     let (sent, received) = (report.stats.bytes_sent, report.stats.bytes_received);
     report.stats = machine.stats;
@@ -201,6 +205,7 @@ fn empty_report() -> TransferReport {
         messages: PeerMessages::default(),
         remote_stderr: String::new(),
         transferred: Vec::new(),
+        file_lists_sent: 0,
     }
 }
 

@@ -1,11 +1,12 @@
 //! `send_file_entry`: encoding file-list entries as the sender.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::codec::{put_int32, put_longint, put_varint, put_varlong};
 use crate::error::WireError;
 
 use super::entry::{FileEntry, HardLinkInfo};
+use super::idlist::IdNames;
 use super::*;
 
 /// Sans-IO file-list encoder: keeps the session's "previous entry" values.
@@ -21,7 +22,52 @@ pub struct FileListEncoder {
     rdev: (u32, u32),
     dev: i64,
     sent: i32,
+    /// The index of the current list's first entry (`ndx_start`; 0 without incremental
+    /// recursion) and how many entries of that list were encoded.
+    list_start: i32,
+    list_pos: i32,
     first_of_inode: HashMap<(i64, i64), i32>,
+    /// Incremental recursion: user and group names travel inline, once per id.
+    inline_names: Option<InlineNames>,
+}
+
+/// The names sent inline with incremental recursion (`uidlist.c: add_uid`/`add_gid`):
+/// an id's name follows the first entry that carries the id, if the id has a name.
+#[derive(Debug, Clone, Default)]
+pub struct InlineNames {
+    users: IdNames,
+    groups: IdNames,
+    seen_uids: HashSet<u32>,
+    seen_gids: HashSet<u32>,
+}
+
+impl InlineNames {
+    /// Inline names looked up in `users` and `groups`.
+    pub fn new(users: IdNames, groups: IdNames) -> Self {
+        InlineNames {
+            users,
+            groups,
+            ..InlineNames::default()
+        }
+    }
+
+    /// The local names of users and groups (`/etc/passwd`, `/etc/group`).
+    pub fn load() -> Self {
+        InlineNames::new(IdNames::load(true), IdNames::load(false))
+    }
+
+    /// The name to send with `id` the first time it is seen.
+    fn first_name(&mut self, users: bool, id: u32) -> Option<Vec<u8>> {
+        let (seen, names) = if users {
+            (&mut self.seen_uids, &self.users)
+        } else {
+            (&mut self.seen_gids, &self.groups)
+        };
+        if !seen.insert(id) {
+            return None;
+        }
+        names.name_of(id).map(<[u8]>::to_vec)
+    }
 }
 
 fn put_varint30(out: &mut Vec<u8>, proto: u32, v: i32) {
@@ -30,6 +76,13 @@ fn put_varint30(out: &mut Vec<u8>, proto: u32, v: i32) {
     } else {
         put_int32(out, v)
     }
+}
+
+/// A user or group name after its id: a length byte, then at most 255 bytes.
+fn put_inline_name(out: &mut Vec<u8>, name: &[u8]) {
+    let name = name.get(..255).unwrap_or(name);
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
 }
 
 impl FileListEncoder {
@@ -46,8 +99,25 @@ impl FileListEncoder {
             rdev: (0, 0),
             dev: -1,
             sent: 0,
+            list_start: 0,
+            list_pos: 0,
             first_of_inode: HashMap::new(),
+            inline_names: None,
         }
+    }
+
+    /// Incremental recursion: send user and group names inline (`XMIT_USER_NAME_FOLLOWS`,
+    /// `XMIT_GROUP_NAME_FOLLOWS`) instead of id lists after the file list.
+    pub fn with_inline_names(mut self, names: InlineNames) -> Self {
+        self.inline_names = Some(names);
+        self
+    }
+
+    /// Starts a new file list whose first entry has index `ndx_start`: hard-link
+    /// references to entries of earlier lists are then sent in full.
+    pub fn start_list(&mut self, ndx_start: i32) {
+        self.list_start = ndx_start;
+        self.list_pos = 0;
     }
 
     /// Appends one entry. For `-H`, pass `HardLinkInfo::DevIno` for multiply linked
@@ -63,6 +133,9 @@ impl FileListEncoder {
         }
         let ndx = self.sent;
         self.sent += 1;
+        // The transmission index (`first_ndx + ndx` in send_file_entry).
+        let xmit_ndx = self.list_start + self.list_pos;
+        self.list_pos += 1;
         let mut xflags: u32 = if e.is_dir() {
             if proto >= 30 {
                 e.xflags & (XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR)
@@ -109,15 +182,35 @@ impl FileListEncoder {
         } else if proto < 28 {
             self.rdev = (0, 0);
         }
+        let mut user_name = None;
+        let mut group_name = None;
         if !cfg.owner || (e.uid == self.uid && !self.last_name.is_empty()) {
             xflags |= XMIT_SAME_UID;
         } else {
             self.uid = e.uid;
+            if !cfg.numeric_ids && proto >= 30 {
+                user_name = self
+                    .inline_names
+                    .as_mut()
+                    .and_then(|n| n.first_name(true, e.uid));
+                if user_name.is_some() {
+                    xflags |= XMIT_USER_NAME_FOLLOWS;
+                }
+            }
         }
         if !cfg.group || (e.gid == self.gid && !self.last_name.is_empty()) {
             xflags |= XMIT_SAME_GID;
         } else {
             self.gid = e.gid;
+            if !cfg.numeric_ids && proto >= 30 {
+                group_name = self
+                    .inline_names
+                    .as_mut()
+                    .and_then(|n| n.first_name(false, e.gid));
+                if group_name.is_some() {
+                    xflags |= XMIT_GROUP_NAME_FOLLOWS;
+                }
+            }
         }
         if e.mtime == self.mtime {
             xflags |= XMIT_SAME_TIME;
@@ -148,7 +241,7 @@ impl FileListEncoder {
                 match self.first_of_inode.get(&(dev, ino)) {
                     Some(first) => first_hlink = Some(*first),
                     None => {
-                        self.first_of_inode.insert((dev, ino), ndx);
+                        self.first_of_inode.insert((dev, ino), xmit_ndx);
                         xflags |= XMIT_HLINK_FIRST;
                     }
                 }
@@ -220,7 +313,9 @@ impl FileListEncoder {
         self.last_name = e.name.clone();
         if let Some(first) = first_hlink {
             put_varint(out, first);
-            return Ok(()); // the first entry is in this list: abbreviated
+            if first >= self.list_start {
+                return Ok(()); // the first entry is in this list: abbreviated
+            }
         }
         if proto >= 30 {
             put_varlong(out, e.size, 3);
@@ -242,9 +337,15 @@ impl FileListEncoder {
         }
         if cfg.owner && xflags & XMIT_SAME_UID == 0 {
             put_varint30(out, proto, e.uid as i32);
+            if let Some(name) = &user_name {
+                put_inline_name(out, name);
+            }
         }
         if cfg.group && xflags & XMIT_SAME_GID == 0 {
             put_varint30(out, proto, e.gid as i32);
+            if let Some(name) = &group_name {
+                put_inline_name(out, name);
+            }
         }
         if (cfg.devices && e.is_device()) || (cfg.specials && e.is_special() && proto < 31) {
             let (major, minor) = self.rdev;

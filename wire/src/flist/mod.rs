@@ -11,7 +11,7 @@ mod sort;
 pub use config::FileListConfig;
 pub use decode::check_safe_name;
 pub use decode::{FileListDecoder, FileListItem};
-pub use encode::FileListEncoder;
+pub use encode::{FileListEncoder, InlineNames};
 pub use entry::{FileEntry, HardLinkInfo, mode};
 pub use idlist::{
     IdList, IdListItem, IdNames, decode_id_list, decode_id_list_item, encode_id_list, push_id_item,
