@@ -57,7 +57,10 @@ fn remote_options_run_natively_and_match_rsync() {
                 args.extend(["-e", rsh.as_str(), "--rsync-path=/usr/bin/rsync"]);
                 args.extend([from.as_str(), to.as_str()]);
                 if side == "rsync" {
-                    args.push("--no-i-r");
+                    // rdsync pulls without incremental recursion (and pushes with it).
+                    if pull {
+                        args.push("--no-i-r");
+                    }
                     rsync(&args, &s.path)
                 } else {
                     rdsync(&args, &s.path)

@@ -281,7 +281,11 @@ pub(crate) fn read_dir_level(
 /// The rules in force in the source directory `dir` (`rel` below the transfer root):
 /// with `dir-merge` rules, the chain reads that directory's merge files, as rsync's
 /// sender does; a malformed one stops the transfer (exit 1, like rsync).
-pub(crate) fn dir_chain(chain: &FilterChain, dir: &Path, rel: &[u8]) -> Result<FilterChain, WireError> {
+pub(crate) fn dir_chain(
+    chain: &FilterChain,
+    dir: &Path,
+    rel: &[u8],
+) -> Result<FilterChain, WireError> {
     if !chain.has_dir_merge() {
         return Ok(chain.clone());
     }

@@ -10,7 +10,9 @@ use rdsync_engine::delta::{DeltaGenerator, DeltaSink};
 use rdsync_engine::layout::BlockLayout;
 use rdsync_engine::signature::Signature;
 
-use crate::codec::{NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET, ReadCursor, put_int32};
+use crate::codec::{
+    NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET, ReadCursor, put_int32,
+};
 use crate::compress::CompressedTokenEncoder;
 use crate::error::WireError;
 use crate::filter_list::encode_client_filters;
@@ -19,10 +21,10 @@ use crate::flist::{
     encode_id_list,
 };
 use crate::handshake::{CF_INC_RECURSE, ClientHandshake, SessionParams};
-use crate::push_lists::{IncrementalLists, NextList, PendingList};
 use crate::item_flags::*;
 use crate::local_scan::{LocalEntry, scan_sources};
 use crate::options::TransferOptions;
+use crate::push_lists::{IncrementalLists, NextList, PendingList};
 use crate::role::{OutputSink, Progress, RoleMachine, need};
 use crate::session::Checksums;
 use crate::stream::ProtocolStream;
@@ -285,9 +287,8 @@ impl PushMachine {
             opts: opts.clone(),
             sources: sources.to_vec(),
             step: PushStep::Handshake,
-            handshake: ClientHandshake::new(opts).offering_inc_recurse(
-                opts.offers_inc_recurse(crate::options::Direction::Push),
-            ),
+            handshake: ClientHandshake::new(opts)
+                .offering_inc_recurse(opts.offers_inc_recurse(crate::options::Direction::Push)),
             params: None,
             sums: None,
             sorted: Vec::new(),
@@ -312,9 +313,10 @@ impl PushMachine {
 
     /// How many file lists were sent (1 without incremental recursion).
     pub fn lists_sent(&self) -> usize {
-        self.lists
-            .as_ref()
-            .map_or(usize::from(self.params.is_some()), IncrementalLists::lists_sent)
+        self.lists.as_ref().map_or(
+            usize::from(self.params.is_some()),
+            IncrementalLists::lists_sent,
+        )
     }
 
     /// The negotiated parameters, once the handshake is done.
@@ -468,7 +470,11 @@ impl PushMachine {
         s: &mut ProtocolStream,
         out: &mut dyn OutputSink,
     ) -> Result<(), WireError> {
-        while self.lists.as_ref().is_some_and(IncrementalLists::wants_more) {
+        while self
+            .lists
+            .as_ref()
+            .is_some_and(IncrementalLists::wants_more)
+        {
             self.send_next_list(s, out)?;
         }
         Ok(())
@@ -768,7 +774,11 @@ impl PushMachine {
                     if ndx == NDX_DONE {
                         // sender.c: while lists remain, each NDX_DONE finishes the oldest
                         // one and is echoed; the last one ends the phase.
-                        if self.lists.as_mut().is_some_and(IncrementalLists::finish_list) {
+                        if self
+                            .lists
+                            .as_mut()
+                            .is_some_and(IncrementalLists::finish_list)
+                        {
                             s.write_ndx(NDX_DONE);
                             continue;
                         }

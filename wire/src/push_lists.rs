@@ -246,12 +246,7 @@ impl IncrementalLists {
     /// Records `list` as sent, given its sorted order (`order[i]` = transmission position
     /// of the i-th sorted entry): numbers its directories, links them into the tree and
     /// picks the next directory. Returns the entries in sorted (index) order.
-    pub fn record(
-        &mut self,
-        list: PendingList,
-        order: &[usize],
-        protocol: u32,
-    ) -> Vec<LocalEntry> {
+    pub fn record(&mut self, list: PendingList, order: &[usize], protocol: u32) -> Vec<LocalEntry> {
         let PendingList {
             ndx_start,
             entries,
@@ -279,9 +274,7 @@ impl IncrementalLists {
                 .filter(|e| e.entry.is_dir() && e.entry.name == b".")
                 .map(|_| first_slot)
         } else {
-            run.first()
-                .and_then(|d| self.dirs.get(*d))
-                .map(|d| d.slot)
+            run.first().and_then(|d| self.dirs.get(*d)).map(|d| d.slot)
         };
         let mut prev_linked: Option<usize> = None;
         let mut first_linked: Option<usize> = None;
@@ -348,7 +341,9 @@ impl IncrementalLists {
     /// directory. `None` for any other index.
     pub fn locate(&mut self, ndx: i32) -> Option<usize> {
         let live = self.lists.get(self.live..)?;
-        let k = live.partition_point(|l| l.ndx_start - 1 <= ndx).checked_sub(1)?;
+        let k = live
+            .partition_point(|l| l.ndx_start - 1 <= ndx)
+            .checked_sub(1)?;
         let list = live.get(k)?;
         let slot = if ndx == list.ndx_start - 1 {
             list.parent_slot?

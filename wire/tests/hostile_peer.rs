@@ -19,15 +19,17 @@
 mod common;
 mod hostile_support;
 
+use std::path::PathBuf;
+
 use hostile_support::server::{
     COMPAT, RawEntry, Request, Res, ServerIo, file_sum, flist_bytes, handshake, handshake_with,
-    naive_sender, read_client_file, read_client_flist, read_filter_list, receiver_tail, reply_file,
-    reply_head,
+    naive_sender, read_client_file, read_client_flist, read_client_inc_lists, read_filter_list,
+    receiver_tail, reply_file, reply_head,
 };
 use hostile_support::{
     ARG, Arena, Mode, Outcome, ROLE, SCENARIO, put_file, run_client, run_client_with,
 };
-use rdsync_wire::codec::{put_int32, put_varint, put_vstring};
+use rdsync_wire::codec::{NDX_DONE, put_int32, put_varint, put_vstring};
 use rdsync_wire::mux::MessageCode;
 use rdsync_wire::sum_head::SumHead;
 use rdsync_wire::tokens::{put_end, put_literal};
@@ -563,6 +565,44 @@ fn serve(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
         "push_ndx" => {
             handshake(io, COMPAT)?;
             read_client_flist(io)?;
+            io.ndx(arg.parse().unwrap_or(0));
+            io.data(&0x8000u16.to_le_bytes());
+            io.data(&[0; 16]);
+            io.flush()?;
+            Ok(After::Drain)
+        }
+        // Incremental recursion (the client offered `i`): lists `[2]` (`.` and `f`) or
+        // `[1, 1]` (`src`, then `src/f`), then `f` is pushed and the session ends.
+        "push_inc_benign" => {
+            handshake(io, COMPAT | 1)?;
+            let lists = read_client_inc_lists(io)?;
+            let f = match lists.as_slice() {
+                [2] => 2,
+                [1, 1] => 3,
+                other => return Err(format!("unexpected lists {other:?}")),
+            };
+            io.ndx(f);
+            io.data(&0xa000u16.to_le_bytes());
+            io.data(&[0; 16]);
+            io.flush()?;
+            if read_client_file(io, f)? != HELLO {
+                return Err("pushed data differ".into());
+            }
+            // One NDX_DONE per list: the sender echoes all but the last.
+            for _ in 1..lists.len() {
+                io.ndx(NDX_DONE);
+                io.flush()?;
+                if io.read_ndx()? != NDX_DONE {
+                    return Err("expected the echo of a finished list".into());
+                }
+            }
+            receiver_tail(io)?;
+            Ok(After::Drain)
+        }
+        // Incremental recursion, then a request for index `arg`.
+        "push_inc_ndx" => {
+            handshake(io, COMPAT | 1)?;
+            read_client_inc_lists(io)?;
             io.ndx(arg.parse().unwrap_or(0));
             io.data(&0x8000u16.to_le_bytes());
             io.data(&[0; 16]);
@@ -1185,6 +1225,60 @@ fn push_requests_for_bad_indexes_are_refused() {
         ("0", "non-regular file"),
     ] {
         push_attack(&format!("push ndx {arg}"), "push_ndx", arg, 2, text);
+    }
+}
+
+/// With incremental recursion (the server set `CF_INC_RECURSE` after our `i`), a push
+/// through the fake receiver works, for `dir/` (one list) and `dir` (a second list).
+#[test]
+fn benign_incremental_push_through_the_fake_server_succeeds() {
+    let (a, Mode::Push(srcs)) = push_arena("e-push-inc-benign") else {
+        unreachable!()
+    };
+    let no_slash: Vec<PathBuf> = srcs
+        .iter()
+        .map(|p| PathBuf::from(p.display().to_string().trim_end_matches('/')))
+        .collect();
+    for (mode, name) in [
+        (Mode::Push(srcs.clone()), "f"),
+        (Mode::Push(no_slash), "src/f"),
+    ] {
+        let out = run_client(&a, "push_inc_benign", "", &mode);
+        assert_eq!(out.code("push inc benign"), 0, "{}", out.error());
+        let want = format!("transferred=[\"{name}\"]");
+        assert!(out.report.contains(&want), "{}", out.report);
+    }
+}
+
+/// Incremental recursion: indexes beyond the lists sent, in the gap before a list
+/// (`.`'s, a directory, is no transfer), of the first list's missing parent, and
+/// negative ones are clean protocol errors (exit 2), never a panic.
+#[test]
+fn incremental_push_requests_for_bad_indexes_are_refused() {
+    for (arg, text) in [
+        ("3", "Invalid file index: 3"),
+        ("77", "Invalid file index: 77"),
+        ("2147483647", "Invalid file index"),
+        ("-102", "Invalid file index: -102"),
+        ("-2", "Invalid file index: -2"),
+        ("0", "non-regular file"),
+        ("1", "non-regular file"),
+    ] {
+        push_attack(&format!("push inc ndx {arg}"), "push_inc_ndx", arg, 2, text);
+    }
+    // `src` without a slash: the first list holds only `src`, without a parent, so
+    // index 0 names nothing; index 2 is the gap before `src`'s own list.
+    let (a, Mode::Push(srcs)) = push_arena("e-push-inc-noparent") else {
+        unreachable!()
+    };
+    let no_slash: Vec<PathBuf> = srcs
+        .iter()
+        .map(|p| PathBuf::from(p.display().to_string().trim_end_matches('/')))
+        .collect();
+    for (arg, text) in [("0", "Invalid file index: 0"), ("2", "non-regular file")] {
+        let out = run_client(&a, "push_inc_ndx", arg, &Mode::Push(no_slash.clone()));
+        out.expect(&format!("no-slash ndx {arg}"), 2, text);
+        a.assert_confined("no-slash");
     }
 }
 

@@ -67,7 +67,8 @@ fn make_big_tree(root: &Path) {
             }
             common::put_file(&m.join("at-mid"), b"mid\n", 0o600, 1_600_200_000);
             std::fs::create_dir_all(m.join("empty")).unwrap_or_else(|e| panic!("{e}"));
-            std::os::unix::fs::symlink("l0/f00", m.join("to-f00")).unwrap_or_else(|e| panic!("{e}"));
+            std::os::unix::fs::symlink("l0/f00", m.join("to-f00"))
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         for name in odd {
             let p = t.join(std::ffi::OsStr::from_bytes(name));
@@ -119,9 +120,19 @@ fn add_hard_links(root: &Path) {
 /// subtree) and updates.
 fn make_stale_dest(root: &Path) {
     common::put_file(&root.join("t03/m2/l1/stale"), b"old", 0o644, 1_500_000_000);
-    common::put_file(&root.join("t03/m2/l1/f00"), b"outdated", 0o644, 1_500_000_000);
+    common::put_file(
+        &root.join("t03/m2/l1/f00"),
+        b"outdated",
+        0o644,
+        1_500_000_000,
+    );
     common::put_file(&root.join("t09/gone/deep/x"), b"old", 0o644, 1_500_000_000);
-    common::put_file(&root.join("zz-empty/deeper/junk"), b"old", 0o644, 1_500_000_000);
+    common::put_file(
+        &root.join("zz-empty/deeper/junk"),
+        b"old",
+        0o644,
+        1_500_000_000,
+    );
     common::put_file(&root.join("stale-top"), b"old", 0o644, 1_500_000_000);
 }
 
@@ -370,7 +381,11 @@ fn several_sources_with_a_shared_directory_name() {
     common::put_file(&dir.join("single/inner/z"), b"z", 0o644, 1_600_000_000);
     common::set_mtime(&dir.join("single/inner"), 1_600_000_500);
     common::set_mtime(&dir.join("single"), 1_600_000_500);
-    let sources = [slash(&a), slash(&b), dir.join("single").display().to_string()];
+    let sources = [
+        slash(&a),
+        slash(&b),
+        dir.join("single").display().to_string(),
+    ];
     let theirs = dir.join("theirs");
     let ours = dir.join("ours");
     let mut cmd = Command::new(common::rsync_bin());

@@ -119,11 +119,14 @@ fn compare(case: &Case<'_>, srv: &Server) -> PathBuf {
         let ours_dir = dir.join(format!("{tag}-ours"));
         (case.dst)(&theirs_dir);
         (case.dst)(&ours_dir);
-        // rdsync never uses incremental recursion: the reference is rsync without it
-        // (with it, rsync 3.5's own push with --ignore-existing skips deletions in
-        // directories it already has; see existing_and_ignore_existing_both_ways).
+        // rdsync pushes with incremental recursion (as rsync does) and pulls without it:
+        // the reference is rsync doing the same (it matters: with it, a push with
+        // --ignore-existing skips deletions after a failed directory; see
+        // existing_and_ignore_existing_both_ways).
         let mut rsync_args = case.args.clone();
-        rsync_args.push("--no-i-r".into());
+        if !push_mode {
+            rsync_args.push("--no-i-r".into());
+        }
         let (code, out, err) = if push_mode {
             rsync(
                 &rsh,

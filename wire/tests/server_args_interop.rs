@@ -341,11 +341,13 @@ fn server_command_matches_rsync_across_an_option_matrix() {
                     None => "host".to_string(),
                 };
                 let mut cmd = Command::new(&rsync);
-                cmd.current_dir(&dir)
-                    .args(case.rsync_args)
-                    .arg("--no-i-r")
-                    .arg("-e")
-                    .arg(&theirs_sh);
+                cmd.current_dir(&dir).args(case.rsync_args);
+                // We offer incremental recursion only as the sender: rsync's pull is
+                // compared without it.
+                if direction == Direction::Pull {
+                    cmd.arg("--no-i-r");
+                }
+                cmd.arg("-e").arg(&theirs_sh);
                 if let Some(rp) = rsync_path {
                     cmd.arg(format!("--rsync-path={rp}"));
                 }

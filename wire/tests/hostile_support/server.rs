@@ -518,6 +518,41 @@ pub fn read_client_flist(io: &mut ServerIo) -> Res<usize> {
     Ok(n)
 }
 
+/// Reads a pushing client's incremental file lists (`CF_INC_RECURSE`): the first list,
+/// then every list it announces with `NDX_FLIST_OFFSET − dir`, up to `NDX_FLIST_EOF`.
+/// Returns the number of entries of each list.
+pub fn read_client_inc_lists(io: &mut ServerIo) -> Res<Vec<usize>> {
+    use rdsync_wire::flist::{FileListConfig, FileListDecoder, FileListItem};
+    let config = FileListConfig {
+        protocol: PROTO,
+        varint_flags: true,
+        safe_flist: true,
+        id0_names: true,
+        links: true,
+        owner: true,
+        group: true,
+        devices: true,
+        specials: true,
+        hard_links: false,
+        numeric_ids: false,
+        checksum_len: None,
+    };
+    let mut dec = FileListDecoder::new(config);
+    let mut lists = Vec::new();
+    loop {
+        let mut n = 0;
+        while let FileListItem::Entry(_) = io.read(|c| dec.decode(c))? {
+            n += 1;
+        }
+        lists.push(n);
+        match io.read_ndx()? {
+            -2 => return Ok(lists),
+            d if d <= -101 => {}
+            other => return Err(format!("expected a list or NDX_FLIST_EOF, got {other}")),
+        }
+    }
+}
+
 /// Reads a pushing client's reply to a transfer request: the echo, the tokens (only
 /// literals: no basis was offered) and the checksum; returns the file data.
 pub fn read_client_file(io: &mut ServerIo, ndx: i32) -> Res<Vec<u8>> {
