@@ -181,6 +181,21 @@ mod tests {
         // RSYNC_PARTIAL_DIR would make --partial a --partial-dir: not native.
         assert!(unsupported_remote_option(&o).is_none());
     }
+
+    #[test]
+    fn incremental_recursion_can_be_turned_off() {
+        for (args, off) in [
+            (&["-a", "s/", "h:d/"][..], false),
+            (&["-a", "--no-i-r", "s/", "h:d/"][..], true),
+            (&["-a", "--no-inc-recursive", "s/", "h:d/"][..], true),
+            (&["-a", "--no-i-r", "--i-r", "s/", "h:d/"][..], false),
+        ] {
+            let crate::run::Dispatch::Remote(o, _) = dispatch(args) else {
+                panic!("{args:?} must run natively");
+            };
+            assert_eq!(transfer_options(&o).no_inc_recursive, off, "{args:?}");
+        }
+    }
 }
 
 /// Options only a remote transfer uses.
@@ -202,6 +217,8 @@ pub struct RemoteOptions {
     pub block_size: Option<u32>,
     /// `--timeout`.
     pub timeout: Option<u32>,
+    /// `--no-inc-recursive`/`--no-i-r`: never offer incremental recursion.
+    pub no_inc_recursive: bool,
 }
 
 /// The first option on the command line that the native remote client does not handle.
@@ -260,6 +277,7 @@ pub fn transfer_options(o: &crate::Options) -> rdsync_wire::TransferOptions {
         checksum_choice: o.checksum_choice.clone(),
         timeout: r.timeout,
         protocol: r.protocol,
+        no_inc_recursive: r.no_inc_recursive,
         filters: o.filter_rules.clone(),
         ..rdsync_wire::TransferOptions::default()
     }

@@ -126,6 +126,17 @@ fn number<T: std::str::FromStr>(v: FlagValue<'_>, name: &str) -> Result<T, Usage
 /// Options of transfers over a remote shell.
 const REMOTE_FLAGS: &[Flag] = &[
     Flag {
+        long: "inc-recursive",
+        aliases: &["i-r"],
+        short: None,
+        takes_value: false,
+        negatable: true,
+        apply: |o, v| {
+            o.remote.no_inc_recursive = !on(v);
+            Ok(())
+        },
+    },
+    Flag {
         long: "rsh",
         aliases: &[],
         short: Some('e'),

@@ -227,7 +227,11 @@ impl<T: Transport> Connection<T> {
                 Ok(Progress::Done) => return self.flush(),
                 Ok(Progress::Flush) => self.flush()?,
                 Ok(Progress::Poll) => {
-                    self.flush()?;
+                    // The role keeps producing (file lists): send in large pieces, so
+                    // that the peer is not woken for every small one.
+                    if self.stream.pending_output() >= COALESCE_OUTPUT {
+                        self.flush()?;
+                    }
                     if let Some(chunk) = self.transport.try_recv() {
                         self.bytes_received += chunk.len() as u64;
                         self.stream.feed(&chunk);

@@ -109,6 +109,8 @@ pub struct TransferOptions {
     pub log_format: Option<String>,
     /// `--protocol=N`: the highest protocol we announce (27..=32).
     pub protocol: Option<u32>,
+    /// `--no-inc-recursive` (`--no-i-r`): never offer incremental recursion.
+    pub no_inc_recursive: bool,
     /// `--exclude` patterns (applied after `filters`).
     pub excludes: Vec<String>,
     /// Filter rules in command-line order (`--filter`, `--include`, `--exclude`, as parsed
@@ -189,7 +191,10 @@ impl TransferOptions {
     /// still declines it where it cannot use it (a receiving server with
     /// `--delete-before`/`--delete-after`, ...).
     pub fn offers_inc_recurse(&self, direction: Direction) -> bool {
-        direction == Direction::Push && self.recursive && self.our_protocol() >= 30
+        direction == Direction::Push
+            && self.recursive
+            && !self.no_inc_recursive
+            && self.our_protocol() >= 30
     }
 
     /// The protocol version we announce.

@@ -310,6 +310,13 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            rsync_args: &["-a", "--no-i-r"],
+            opts: TransferOptions {
+                no_inc_recursive: true,
+                ..a()
+            },
+        },
+        Case {
             rsync_args: &["-rL"],
             opts: TransferOptions {
                 recursive: true,
