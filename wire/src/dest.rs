@@ -6,6 +6,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use std::sync::{Arc, Mutex};
+
+use rdsync_engine::fs::{DirFd, Root};
 use rdsync_engine::local::DestError;
 
 use crate::error::WireError;
@@ -17,9 +20,14 @@ pub struct Destination {
     root: PathBuf,
     /// rsync's "mode 2": a single entry written under the destination's own name.
     single: Option<PathBuf>,
-    /// The root directory held open (`O_PATH`), for checking an entry's parents with
-    /// one `openat2` instead of an `lstat` per component.
-    root_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    /// The root directory held open: directories beneath it are opened through it
+    /// without crossing any symlink (`openat2` with `RESOLVE_BENEATH |
+    /// RESOLVE_NO_SYMLINKS`, or `O_NOFOLLOW` per component).
+    root_fd: Option<Arc<Root>>,
+    /// The root directory itself as a [`DirFd`] (what names without a parent live in).
+    root_dir: Option<Arc<DirFd>>,
+    /// Directories beneath the root held open, most recently used first.
+    dirs: Arc<Mutex<DirCache>>,
     /// `--mkpath` created this many directories for this path (rsync's "created N
     /// directories for PATH").
     pub made_path: Option<(usize, Vec<u8>)>,
@@ -27,6 +35,17 @@ pub struct Destination {
     /// directory itself was made.
     pub existed: bool,
 }
+
+/// Held directories by their name relative to the root.
+type DirCache = Vec<(Vec<u8>, Arc<DirFd>)>;
+
+/// An entry's directory held open, and the entry's name in it (one component).
+pub type Located = (Arc<DirFd>, Vec<u8>);
+
+/// How many directories [`Destination::locate`] keeps open. The list is sorted, so the
+/// files of one directory arrive together: the generator and the receiver each need
+/// about one at a time.
+const DIR_CACHE_SIZE: usize = 8;
 
 impl Destination {
     /// Decides like `main.c: get_local_name` for `count` received entries (creating
@@ -55,9 +74,14 @@ impl Destination {
         let mut d = Self::prepare_paths(dest, count, first_is_dir, dry_run)?;
         d.made_path = made_path;
         d.existed = existed;
-        if d.single.is_none() {
-            d.root_fd = open_dir_path(&d.root).map(std::sync::Arc::new);
-        }
+        let root = DirFd::open_path(d.root.as_os_str().as_bytes())
+            .ok()
+            .map(Root::from_dir);
+        d.root_dir = root
+            .as_ref()
+            .and_then(|r| r.open_dir(b".").ok())
+            .map(Arc::new);
+        d.root_fd = root.map(Arc::new);
         Ok(d)
     }
 
@@ -74,6 +98,8 @@ impl Destination {
                     root: dest.to_path_buf(),
                     single: None,
                     root_fd: None,
+                    root_dir: None,
+                    dirs: Arc::default(),
                     made_path: None,
                     existed: false,
                 });
@@ -92,6 +118,8 @@ impl Destination {
                     root: dest.to_path_buf(),
                     single: None,
                     root_fd: None,
+                    root_dir: None,
+                    dirs: Arc::default(),
                     made_path: None,
                     existed: false,
                 });
@@ -101,6 +129,8 @@ impl Destination {
                 root: dest.to_path_buf(),
                 single: None,
                 root_fd: None,
+                root_dir: None,
+                dirs: Arc::default(),
                 made_path: None,
                 existed: false,
             });
@@ -113,6 +143,8 @@ impl Destination {
             root: parent,
             single: Some(dest.to_path_buf()),
             root_fd: None,
+            root_dir: None,
+            dirs: Arc::default(),
             made_path: None,
             existed: false,
         })
@@ -124,6 +156,8 @@ impl Destination {
             root: PathBuf::from("/nonexistent/rdsync-placeholder"),
             single: None,
             root_fd: None,
+            root_dir: None,
+            dirs: Arc::default(),
             made_path: None,
             existed: false,
         }
@@ -173,7 +207,7 @@ impl Destination {
         // Fast path: the parents open as real directories beneath the root with no
         // symlink anywhere (one openat2). Any failure (a symlink, a missing parent, no
         // openat2) falls back to the per-component check, which gives the verdict.
-        if last == 0 || self.parents_are_plain_dirs(comps.get(..last).unwrap_or(&[])) {
+        if last == 0 || self.parent_dir(comps.get(..last).unwrap_or(&[])).is_some() {
             for c in &comps {
                 p.push(std::ffi::OsStr::from_bytes(c));
             }
@@ -196,66 +230,54 @@ impl Destination {
 }
 
 impl Destination {
-    /// Whether `parents` (components below the root) resolve from the held root fd to
-    /// a directory without crossing any symlink (`RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`).
-    fn parents_are_plain_dirs(&self, parents: &[&[u8]]) -> bool {
-        let Some(root) = &self.root_fd else {
-            return false;
-        };
-        let mut rel = Vec::with_capacity(parents.iter().map(|c| c.len() + 1).sum::<usize>() + 1);
-        for (i, c) in parents.iter().enumerate() {
-            if i > 0 {
-                rel.push(b'/');
-            }
-            rel.extend_from_slice(c);
+    /// The directory entry `name` lives in, held open, and its last component: the
+    /// directory was opened beneath the root without crossing a symlink (checked once,
+    /// when it was opened, not per entry). `None` when it cannot be opened that way (a
+    /// missing or unreadable parent, a symlink, a non-directory, a name without a last
+    /// component): the caller then goes by path ([`Destination::path_of`] gives the
+    /// verdict on the name).
+    pub fn locate(&self, name: &[u8]) -> Result<Option<Located>, WireError> {
+        if let Some(single) = &self.single {
+            let leaf = single.file_name().map(|n| n.as_bytes().to_vec());
+            return Ok(self.root_dir.clone().zip(leaf));
         }
-        let Ok(rel) = std::ffi::CString::new(rel) else {
-            return false;
+        crate::flist::check_safe_name(name)?;
+        let comps: Vec<&[u8]> = name
+            .split(|b| *b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
+        let Some((leaf, parents)) = comps.split_last() else {
+            return Ok(None);
         };
-        // SAFETY: open_how is plain integers; all-zero is its documented default.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
-        how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH;
-        use std::os::fd::AsRawFd;
-        // SAFETY: `rel` is NUL-terminated, `how` is a valid open_how of the size passed;
-        // the returned fd (if any) is closed below.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root.as_raw_fd(),
-                rel.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd < 0 {
-            return false;
-        }
-        // SAFETY: `fd` is a descriptor we just opened and own.
-        unsafe {
-            libc::close(fd as libc::c_int);
-        }
-        true
+        Ok(self.parent_dir(parents).map(|d| (d, leaf.to_vec())))
     }
-}
 
-/// Opens a directory by path as `O_PATH` (following symlinks, like the path-based
-/// operations on the root do); None if it cannot be opened.
-fn open_dir_path(path: &Path) -> Option<std::os::fd::OwnedFd> {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: `c` is NUL-terminated; on success we take ownership of the new fd.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return None;
+    /// The directory `parents` (components below the root), from the cache or opened
+    /// now beneath the root without crossing any symlink.
+    fn parent_dir(&self, parents: &[&[u8]]) -> Option<Arc<DirFd>> {
+        if parents.is_empty() {
+            return self.root_dir.clone();
+        }
+        let root = self.root_fd.as_ref()?;
+        let rel = parents.join(&b'/');
+        let mut dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = dirs.iter().position(|(n, _)| *n == rel) {
+            let hit = dirs.remove(at);
+            let dir = Arc::clone(&hit.1);
+            dirs.insert(0, hit);
+            return Some(dir);
+        }
+        let dir = Arc::new(root.open_dir(&rel).ok()?);
+        dirs.truncate(DIR_CACHE_SIZE - 1);
+        dirs.insert(0, (rel, Arc::clone(&dir)));
+        Some(dir)
     }
-    use std::os::fd::FromRawFd;
-    // SAFETY: `fd` is a fresh, owned descriptor.
-    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+
+    /// Closes the held directories: called whenever something in the tree is removed
+    /// or replaced, so that a directory is looked up (and checked) afresh after that.
+    pub fn forget_dirs(&self) {
+        self.dirs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
 }
 
 /// Opens the destination file itself for `--inplace`: created if missing (mode 0600
@@ -432,4 +454,67 @@ pub fn make_special(path: &Path, e: &FileEntry) -> Result<(), WireError> {
         return Err(WireError::file(path, std::io::Error::last_os_error()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("rdsync-dest-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    #[test]
+    fn directories_are_held_once_and_looked_up_afresh_when_forgotten() {
+        let base = scratch("locate");
+        let root = base.join("dest");
+        let outside = base.join("outside");
+        std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub/lnk")).unwrap();
+        let d = Destination::prepare(&root, 3, true, false, false).unwrap();
+
+        let (dir, leaf) = d.locate(b"sub/x").unwrap().expect("sub is held");
+        assert_eq!(leaf, b"x");
+        let (again, _) = d.locate(b"./sub//y").unwrap().expect("sub again");
+        assert!(Arc::ptr_eq(&dir, &again), "the held fd is reused");
+        assert!(d.locate(b"sub/deeper/z").unwrap().is_some());
+        let (_, top) = d.locate(b"top").unwrap().expect("the root");
+        assert_eq!(top, b"top");
+
+        // Never through a symlink, nor for a name without a last component.
+        assert!(d.locate(b"sub/lnk/x").unwrap().is_none());
+        assert!(matches!(
+            d.path_of(b"sub/lnk/x"),
+            Err(WireError::UnsafePath(_))
+        ));
+        assert!(d.locate(b".").unwrap().is_none());
+        assert!(d.locate(b"../x").is_err());
+
+        // `sub` swapped for a symlink to outside: once forgotten, it is not held again.
+        std::fs::rename(root.join("sub"), base.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
+        d.forget_dirs();
+        assert!(d.locate(b"sub/x").unwrap().is_none());
+        assert!(matches!(d.path_of(b"sub/x"), Err(WireError::UnsafePath(_))));
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn the_cache_stays_small() {
+        let base = scratch("cache");
+        for i in 0..(DIR_CACHE_SIZE * 2) {
+            std::fs::create_dir_all(base.join(format!("d{i}"))).unwrap();
+        }
+        let d = Destination::prepare(&base, 3, true, false, false).unwrap();
+        for i in 0..(DIR_CACHE_SIZE * 2) {
+            assert!(d.locate(format!("d{i}/f").as_bytes()).unwrap().is_some());
+        }
+        assert_eq!(d.dirs.lock().unwrap().len(), DIR_CACHE_SIZE);
+        let _ = std::fs::remove_dir_all(&base);
+    }
 }

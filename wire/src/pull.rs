@@ -7,8 +7,10 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rdsync_engine::checksum::FileHasher;
+use rdsync_engine::fs::{AtomicFile, DirFd, Stat};
 use rdsync_engine::layout::{BlockLayout, LayoutParams};
 use rdsync_engine::patch::{PatchError, Patcher};
 use rdsync_engine::signature::Signature;
@@ -16,8 +18,8 @@ use rdsync_engine::signature::Signature;
 use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor};
 use crate::compress::{CompressedTokenReader, ReadToken, decode_compressed_item};
 use crate::dest::{
-    Destination, OwnerMap, apply_attrs, apply_file_attrs, create_temp, make_special, open_in_place,
-    remove_existing,
+    Destination, Located, OwnerMap, apply_attrs, apply_file_attrs, create_temp, make_special,
+    open_in_place, remove_existing,
 };
 use crate::error::WireError;
 use crate::filter_list::encode_client_filters;
@@ -51,6 +53,57 @@ enum OwnedToken {
     End,
 }
 
+/// A temp file in a destination directory held open: renamed or removed relative to
+/// that directory, never by walking a path again.
+struct TempAt {
+    dir: Arc<DirFd>,
+    /// The entry's name in `dir`.
+    leaf: Vec<u8>,
+    /// The temp file's name in `dir`.
+    temp: Vec<u8>,
+}
+
+/// Renames the temp file over its target (`renameat` in the held directory, or by path).
+fn commit_temp(at: Option<&TempAt>, tmp_path: &Path, path: &Path) -> std::io::Result<()> {
+    match at {
+        Some(t) => t.dir.rename(&t.temp, &t.leaf).map_err(fs_io),
+        None => std::fs::rename(tmp_path, path),
+    }
+}
+
+/// Removes a temp file (errors ignored: it may be gone already).
+fn discard_temp(at: Option<&TempAt>, tmp_path: &Path) {
+    match at {
+        Some(t) => {
+            let _ = t.dir.unlink(&t.temp);
+        }
+        None => {
+            let _ = std::fs::remove_file(tmp_path);
+        }
+    }
+}
+
+/// An engine file-system error as an `io::Error` (its errno).
+fn fs_io(e: rdsync_engine::fs::FsError) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.errno.raw_os_error())
+}
+
+/// The fields of `lstat` the generator compares, from a path-based lookup.
+fn stat_of(md: &std::fs::Metadata) -> Stat {
+    Stat {
+        mode: md.mode(),
+        size: md.size(),
+        mtime: md.mtime(),
+        mtime_nsec: md.mtime_nsec() as u32,
+        uid: md.uid(),
+        gid: md.gid(),
+        rdev: md.rdev(),
+        dev: md.dev(),
+        ino: md.ino(),
+        nlink: md.nlink(),
+    }
+}
+
 /// Output of the generator is flushed whenever this much is pending.
 const GENERATOR_FLUSH: usize = 256 * 1024;
 
@@ -60,6 +113,8 @@ struct ActiveFile {
     entry: FileEntry,
     path: PathBuf,
     tmp_path: PathBuf,
+    /// The temp file by its directory fd (None: by path, or written in place).
+    temp_at: Option<TempAt>,
     patcher: Patcher<File, OutputFile>,
     layout: BlockLayout,
     history_basis: Option<File>,
@@ -817,6 +872,18 @@ impl From<ReadToken> for OwnedToken {
     }
 }
 
+/// Opens a basis file: through its held directory (never following a symlink) when
+/// there is one, else by path.
+fn open_basis(located: Option<&Located>, path: &Path) -> Result<File, WireError> {
+    match located {
+        Some((dir, leaf)) => dir
+            .open_read(leaf)
+            .map(File::from)
+            .map_err(|err| WireError::file(path, fs_io(err))),
+        None => File::open(path).map_err(|err| WireError::file(path, err)),
+    }
+}
+
 fn patch_error(e: PatchError, tmp: &Path) -> WireError {
     match e {
         PatchError::Io(io) => WireError::file(tmp, io),
@@ -937,7 +1004,7 @@ impl PullState {
     }
 
     /// The item flags of a transfer request for `e` (basis `basis_md`, if any).
-    fn transfer_iflags(&self, e: &FileEntry, basis_md: Option<&std::fs::Metadata>) -> u16 {
+    fn transfer_iflags(&self, e: &FileEntry, basis_md: Option<&Stat>) -> u16 {
         let mut iflags = ITEM_TRANSFER;
         if self.opts.checksum {
             iflags |= ITEM_REPORT_CHANGE;
@@ -953,32 +1020,28 @@ impl PullState {
     }
 
     /// generator.c `itemize`: the change bits of an existing `md` against `e`.
-    fn attr_flags(&self, e: &FileEntry, md: &std::fs::Metadata) -> u16 {
+    fn attr_flags(&self, e: &FileEntry, md: &Stat) -> u16 {
         let mut f = 0;
-        if e.is_regular() && md.size() as i64 != e.size {
+        if e.is_regular() && md.size as i64 != e.size {
             f |= ITEM_REPORT_SIZE;
         }
         let nsec = if self.proto >= 31 { e.mtime_nsec } else { 0 };
-        let md_nsec = if self.proto >= 31 {
-            md.mtime_nsec() as u32
-        } else {
-            0
-        };
-        if self.opts.times && (md.mtime() != e.mtime || md_nsec != nsec) {
+        let md_nsec = if self.proto >= 31 { md.mtime_nsec } else { 0 };
+        if self.opts.times && (md.mtime != e.mtime || md_nsec != nsec) {
             f |= ITEM_REPORT_TIME;
         }
-        if self.opts.perms && !e.is_symlink() && md.mode() & 0o7777 != e.mode & 0o7777 {
+        if self.opts.perms && !e.is_symlink() && md.mode & 0o7777 != e.mode & 0o7777 {
             f |= ITEM_REPORT_PERMS;
         }
         if self.opts.owner && self.am_root {
             let uid = *self.owners.uids.get(&e.uid).unwrap_or(&e.uid);
-            if uid != md.uid() {
+            if uid != md.uid {
                 f |= ITEM_REPORT_OWNER;
             }
         }
         if self.opts.group {
             let gid = *self.owners.gids.get(&e.gid).unwrap_or(&e.gid);
-            if gid != md.gid() {
+            if gid != md.gid {
                 f |= ITEM_REPORT_GROUP;
             }
         }
@@ -992,7 +1055,7 @@ impl PullState {
         conn: &mut ProtocolStream,
         i: usize,
         e: &FileEntry,
-        before: Option<&std::fs::Metadata>,
+        before: Option<&Stat>,
         extra: u16,
     ) -> Result<(), WireError> {
         let mut iflags = match before {
@@ -1037,7 +1100,7 @@ impl PullState {
         i: usize,
         e: &FileEntry,
         path: &Path,
-        existing: Option<&std::fs::Metadata>,
+        existing: Option<&Stat>,
     ) -> Result<(), WireError> {
         let Some(l) = self.hl_leader.get(&i).copied() else {
             return Ok(());
@@ -1052,7 +1115,7 @@ impl PullState {
         let leader_name = self.entry(l)?.name.clone();
         self.hl_linked.insert(i);
         let same =
-            existing.is_some_and(|md| md.ino() == leader_md.ino() && md.dev() == leader_md.dev());
+            existing.is_some_and(|md| md.ino == leader_md.ino() && md.dev == leader_md.dev());
         if same {
             // maybe_hard_link: already linked (shown only with -ii).
             self.hl_echo_xname.insert(i, Vec::new());
@@ -1064,6 +1127,7 @@ impl PullState {
             None => iflags |= ITEM_IS_NEW,
         }
         remove_existing(path, false)?;
+        self.destination.forget_dirs();
         std::fs::hard_link(&src, path).map_err(|err| WireError::file(path, err))?;
         if self.proto >= 29 {
             // The xname stays here: the sender echoes the flags and the echo is logged
@@ -1084,7 +1148,7 @@ impl PullState {
         i: usize,
         e: &FileEntry,
         path: &Path,
-        existing: Option<&std::fs::Metadata>,
+        existing: Option<&Stat>,
         redo: bool,
     ) -> Result<(), WireError> {
         let root_missing = self.created_root;
@@ -1110,7 +1174,7 @@ impl PullState {
         }
         if e.is_symlink() {
             let target = e.link_target.clone().unwrap_or_default();
-            let same = existing.is_some_and(|md| md.file_type().is_symlink())
+            let same = existing.is_some_and(|md| md.is_symlink())
                 && std::fs::read_link(path)
                     .ok()
                     .map(|t| t.into_os_string().into_encoded_bytes())
@@ -1118,11 +1182,11 @@ impl PullState {
             if same {
                 return self.itemize(conn, i, e, existing, 0);
             }
-            let before = existing.filter(|md| md.file_type().is_symlink());
+            let before = existing.filter(|md| md.is_symlink());
             return self.itemize(conn, i, e, before, ITEM_LOCAL_CHANGE | ITEM_REPORT_CHANGE);
         }
         if e.is_device() || e.is_special() {
-            let before = existing.filter(|md| md.mode() & 0o170000 == e.mode & 0o170000);
+            let before = existing.filter(|md| md.mode & 0o170000 == e.mode & 0o170000);
             let extra = if before.is_some() {
                 0
             } else {
@@ -1135,10 +1199,10 @@ impl PullState {
         }
         let basis_md = existing.filter(|md| md.is_file());
         if let Some(md) = basis_md {
-            if self.opts.update && md.mtime() > e.mtime {
+            if self.opts.update && md.mtime > e.mtime {
                 return Ok(());
             }
-            let same_size = md.size() as i64 == e.size;
+            let same_size = md.size as i64 == e.size;
             let up_to_date = if self.opts.ignore_times {
                 false
             } else if self.opts.checksum {
@@ -1151,7 +1215,7 @@ impl PullState {
             } else if self.opts.size_only {
                 same_size
             } else {
-                same_size && md.mtime() == e.mtime
+                same_size && md.mtime == e.mtime
             };
             if up_to_date {
                 return self.itemize(conn, i, e, Some(md), 0);
@@ -1177,7 +1241,19 @@ impl PullState {
         }
         let e = self.entry(i)?.clone();
         let path = self.path(i)?;
-        let existing = match std::fs::symlink_metadata(&path) {
+        // A regular file is looked at through its directory, held open (checked once
+        // for symlinks, not per file); anything else, or a directory that cannot be
+        // held, by path.
+        let located = if e.is_regular() {
+            self.destination.locate(&e.name)?
+        } else {
+            None
+        };
+        let looked = match &located {
+            Some((dir, leaf)) => dir.lstat(leaf).map_err(fs_io),
+            None => std::fs::symlink_metadata(&path).map(|md| stat_of(&md)),
+        };
+        let existing = match looked {
             Ok(md) => Some(md),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
             Err(err) => {
@@ -1220,8 +1296,12 @@ impl PullState {
             self.itemize(conn, i, &e, before, extra)?;
             match &existing {
                 Some(md) if md.is_dir() => {}
-                _ => {
+                Some(_) => {
                     remove_existing(&path, false)?;
+                    self.destination.forget_dirs();
+                    std::fs::create_dir(&path).map_err(|err| WireError::file(&path, err))?;
+                }
+                None => {
                     std::fs::create_dir(&path).map_err(|err| WireError::file(&path, err))?;
                     // Keep it writable for what we put in it; final perms come later.
                 }
@@ -1242,9 +1322,7 @@ impl PullState {
         }
         if e.is_symlink() {
             let target = e.link_target.clone().unwrap_or_default();
-            let same = existing
-                .as_ref()
-                .is_some_and(|md| md.file_type().is_symlink())
+            let same = existing.as_ref().is_some_and(|md| md.is_symlink())
                 && std::fs::read_link(&path)
                     .ok()
                     .map(|t| t.into_os_string().into_encoded_bytes())
@@ -1252,7 +1330,7 @@ impl PullState {
             if same {
                 self.itemize(conn, i, &e, existing.as_ref(), 0)?;
             } else {
-                let before = existing.clone().filter(|md| md.file_type().is_symlink());
+                let before = existing.filter(|md| md.is_symlink());
                 self.itemize(
                     conn,
                     i,
@@ -1275,16 +1353,14 @@ impl PullState {
         }
         if e.is_device() || e.is_special() {
             let ok = existing.as_ref().is_some_and(|md| {
-                md.mode() & 0o170000 == e.mode & 0o170000
+                md.mode & 0o170000 == e.mode & 0o170000
                     && e.rdev
-                        .is_none_or(|r| crate::local_scan::split_rdev(md.rdev()) == r)
+                        .is_none_or(|r| crate::local_scan::split_rdev(md.rdev) == r)
             });
             if ok {
                 self.itemize(conn, i, &e, existing.as_ref(), 0)?;
             } else {
-                let before = existing
-                    .clone()
-                    .filter(|md| md.mode() & 0o170000 == e.mode & 0o170000);
+                let before = existing.filter(|md| md.mode & 0o170000 == e.mode & 0o170000);
                 self.itemize(
                     conn,
                     i,
@@ -1315,8 +1391,8 @@ impl PullState {
         }
         let basis_md = existing.as_ref().filter(|md| md.is_file());
         if !redo && let Some(md) = basis_md {
-            let same_size = md.size() as i64 == e.size;
-            if self.opts.update && md.mtime() > e.mtime {
+            let same_size = md.size as i64 == e.size;
+            if self.opts.update && md.mtime > e.mtime {
                 return Ok(()); // -u: a newer destination file is left alone entirely
             }
             let up_to_date = if self.opts.ignore_times {
@@ -1331,7 +1407,7 @@ impl PullState {
             } else if self.opts.size_only {
                 same_size
             } else {
-                same_size && md.mtime() == e.mtime
+                same_size && md.mtime == e.mtime
             };
             if up_to_date {
                 self.itemize(conn, i, &e, Some(md), 0)?;
@@ -1355,11 +1431,11 @@ impl PullState {
                 ..LayoutParams::first_pass(self.proto, digest_len)
             }
         };
-        let use_basis = basis_md.is_some_and(|md| md.size() > 0) && !self.opts.whole_file;
+        let use_basis = basis_md.is_some_and(|md| md.size > 0) && !self.opts.whole_file;
         let (layout, sig) = if use_basis {
-            let md_len = basis_md.map(|m| m.size()).unwrap_or(0);
+            let md_len = basis_md.map(|m| m.size).unwrap_or(0);
             let layout = BlockLayout::for_file(md_len, &params);
-            let f = File::open(&path).map_err(|err| WireError::file(&path, err))?;
+            let f = open_basis(located.as_ref(), &path)?;
             let sig = Signature::generate_at(&f, layout, &self.sums.profile.block)
                 .map_err(|err| WireError::file(&path, std::io::Error::other(err.to_string())))?;
             (layout, Some(sig))
@@ -1410,12 +1486,10 @@ impl PullState {
     /// Removes a non-directory at `path`, or an empty directory; a non-empty directory
     /// (or the destination root) is left alone and the entry fails (exit 23), as rsync
     /// does without `--force`. Returns whether the way is clear.
-    fn make_way(
-        &mut self,
-        path: &Path,
-        existing: Option<&std::fs::Metadata>,
-    ) -> Result<bool, WireError> {
+    fn make_way(&mut self, path: &Path, existing: Option<&Stat>) -> Result<bool, WireError> {
         let Some(md) = existing else { return Ok(true) };
+        // Whatever goes, a held directory may be (beneath) it: look them up afresh.
+        self.destination.forget_dirs();
         if !md.is_dir() {
             std::fs::remove_file(path).map_err(|err| WireError::file(path, err))?;
             return Ok(true);
@@ -1455,19 +1529,31 @@ impl PullState {
         }
         let entry = self.entry(i)?.clone();
         let path = self.path(i)?;
+        let located = self.destination.locate(&entry.name)?;
         let basis = match &req.basis {
-            Some(p) => Some(File::open(p).map_err(|err| WireError::file(p, err))?),
+            Some(p) => Some(open_basis(located.as_ref(), p)?),
             None => None,
         };
         let history_basis = match (
             &req.basis,
             self.reader.as_ref().is_some_and(|r| r.needs_block_data()),
         ) {
-            (Some(p), true) => Some(File::open(p).map_err(|err| WireError::file(p, err))?),
+            (Some(p), true) => Some(open_basis(located.as_ref(), p)?),
             _ => None,
         };
+        let mut temp_at = None;
         let (tmp_file, tmp_path) = if self.opts.inplace {
             (open_in_place(&path)?, path.clone())
+        } else if let Some((dir, leaf)) = located {
+            // openat(dir, ".name.XXXXXX", O_CREAT|O_EXCL|O_NOFOLLOW) in the held directory.
+            let (fd, temp) = AtomicFile::create_detached(&dir, &leaf, entry.mode & 0o777 | 0o600)
+                .map_err(|err| WireError::file(&path, fs_io(err)))?;
+            let tmp_path = path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&temp));
+            temp_at = Some(TempAt { dir, leaf, temp });
+            (File::from(fd), tmp_path)
         } else {
             create_temp(&path, entry.mode)?
         };
@@ -1486,6 +1572,7 @@ impl PullState {
             entry,
             path,
             tmp_path,
+            temp_at,
             patcher,
             layout: req.layout,
             history_basis,
@@ -1514,6 +1601,9 @@ impl PullState {
                 .as_mut()
                 .map(|d| d.run_delayed(&root))
                 .unwrap_or_default();
+            if !deleted.is_empty() {
+                self.destination.forget_dirs();
+            }
             self.log_deletions(conn, deleted);
             return Ok(());
         }
@@ -1532,6 +1622,7 @@ impl PullState {
             entry,
             path,
             tmp_path,
+            temp_at,
             patcher,
             inplace,
             got_literal,
@@ -1551,11 +1642,11 @@ impl PullState {
             old.mtime = 0;
             let attrs = apply_file_attrs(f, &tmp_path, &old, self.opts.perms, self.opts.times);
             drop(writer);
-            if attrs.is_ok() && std::fs::rename(&tmp_path, &path).is_ok() {
+            if attrs.is_ok() && commit_temp(temp_at.as_ref(), &tmp_path, &path).is_ok() {
                 return;
             }
         }
-        let _ = std::fs::remove_file(&tmp_path);
+        discard_temp(temp_at.as_ref(), &tmp_path);
     }
 
     /// A received file failed its whole-file check: tried again in phase 0, an error
@@ -1590,15 +1681,17 @@ impl PullState {
             entry: e,
             path,
             tmp_path,
+            temp_at,
             patcher,
             inplace,
             ..
         } = file;
+        let at = temp_at.as_ref();
         let (writer, outcome) = match patcher.finish_unverified() {
             Ok(done) => done,
             Err(e) => {
                 if !inplace {
-                    let _ = std::fs::remove_file(&tmp_path);
+                    discard_temp(at, &tmp_path);
                 }
                 return Err(patch_error(e, &tmp_path));
             }
@@ -1636,11 +1729,11 @@ impl PullState {
             self.owners.apply_file(file, &e);
             let attrs = apply_file_attrs(file, &tmp_path, &e, self.opts.perms, false);
             drop(writer);
-            if attrs.is_ok() && std::fs::rename(&tmp_path, &path).is_ok() {
+            if attrs.is_ok() && commit_temp(at, &tmp_path, &path).is_ok() {
                 self.verification_failed(index, &e, phase, "retained");
                 return Ok(None);
             }
-            let _ = std::fs::remove_file(&tmp_path);
+            discard_temp(at, &tmp_path);
             self.verification_failed(index, &e, phase, "discarded");
             return Ok(None);
         }
@@ -1661,15 +1754,21 @@ impl PullState {
                 let attrs = apply_file_attrs(file, &tmp_path, &e, self.opts.perms, self.opts.times);
                 drop(writer);
                 if let Err(err) = attrs {
-                    let _ = std::fs::remove_file(&tmp_path);
+                    discard_temp(at, &tmp_path);
                     return Err(err);
                 }
                 // Usually nothing is in the way: try the rename first; only if it fails is
                 // a directory at the target looked for (and removed, then renamed again).
-                if std::fs::rename(&tmp_path, &path).is_ok() {
+                if commit_temp(at, &tmp_path, &path).is_ok() {
                     return Ok(Some(e.display_name()));
                 }
-                let in_the_way = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+                let in_the_way = match at {
+                    Some(t) => t.dir.lstat(&t.leaf).is_ok_and(|m| m.is_dir()),
+                    None => std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()),
+                };
+                if in_the_way {
+                    self.destination.forget_dirs();
+                }
                 let cleared = in_the_way
                     && if self.opts.delete {
                         std::fs::remove_dir_all(&path).is_ok()
@@ -1678,7 +1777,7 @@ impl PullState {
                     };
                 if in_the_way && !cleared {
                     // rsync: a non-empty directory is only replaced with --force/--delete.
-                    let _ = std::fs::remove_file(&tmp_path);
+                    discard_temp(at, &tmp_path);
                     eprintln!(
                         "rsync: could not make way for new file: {} (a non-empty directory is in the way)",
                         e.display_name()
@@ -1686,20 +1785,20 @@ impl PullState {
                     self.failed = true;
                     return Ok(None);
                 }
-                std::fs::rename(&tmp_path, &path).map_err(|err| WireError::file(&path, err))?;
+                commit_temp(at, &tmp_path, &path).map_err(|err| WireError::file(&path, err))?;
                 Ok(Some(e.display_name()))
             }
             Err(PatchError::ChecksumMismatch { .. }) => {
-                let _ = std::fs::remove_file(&tmp_path);
+                discard_temp(at, &tmp_path);
                 self.verification_failed(index, &e, phase, "discarded");
                 Ok(None)
             }
             Err(PatchError::Io(io)) => {
-                let _ = std::fs::remove_file(&tmp_path);
+                discard_temp(at, &tmp_path);
                 Err(WireError::file(&tmp_path, io))
             }
             Err(other) => {
-                let _ = std::fs::remove_file(&tmp_path);
+                discard_temp(at, &tmp_path);
                 Err(WireError::protocol(other.to_string()))
             }
         }
@@ -1761,8 +1860,9 @@ impl PullState {
                     });
                 }
             } else {
-                let before = std::fs::symlink_metadata(&dst).ok();
+                let before = std::fs::symlink_metadata(&dst).ok().map(|md| stat_of(&md));
                 remove_existing(&dst, false)?;
+                self.destination.forget_dirs();
                 std::fs::hard_link(&src, &dst).map_err(|err| WireError::file(&dst, err))?;
                 // hlink.c `hard_link_one`: itemized as a local change naming the leader.
                 if let (Some(info), Some(leader)) = (self.infos.get(i), self.entries.get(l)) {
@@ -1833,6 +1933,9 @@ impl PullState {
             .as_mut()
             .map(|d| d.delete_in(&root, &e))
             .unwrap_or_default();
+        if !deleted.is_empty() {
+            self.destination.forget_dirs();
+        }
         self.log_deletions(conn, deleted);
         Ok(())
     }

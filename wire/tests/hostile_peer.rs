@@ -739,6 +739,31 @@ fn a_file_is_never_written_through_a_just_sent_symlink() {
     }
 }
 
+/// A real directory `lnk` already in the destination, replaced by the sent symlink
+/// `lnk -> outside` (or `..`): the file `lnk/payload` that follows is not written
+/// through it. (The receiver holds destination directories open; whatever replaces
+/// one makes it look them up, and check them, afresh.)
+#[test]
+fn a_directory_replaced_by_a_sent_symlink_is_not_written_through() {
+    for target in ["abs", ".."] {
+        let mut a = Arena::new("e-dir-swapped");
+        put_file(&a.dest.join("keep-me"), b"user data", 0o644, 1_400_000_000);
+        std::fs::create_dir(a.dest.join("lnk")).unwrap();
+        a.seal();
+        let t = if target == "abs" {
+            a.outside.display().to_string()
+        } else {
+            "..".to_string()
+        };
+        let out = run_client(&a, "symlink_parent", &t, &pull_src());
+        out.expect(&format!("dir swapped for symlink -> {t}"), 4, "symlink");
+        a.assert_confined(&t);
+        a.assert_dest_kept(&t);
+        assert!(!a.outside.join("payload").exists());
+        assert!(!a.base.join("payload").exists());
+    }
+}
+
 /// §3.5 #8 (CVE-2026-70459): a list whose root `.` is a symlink pointing outside.
 /// The client must neither replace the destination nor write `payload` through it.
 /// (Found by this test: the destination was replaced by the link and `payload`

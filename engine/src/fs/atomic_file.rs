@@ -25,7 +25,9 @@ const NAME_MAX: usize = 255;
 
 fn next_suffix() -> [u8; 6] {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let pid = u64::from(std::process::id());
+    // The pid once per process (`getpid` is a system call, and this runs per file).
+    static PID: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let pid = *PID.get_or_init(|| u64::from(std::process::id()));
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -71,20 +73,29 @@ pub fn is_temp_name_for(candidate: &[u8], name: &[u8]) -> bool {
 }
 
 impl<'d> AtomicFile<'d> {
-    /// Creates a new temp file for `name` in `dir`, mode 0600.
-    pub fn create(dir: &'d DirFd, name: &[u8]) -> FsResult<Self> {
+    /// Creates (exclusively, never through a symlink) a new temp file `.name.XXXXXX` for
+    /// `name` in `dir` with permission bits `mode`, returning it open for writing and its
+    /// name, not tied to a borrow of `dir`: the caller renames or removes it (what an
+    /// [`AtomicFile`] does itself).
+    pub fn create_detached(dir: &DirFd, name: &[u8], mode: u32) -> FsResult<(OwnedFd, Vec<u8>)> {
         let prefix = temp_prefix(name);
         let mut last = Errno::EXIST;
         for _ in 0..100 {
             let mut temp_name = prefix.clone();
             temp_name.extend_from_slice(&next_suffix());
-            match dir.create_exclusive(&temp_name, 0o600) {
-                Ok(fd) => return Ok(Self { dir, temp_name, fd }),
+            match dir.create_exclusive(&temp_name, mode) {
+                Ok(fd) => return Ok((fd, temp_name)),
                 Err(e) if e.errno == Errno::EXIST => last = e.errno,
                 Err(e) => return Err(FsError::new("mkstemp", &e.path, e.errno)),
             }
         }
         Err(FsError::new("mkstemp", &prefix, last))
+    }
+
+    /// Creates a new temp file for `name` in `dir`, mode 0600.
+    pub fn create(dir: &'d DirFd, name: &[u8]) -> FsResult<Self> {
+        let (fd, temp_name) = Self::create_detached(dir, name, 0o600)?;
+        Ok(Self { dir, temp_name, fd })
     }
 
     /// The temp file's name in its directory.

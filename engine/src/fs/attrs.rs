@@ -80,6 +80,21 @@ impl Stat {
     pub fn perms(&self) -> u32 {
         self.mode & 0o7777
     }
+
+    /// Whether it is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind() == FileKind::Dir
+    }
+
+    /// Whether it is a regular file.
+    pub fn is_file(&self) -> bool {
+        self.kind() == FileKind::File
+    }
+
+    /// Whether it is a symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        self.kind() == FileKind::Symlink
+    }
 }
 
 /// Metadata to apply to a destination object; `None` fields are left alone.
