@@ -186,3 +186,49 @@ fn mkpath_reports_the_directories_it_created_like_rsync() {
         }
     }
 }
+
+/// A source argument that does not exist is reported as rsync reports it, the other
+/// sources are still sent (and `--delete` still runs: nothing existing was left out), and
+/// the exit code is 23 — pushing, at every protocol.
+#[test]
+fn a_missing_source_argument_is_23_and_the_rest_is_sent_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("remote-missing-arg");
+    make_fixture(&s.join("src"));
+    fix_times(&s.join("src"), 1_600_000_000);
+    let rsh = local_rsh(&s);
+    let missing = format!("{}/no-such-source", s.path.display());
+    let src = format!("{}/src", s.path.display());
+    for protocol in ["29", "30", "31", "32"] {
+        let mut lines = Vec::new();
+        for side in ["rsync", "rdsync"] {
+            let dest = s.join(&format!("{side}-{protocol}"));
+            write(&dest.join("src/stale"), b"extraneous\n");
+            let to = format!("localhost:{}/", dest.display());
+            let proto = format!("--protocol={protocol}");
+            let args = [
+                "-a",
+                "--delete",
+                proto.as_str(),
+                "-e",
+                rsh.as_str(),
+                missing.as_str(),
+                src.as_str(),
+                to.as_str(),
+            ];
+            let run = if side == "rsync" {
+                rsync(&args, &s.path)
+            } else {
+                rdsync(&args, &s.path)
+            };
+            assert_eq!(run.code, 23, "{side} {protocol}: {}", run.stderr);
+            lines.push(run.stderr.lines().next().unwrap_or_default().to_string());
+        }
+        assert_eq!(lines[1], lines[0], "protocol {protocol}");
+        assert_same_tree(
+            &snapshot(&s.join(&format!("rsync-{protocol}/src"))),
+            &snapshot(&s.join(&format!("rdsync-{protocol}/src"))),
+            &format!("protocol {protocol}"),
+        );
+    }
+}

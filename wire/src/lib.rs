@@ -46,6 +46,7 @@ pub mod push_lists;
 pub mod remote_spec;
 pub mod role;
 pub mod rsh;
+pub mod sender_errors;
 pub mod server_args;
 pub mod session;
 mod source_open;

@@ -1,6 +1,7 @@
 //! Scanning local sources into file-list entries (the client sender's side of
 //! `flist.c: send_file_list`), following rsync's trailing-slash rules.
 
+use crate::sender_errors::{IOERR_GENERAL, SenderErrors, SenderFailure, quoted_full_name};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -26,23 +27,32 @@ pub fn split_rdev(rdev: u64) -> (u32, u32) {
     (major as u32, minor as u32)
 }
 
+/// The list entry for `path`, or `None` when it is not sent: a skipped type, or a file that
+/// cannot be examined (reported as rsync's sender does, with its bit added to `io_error`).
 fn entry_for(
     name: Vec<u8>,
     path: &Path,
     opts: &TransferOptions,
+    failure: SenderFailure,
+    errors: &mut SenderErrors,
 ) -> Result<Option<FileEntry>, WireError> {
     let md = if opts.copy_links {
         // -L: a symlink is sent as what it points to.
-        match std::fs::metadata(path) {
-            Ok(md) => md,
-            Err(_) if std::fs::symlink_metadata(path).is_ok() => {
-                eprintln!("symlink has no referent: {}", path.display());
-                return Ok(None);
-            }
-            Err(e) => return Err(WireError::file(path, e)),
-        }
+        std::fs::metadata(path)
     } else {
-        std::fs::symlink_metadata(path).map_err(|e| WireError::file(path, e))?
+        std::fs::symlink_metadata(path)
+    };
+    let md = match md {
+        Ok(md) => md,
+        Err(_) if opts.copy_links && std::fs::symlink_metadata(path).is_ok() => {
+            eprintln!("symlink has no referent: {}", quoted_full_name(path));
+            errors.io_error |= IOERR_GENERAL;
+            return Ok(None);
+        }
+        Err(e) => {
+            errors.record(failure, path, &e);
+            return Ok(None);
+        }
     };
     let ft = md.file_type();
     let mut e = FileEntry {
@@ -59,7 +69,13 @@ fn entry_for(
         if !opts.links {
             return Ok(None); // rsync: "skipping non-regular file"
         }
-        let target = std::fs::read_link(path).map_err(|e| WireError::file(path, e))?;
+        let target = match std::fs::read_link(path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.record(failure, path, &e);
+                return Ok(None);
+            }
+        };
         let t = target.into_os_string().into_encoded_bytes();
         e.size = t.len() as i64;
         e.link_target = Some(t);
@@ -95,10 +111,23 @@ pub(crate) struct TopEntry {
 
 /// The top-level entry for `src` (`dir/` sends `.`, `dir` sends `dir`, a file its
 /// basename); `None` when it is not sent (a directory without `-r`/`-d`, a skipped type).
-pub(crate) fn top_entry(src: &Path, opts: &TransferOptions) -> Result<Option<TopEntry>, WireError> {
+///
+/// A source that cannot be examined is reported (rsync's `link_stat … failed`), added to
+/// `io_error` and skipped: the other sources are still sent.
+pub(crate) fn top_entry(
+    src: &Path,
+    opts: &TransferOptions,
+    errors: &mut SenderErrors,
+) -> Result<Option<TopEntry>, WireError> {
     let s = src.as_os_str().as_encoded_bytes();
     let trailing = s.ends_with(b"/");
-    let md = std::fs::symlink_metadata(src).map_err(|e| WireError::file(src, e))?;
+    let md = match std::fs::symlink_metadata(src) {
+        Ok(md) => md,
+        Err(e) => {
+            errors.record(SenderFailure::TopLevel, src, &e);
+            return Ok(None);
+        }
+    };
     let dot_dir = md.is_dir() && (trailing || s == b"." || s.ends_with(b"/."));
     let top_name: Vec<u8> = if dot_dir {
         b".".to_vec()
@@ -110,7 +139,7 @@ pub(crate) fn top_entry(src: &Path, opts: &TransferOptions) -> Result<Option<Top
             .unwrap_or(trimmed)
             .to_vec()
     };
-    let Some(mut top) = entry_for(top_name, src, opts)? else {
+    let Some(mut top) = entry_for(top_name, src, opts, SenderFailure::TopLevel, errors)? else {
         return Ok(None);
     };
     if top.is_dir() {
@@ -134,15 +163,17 @@ pub(crate) fn dir_identity(path: &Path) -> Option<(u64, u64)> {
 }
 
 /// Scans `sources` in rsync's manner: `dir/` sends `.` and the contents, `dir` sends
-/// `dir` and `dir/…`, a file sends its basename.
+/// `dir` and `dir/…`, a file sends its basename. Also returns what could not be read (each
+/// reported on stderr and left out).
 pub fn scan_sources(
     sources: &[PathBuf],
     opts: &TransferOptions,
-) -> Result<Vec<LocalEntry>, WireError> {
+) -> Result<(Vec<LocalEntry>, SenderErrors), WireError> {
     let chain = opts.filter_chain();
     let mut out = Vec::new();
+    let mut errors = SenderErrors::default();
     for src in sources {
-        let Some(TopEntry { local, dot_dir }) = top_entry(src, opts)? else {
+        let Some(TopEntry { local, dot_dir }) = top_entry(src, opts, &mut errors)? else {
             continue;
         };
         let is_dir = local.entry.is_dir();
@@ -155,55 +186,86 @@ pub fn scan_sources(
         if is_dir && opts.recursive {
             let mut ancestors: Vec<(u64, u64)> = dir_identity(src).into_iter().collect();
             let chain = dir_chain(&chain, src, &prefix)?;
-            scan_dir(src, &prefix, opts, &chain, true, &mut ancestors, &mut out)?;
+            let mut walk = Walk {
+                opts,
+                ancestors: &mut ancestors,
+                out: &mut out,
+                errors: &mut errors,
+            };
+            walk.scan_dir(src, &prefix, &chain, true)?;
         } else if is_dir && opts.dirs && dot_dir {
             // -d with `dir/`: the directory's own entries, without recursing; the
             // sub-directories are sent as "no content" directories.
             let chain = dir_chain(&chain, src, &[])?;
-            scan_dir(src, &[], opts, &chain, false, &mut Vec::new(), &mut out)?;
+            let mut walk = Walk {
+                opts,
+                ancestors: &mut Vec::new(),
+                out: &mut out,
+                errors: &mut errors,
+            };
+            walk.scan_dir(src, &[], &chain, false)?;
         }
     }
-    Ok(out)
+    Ok((out, errors))
 }
 
-fn scan_dir(
-    dir: &Path,
-    prefix: &[u8],
-    opts: &TransferOptions,
-    chain: &FilterChain,
-    recurse: bool,
-    ancestors: &mut Vec<(u64, u64)>,
-    out: &mut Vec<LocalEntry>,
-) -> Result<(), WireError> {
-    let start = out.len();
-    read_dir_level(dir, prefix, opts, chain, recurse, ancestors, out)?;
-    if !recurse {
-        return Ok(());
-    }
-    let subdirs: Vec<(PathBuf, Vec<u8>)> = out
-        .get(start..)
-        .unwrap_or_default()
-        .iter()
-        .filter(|e| e.entry.is_dir())
-        .map(|e| (e.path.clone(), e.entry.name.clone()))
-        .collect();
-    for (path, name) in subdirs {
-        // With -L a symlinked directory may lead back to an ancestor: never descend into
-        // a directory that is already on the way down.
-        let Some(id) = enter_dir(&path, &name, ancestors) else {
-            continue;
-        };
-        if let Some(id) = id {
-            ancestors.push(id);
+/// One depth-first walk of a source directory.
+struct Walk<'a> {
+    opts: &'a TransferOptions,
+    /// Identities of the directories on the way down (a loop is never entered).
+    ancestors: &'a mut Vec<(u64, u64)>,
+    out: &'a mut Vec<LocalEntry>,
+    errors: &'a mut SenderErrors,
+}
+
+impl Walk<'_> {
+    fn scan_dir(
+        &mut self,
+        dir: &Path,
+        prefix: &[u8],
+        chain: &FilterChain,
+        recurse: bool,
+    ) -> Result<(), WireError> {
+        let start = self.out.len();
+        read_dir_level(
+            dir,
+            prefix,
+            self.opts,
+            chain,
+            recurse,
+            self.ancestors,
+            self.out,
+            self.errors,
+        )?;
+        if !recurse {
+            return Ok(());
         }
-        let sub_chain = dir_chain(chain, &path, &name)?;
-        let r = scan_dir(&path, &name, opts, &sub_chain, true, ancestors, out);
-        if id.is_some() {
-            ancestors.pop();
+        let subdirs: Vec<(PathBuf, Vec<u8>)> = self
+            .out
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e.entry.is_dir())
+            .map(|e| (e.path.clone(), e.entry.name.clone()))
+            .collect();
+        for (path, name) in subdirs {
+            // With -L a symlinked directory may lead back to an ancestor: never descend
+            // into a directory that is already on the way down.
+            let Some(id) = enter_dir(&path, &name, self.ancestors) else {
+                continue;
+            };
+            if let Some(id) = id {
+                self.ancestors.push(id);
+            }
+            let sub_chain = dir_chain(chain, &path, &name)?;
+            let r = self.scan_dir(&path, &name, &sub_chain, true);
+            if id.is_some() {
+                self.ancestors.pop();
+            }
+            r?;
         }
-        r?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// Whether to descend into the directory `path` (named `name` in the list) below
@@ -225,7 +287,10 @@ pub(crate) fn enter_dir(
 /// The entries of one directory level (`flist.c: send_directory` without recursing):
 /// names below `prefix`, filtered by `chain`, in name order. With `recurse` the
 /// sub-directories are content directories (and one leading back to `ancestors` is
-/// skipped); without it they are sent as "no content" directories.
+/// skipped); without it they are sent as "no content" directories. A directory that
+/// cannot be read, or an entry that cannot be examined, is reported and added to
+/// `io_error`, as rsync's sender does.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_dir_level(
     dir: &Path,
     prefix: &[u8],
@@ -234,10 +299,17 @@ pub(crate) fn read_dir_level(
     recurse: bool,
     ancestors: &[(u64, u64)],
     out: &mut Vec<LocalEntry>,
+    errors: &mut SenderErrors,
 ) -> Result<(), WireError> {
     // The directory entry's type (d_type) tells a directory without a stat call.
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| WireError::file(dir, e))?
+    let listing = match std::fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) => {
+            errors.record(SenderFailure::Directory, dir, &e);
+            return Ok(());
+        }
+    };
+    let mut names: Vec<_> = listing
         .filter_map(Result::ok)
         .map(|d| (d.file_name(), d.file_type().ok()))
         .collect();
@@ -261,7 +333,7 @@ pub(crate) fn read_dir_level(
             continue;
         }
         let path = dir.join(&n);
-        if let Some(mut e) = entry_for(name, &path, opts)? {
+        if let Some(mut e) = entry_for(name, &path, opts, SenderFailure::Entry, errors)? {
             if e.is_dir() && recurse {
                 let id = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
                 if id.is_some_and(|id| ancestors.contains(&id)) {

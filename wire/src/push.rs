@@ -23,9 +23,10 @@ use crate::flist::{
 use crate::handshake::{CF_INC_RECURSE, ClientHandshake, SessionParams};
 use crate::item_flags::*;
 use crate::local_scan::{LocalEntry, scan_sources};
-use crate::options::TransferOptions;
+use crate::options::{DeleteWhen, TransferOptions};
 use crate::push_lists::{IncrementalLists, NextList, PendingList};
 use crate::role::{OutputSink, Progress, RoleMachine, need};
+use crate::sender_errors::SenderErrors;
 use crate::session::Checksums;
 use crate::stream::ProtocolStream;
 use crate::sum_head::{SumHead, decode_block_sums};
@@ -248,6 +249,10 @@ pub struct PushMachine {
     lists: Option<IncrementalLists>,
     /// The file-list encoder, kept for the lists sent during the transfer.
     flist_encoder: Option<FileListEncoder>,
+    /// What could not be read from the sources (rsync's `io_error` and transfer errors).
+    errors: SenderErrors,
+    /// `io_error` when the transfer began (`send_files` reports later additions).
+    io_error_at_transfer: i32,
 }
 
 impl std::fmt::Debug for PushMachine {
@@ -303,6 +308,8 @@ impl PushMachine {
             opener: crate::source_open::SourceOpener::default(),
             lists: None,
             flist_encoder: None,
+            errors: SenderErrors::default(),
+            io_error_at_transfer: 0,
         }
     }
 
@@ -361,7 +368,10 @@ impl PushMachine {
             return self.send_first_list(s, out, config, build_started);
         }
         let opts = &self.opts;
-        let mut entries = scan_sources(&self.sources, opts)?;
+        let safe_flist = config.safe_flist;
+        let (mut entries, scan_errors) = scan_sources(&self.sources, opts)?;
+        self.errors.merge(scan_errors);
+        let io_error = self.errors.io_error;
         if opts.checksum {
             for le in entries.iter_mut().filter(|e| e.entry.is_regular()) {
                 le.entry.checksum = Some(file_checksum(
@@ -380,7 +390,7 @@ impl PushMachine {
             }
         }
         let built = build_started.elapsed();
-        s.write_with(|o| encoder.encode_end(o, 0));
+        s.write_with(|o| encoder.encode_end(o, io_error));
         if !opts.numeric_ids {
             if opts.owner {
                 let ids = id_lists(&entries, true);
@@ -393,9 +403,14 @@ impl PushMachine {
                 s.write_with(|o| encode_id_list(o, proto, &ids, params.id0_names(), &id0));
             }
         }
+        // flist.c: the io_error flag after the list (in its end marker when safe).
         if proto < 30 {
-            s.write_with(|o| put_int32(o, 0));
+            s.write_with(|o| put_int32(o, io_error));
+        } else if !safe_flist && io_error != 0 {
+            s.write_message(crate::mux::MessageCode::IoError, &io_error.to_le_bytes())?;
         }
+        self.io_error_at_transfer = io_error;
+        s.messages.io_error |= self.errors.exit_bits();
         // Index order is the sorted order (the sender keeps duplicates): sort indexes
         // stably so entries with equal names keep their transmission order.
         let mut order: Vec<usize> = (0..entries.len()).collect();
@@ -454,11 +469,14 @@ impl PushMachine {
         self.flist_encoder = Some(encoder);
         let mut lists = IncrementalLists::new(&self.opts);
         let first = lists.first_list(&self.sources)?;
+        self.errors.merge(lists.take_errors());
         self.lists = Some(lists);
         // flist.c: the build time is that of the first list (never shown as 0 ms).
         self.stats.flist_build_ms = (build_started.elapsed().as_millis() as i64).max(1);
         let sent = std::time::Instant::now();
-        self.emit_list(s, out, first)?;
+        self.emit_list(s, out, first, self.errors.io_error)?;
+        self.io_error_at_transfer = self.errors.io_error;
+        s.messages.io_error |= self.errors.exit_bits();
         self.stats.flist_xfer_ms = sent.elapsed().as_millis() as i64;
         self.send_lists_ahead(s, out)
     }
@@ -496,7 +514,16 @@ impl PushMachine {
                 Ok(true)
             }
             Some(NextList::List(list)) => {
-                self.emit_list(s, out, list)?;
+                // flist.c: a list ends with the io_error flag only when its scan added to it.
+                let before = self.errors.io_error;
+                self.errors.merge(lists.take_errors());
+                let end_io_error = if self.errors.io_error != before {
+                    self.errors.io_error
+                } else {
+                    0
+                };
+                self.emit_list(s, out, list, end_io_error)?;
+                s.messages.io_error |= self.errors.exit_bits();
                 Ok(true)
             }
         }
@@ -509,6 +536,7 @@ impl PushMachine {
         s: &mut ProtocolStream,
         out: &mut dyn OutputSink,
         mut list: PendingList,
+        end_io_error: i32,
     ) -> Result<(), WireError> {
         let proto = self.proto();
         let sums = self.sums.ok_or_else(|| WireError::protocol("no session"))?;
@@ -538,7 +566,25 @@ impl PushMachine {
                 out.flush(s)?;
             }
         }
-        s.write_with(|o| encoder.encode_end(o, 0));
+        if end_io_error != 0
+            && !encoder.safe_flist()
+            && self.opts.delete
+            && let when @ (DeleteWhen::During | DeleteWhen::Delay) =
+                self.opts.effective_delete_when(proto)
+        {
+            // flist.c: fatal_unsafe_io_error — an old receiver would delete what we could
+            // not list.
+            let word = if when == DeleteWhen::Delay {
+                "delay"
+            } else {
+                "during"
+            };
+            return Err(WireError::Unsupported(format!(
+                "FATAL I/O ERROR: dying to avoid a --delete-{word} issue with a pre-3.0.7 \
+                 receiver."
+            )));
+        }
+        s.write_with(|o| encoder.encode_end(o, end_io_error));
         let entries = &list.entries;
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by(|a, b| match (entries.get(*a), entries.get(*b)) {
@@ -595,11 +641,12 @@ impl PushMachine {
         let file = match self.opener.open(path) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("rsync: send_files failed to open {}: {e}", path.display());
+                self.errors
+                    .record(crate::sender_errors::SenderFailure::Open, path, &e);
+                s.messages.io_error |= self.errors.exit_bits();
                 if proto >= 30 {
                     s.write_message(crate::mux::MessageCode::NoSend, &ndx.to_le_bytes())?;
                 }
-                s.messages.io_error |= 1;
                 return Ok(());
             }
         };
@@ -785,6 +832,14 @@ impl PushMachine {
                         self.phase += 1;
                         let max_phase = if proto >= 29 { 2 } else { 1 };
                         if self.phase > max_phase {
+                            // sender.c: errors since the transfer began go to the receiver.
+                            let io_error = self.errors.io_error;
+                            if proto >= 30 && io_error != self.io_error_at_transfer {
+                                s.write_message(
+                                    crate::mux::MessageCode::IoError,
+                                    &io_error.to_le_bytes(),
+                                )?;
+                            }
                             s.write_ndx(NDX_DONE);
                             self.step = PushStep::Goodbye { second: false };
                         } else {

@@ -23,6 +23,7 @@ use crate::local_scan::{
     LocalEntry, dir_chain, dir_identity, enter_dir, read_dir_level, top_entry,
 };
 use crate::options::TransferOptions;
+use crate::sender_errors::SenderErrors;
 
 /// rsync's `MIN_FILECNT_LOOKAHEAD`: the sender keeps this many entries listed beyond the
 /// list the generator is working on.
@@ -103,6 +104,8 @@ pub struct IncrementalLists {
     eof: bool,
     /// Entries sent so far.
     slots: usize,
+    /// What the scans since the last [`IncrementalLists::take_errors`] could not read.
+    errors: SenderErrors,
 }
 
 impl IncrementalLists {
@@ -118,7 +121,14 @@ impl IncrementalLists {
             next_dir: None,
             eof: false,
             slots: 0,
+            errors: SenderErrors::default(),
         }
+    }
+
+    /// What the scans since the last call could not read (reported, and left out of the
+    /// list).
+    pub fn take_errors(&mut self) -> SenderErrors {
+        std::mem::take(&mut self.errors)
     }
 
     /// The first list: each source's top-level entry, and the contents of a `dir/`.
@@ -130,7 +140,7 @@ impl IncrementalLists {
         let mut entries = Vec::new();
         let mut scopes = Vec::new();
         for src in sources {
-            let Some(top) = top_entry(src, &self.opts)? else {
+            let Some(top) = top_entry(src, &self.opts, &mut self.errors)? else {
                 continue;
             };
             let contents = top.dot_dir && top.local.entry.is_dir();
@@ -150,6 +160,7 @@ impl IncrementalLists {
                     true,
                     &scope.ancestors,
                     &mut entries,
+                    &mut self.errors,
                 )?;
                 scopes.extend((before..entries.len()).map(|_| Arc::clone(&scope)));
             }
@@ -223,6 +234,7 @@ impl IncrementalLists {
                 true,
                 &scope.ancestors,
                 &mut entries,
+                &mut self.errors,
             )?;
             scopes.extend((before..entries.len()).map(|_| Arc::clone(&scope)));
         }

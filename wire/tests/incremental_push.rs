@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rdsync_wire::handshake::CF_INC_RECURSE;
-use rdsync_wire::{RemoteShell, TransferOptions, push};
+use rdsync_wire::{RemoteShell, TransferOptions, TransferReport, push};
 
 /// Directories in [`make_big_tree`] (each gets a list of its own).
 fn count_dirs(root: &Path) -> usize {
@@ -406,4 +406,95 @@ fn several_sources_with_a_shared_directory_name() {
     let compat = report.params.as_ref().map_or(0, |p| p.compat_flags);
     assert_ne!(compat & CF_INC_RECURSE, 0);
     assert_eq!(full_listing(&theirs), full_listing(&ours));
+}
+
+/// Deletes a source directory once the first list has gone out, before its own list is
+/// scanned (with incremental recursion that happens during the transfer).
+struct DeleteAfterFirstList {
+    victim: PathBuf,
+    /// Put a regular file where the directory was.
+    replace_with_file: bool,
+    done: bool,
+}
+
+impl rdsync_wire::events::EventSink for DeleteAfterFirstList {
+    fn event(&mut self, event: rdsync_wire::events::TransferEvent<'_>) {
+        if !self.done && matches!(event, rdsync_wire::events::TransferEvent::FileList { .. }) {
+            self.done = true;
+            std::fs::remove_dir_all(&self.victim).unwrap();
+            if self.replace_with_file {
+                std::fs::write(&self.victim, b"a file now\n").unwrap();
+            }
+        }
+    }
+}
+
+/// Pushes `src/kept/f` and `src/gone/g` with `--delete` over a destination holding
+/// `kept/stale`, while `gone` is removed (or turned into a file) once the first list is out.
+fn push_while_a_directory_goes(tag: &str, replace_with_file: bool) -> (PathBuf, TransferReport) {
+    let dir = common::scratch(tag);
+    let rsh = common::local_rsh(&dir);
+    let src = dir.join("src");
+    common::put_file(&src.join("kept/f"), b"kept\n", 0o644, 1_600_000_000);
+    common::put_file(&src.join("gone/g"), b"gone\n", 0o644, 1_600_000_000);
+    let ours = dir.join("ours");
+    common::put_file(&ours.join("kept/stale"), b"stale\n", 0o644, 1_600_000_000);
+    let shell = RemoteShell {
+        rsh: Some(rsh.display().to_string()),
+        rsync_path: Some(common::rsync_bin().display().to_string()),
+        user: None,
+        host: "peer".into(),
+    };
+    let opts = TransferOptions {
+        delete: true,
+        ..TransferOptions::archive()
+    };
+    let report = rdsync_wire::push_with_events(
+        &shell,
+        &opts,
+        &[PathBuf::from(slash(&src))],
+        &slash(&ours),
+        Some(Box::new(DeleteAfterFirstList {
+            victim: src.join("gone"),
+            replace_with_file,
+            done: false,
+        })),
+    );
+    assert!(report.error.is_none(), "{:?}", report.error);
+    assert!(
+        report.file_lists_sent > 1,
+        "incremental recursion was not used"
+    );
+    assert_eq!(std::fs::read(ours.join("kept/f")).unwrap(), b"kept\n");
+    assert!(
+        ours.join("gone").is_dir(),
+        "the listed directory is still made"
+    );
+    assert!(!ours.join("gone/g").exists());
+    (ours, report)
+}
+
+/// A directory that vanishes before its list is sent is reported as rsync's sender
+/// reports it ("directory has vanished"), the rest is still sent, and the exit code is 24.
+/// A vanished file does not stop the receiver's `--delete` (only IOERR_GENERAL does,
+/// `generator.c: delete_in_dir`), so the stale file goes as it would with rsync.
+#[test]
+fn a_directory_vanishing_mid_transfer_is_24() {
+    let (ours, report) = push_while_a_directory_goes("incr-vanish", false);
+    assert_eq!(report.exit_code, 24);
+    assert!(!ours.join("kept/stale").exists(), "--delete stopped");
+    assert!(
+        !report.remote_stderr.contains("IO error encountered"),
+        "{}",
+        report.remote_stderr
+    );
+}
+
+/// A directory that cannot be listed (here: turned into a file) is an error: exit 23, and
+/// the io_error travels with the list (IOERR_GENERAL, which makes a receiver skip
+/// deletions from then on).
+#[test]
+fn a_directory_that_cannot_be_listed_is_23() {
+    let (_, report) = push_while_a_directory_goes("incr-unlistable", true);
+    assert_eq!(report.exit_code, 23);
 }

@@ -21,5 +21,5 @@ pub use atomic_file::{AtomicFile, is_temp_name_for};
 pub use attrs::{Attrs, FileKind, Stat};
 pub use copy::{copy_range, copy_range_cancellable};
 pub use dir_fd::DirFd;
-pub use error::{FsError, FsResult};
+pub use error::{FsError, FsResult, errno_text};
 pub use root::Root;

@@ -394,6 +394,11 @@ impl FileListEncoder {
         Ok(())
     }
 
+    /// Whether the end-of-list marker can carry an `io_error` (`use_safe_inc_flist`).
+    pub fn safe_flist(&self) -> bool {
+        self.config.safe_flist || self.config.varint_flags
+    }
+
     /// Appends the end-of-list marker carrying `io_error`.
     pub fn encode_end(&self, out: &mut Vec<u8>, io_error: i32) {
         if self.config.varint_flags {
