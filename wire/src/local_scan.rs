@@ -27,24 +27,100 @@ pub fn split_rdev(rdev: u64) -> (u32, u32) {
     (major as u32, minor as u32)
 }
 
-/// The list entry for `path`, or `None` when it is not sent: a skipped type, or a file that
-/// cannot be examined (reported as rsync's sender does, with its bit added to `io_error`).
+/// What the list needs of a file's `stat`.
+struct Meta {
+    mode: u32,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: u32,
+    uid: u32,
+    gid: u32,
+    rdev: u64,
+    nlink: u64,
+    dev: u64,
+    ino: u64,
+}
+
+impl From<std::fs::Metadata> for Meta {
+    fn from(md: std::fs::Metadata) -> Self {
+        Meta {
+            mode: md.mode(),
+            size: md.size(),
+            mtime: md.mtime(),
+            mtime_nsec: md.mtime_nsec() as u32,
+            uid: md.uid(),
+            gid: md.gid(),
+            rdev: md.rdev(),
+            nlink: md.nlink(),
+            dev: md.dev(),
+            ino: md.ino(),
+        }
+    }
+}
+
+impl From<rustix::fs::Stat> for Meta {
+    fn from(st: rustix::fs::Stat) -> Self {
+        Meta {
+            mode: st.st_mode,
+            size: st.st_size as u64,
+            mtime: st.st_mtime,
+            mtime_nsec: st.st_mtime_nsec as u32,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev,
+            nlink: st.st_nlink,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }
+    }
+}
+
+/// Where a listed file is: its path, and (inside a listed directory) that directory's fd
+/// and the file's name in it, so that it is examined without walking the whole path again.
+struct Located<'a> {
+    path: &'a Path,
+    at: Option<(std::os::fd::BorrowedFd<'a>, &'a std::ffi::OsStr)>,
+}
+
+impl Located<'_> {
+    /// `lstat` (or `stat` when `follow`).
+    fn stat(&self, follow: bool) -> std::io::Result<Meta> {
+        match self.at {
+            Some((fd, name)) if !follow => {
+                rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                    .map(Meta::from)
+                    .map_err(std::io::Error::from)
+            }
+            _ if follow => std::fs::metadata(self.path).map(Meta::from),
+            _ => std::fs::symlink_metadata(self.path).map(Meta::from),
+        }
+    }
+
+    /// The target of a symlink.
+    fn read_link(&self) -> std::io::Result<Vec<u8>> {
+        match self.at {
+            Some((fd, name)) => rustix::fs::readlinkat(fd, name, Vec::new())
+                .map(|t| t.into_bytes())
+                .map_err(std::io::Error::from),
+            None => std::fs::read_link(self.path).map(|t| t.into_os_string().into_encoded_bytes()),
+        }
+    }
+}
+
+/// The list entry for the file at `at`, or `None` when it is not sent: a skipped type, or a
+/// file that cannot be examined (reported as rsync's sender does, and recorded in `errors`).
 fn entry_for(
     name: Vec<u8>,
-    path: &Path,
+    at: &Located<'_>,
     opts: &TransferOptions,
     failure: SenderFailure,
     errors: &mut SenderErrors,
 ) -> Result<Option<FileEntry>, WireError> {
-    let md = if opts.copy_links {
-        // -L: a symlink is sent as what it points to.
-        std::fs::metadata(path)
-    } else {
-        std::fs::symlink_metadata(path)
-    };
-    let md = match md {
+    let path = at.path;
+    // -L: a symlink is sent as what it points to.
+    let md = match at.stat(opts.copy_links) {
         Ok(md) => md,
-        Err(_) if opts.copy_links && std::fs::symlink_metadata(path).is_ok() => {
+        Err(_) if opts.copy_links && at.stat(false).is_ok() => {
             eprintln!("symlink has no referent: {}", quoted_full_name(path));
             errors.io_error |= IOERR_GENERAL;
             return Ok(None);
@@ -54,36 +130,34 @@ fn entry_for(
             return Ok(None);
         }
     };
-    let ft = md.file_type();
     let mut e = FileEntry {
         name,
-        mode: md.mode(),
-        size: md.size() as i64,
-        mtime: md.mtime(),
-        mtime_nsec: md.mtime_nsec() as u32,
-        uid: md.uid(),
-        gid: md.gid(),
+        mode: md.mode,
+        size: md.size as i64,
+        mtime: md.mtime,
+        mtime_nsec: md.mtime_nsec,
+        uid: md.uid,
+        gid: md.gid,
         ..FileEntry::default()
     };
-    if ft.is_symlink() {
+    if e.is_symlink() {
         if !opts.links {
             return Ok(None); // rsync: "skipping non-regular file"
         }
-        let target = match std::fs::read_link(path) {
+        let t = match at.read_link() {
             Ok(t) => t,
-            Err(e) => {
-                errors.record(failure, path, &e);
+            Err(err) => {
+                errors.record(failure, path, &err);
                 return Ok(None);
             }
         };
-        let t = target.into_os_string().into_encoded_bytes();
         e.size = t.len() as i64;
         e.link_target = Some(t);
     } else if e.is_device() {
         if !opts.devices {
             return Ok(None);
         }
-        e.rdev = Some(split_rdev(md.rdev()));
+        e.rdev = Some(split_rdev(md.rdev));
         e.size = 0;
     } else if e.is_special() {
         if !opts.specials {
@@ -95,8 +169,8 @@ fn entry_for(
     } else if !e.is_regular() {
         return Ok(None);
     }
-    if opts.hard_links && !e.is_dir() && md.nlink() > 1 {
-        e.hard_link = Some(HardLinkInfo::DevIno(md.dev() as i64, md.ino() as i64));
+    if opts.hard_links && !e.is_dir() && md.nlink > 1 {
+        e.hard_link = Some(HardLinkInfo::DevIno(md.dev as i64, md.ino as i64));
     }
     Ok(Some(e))
 }
@@ -139,7 +213,11 @@ pub(crate) fn top_entry(
             .unwrap_or(trimmed)
             .to_vec()
     };
-    let Some(mut top) = entry_for(top_name, src, opts, SenderFailure::TopLevel, errors)? else {
+    let at = Located {
+        path: src,
+        at: None,
+    };
+    let Some(mut top) = entry_for(top_name, &at, opts, SenderFailure::TopLevel, errors)? else {
         return Ok(None);
     };
     if top.is_dir() {
@@ -309,6 +387,13 @@ pub(crate) fn read_dir_level(
             return Ok(());
         }
     };
+    // The entries are examined relative to the directory (no walk of the whole path).
+    let dir_fd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok();
     let mut names: Vec<_> = listing
         .filter_map(Result::ok)
         .map(|d| (d.file_name(), d.file_type().ok()))
@@ -333,7 +418,13 @@ pub(crate) fn read_dir_level(
             continue;
         }
         let path = dir.join(&n);
-        if let Some(mut e) = entry_for(name, &path, opts, SenderFailure::Entry, errors)? {
+        let at = Located {
+            path: &path,
+            at: dir_fd
+                .as_ref()
+                .map(|fd| (std::os::fd::AsFd::as_fd(fd), n.as_os_str())),
+        };
+        if let Some(mut e) = entry_for(name, &at, opts, SenderFailure::Entry, errors)? {
             if e.is_dir() && recurse {
                 let id = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
                 if id.is_some_and(|id| ancestors.contains(&id)) {
