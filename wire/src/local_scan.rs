@@ -2,6 +2,7 @@
 //! `flist.c: send_file_list`), following rsync's trailing-slash rules.
 
 use crate::sender_errors::{IOERR_GENERAL, SenderErrors, SenderFailure, quoted_full_name};
+use rdsync_engine::fs::Stat;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -27,54 +28,6 @@ pub fn split_rdev(rdev: u64) -> (u32, u32) {
     (major as u32, minor as u32)
 }
 
-/// What the list needs of a file's `stat`.
-struct Meta {
-    mode: u32,
-    size: u64,
-    mtime: i64,
-    mtime_nsec: u32,
-    uid: u32,
-    gid: u32,
-    rdev: u64,
-    nlink: u64,
-    dev: u64,
-    ino: u64,
-}
-
-impl From<std::fs::Metadata> for Meta {
-    fn from(md: std::fs::Metadata) -> Self {
-        Meta {
-            mode: md.mode(),
-            size: md.size(),
-            mtime: md.mtime(),
-            mtime_nsec: md.mtime_nsec() as u32,
-            uid: md.uid(),
-            gid: md.gid(),
-            rdev: md.rdev(),
-            nlink: md.nlink(),
-            dev: md.dev(),
-            ino: md.ino(),
-        }
-    }
-}
-
-impl From<rustix::fs::Stat> for Meta {
-    fn from(st: rustix::fs::Stat) -> Self {
-        Meta {
-            mode: st.st_mode,
-            size: st.st_size as u64,
-            mtime: st.st_mtime,
-            mtime_nsec: st.st_mtime_nsec as u32,
-            uid: st.st_uid,
-            gid: st.st_gid,
-            rdev: st.st_rdev,
-            nlink: st.st_nlink,
-            dev: st.st_dev,
-            ino: st.st_ino,
-        }
-    }
-}
-
 /// Where a listed file is: its path, and (inside a listed directory) that directory's fd
 /// and the file's name in it, so that it is examined without walking the whole path again.
 struct Located<'a> {
@@ -84,15 +37,15 @@ struct Located<'a> {
 
 impl Located<'_> {
     /// `lstat` (or `stat` when `follow`).
-    fn stat(&self, follow: bool) -> std::io::Result<Meta> {
+    fn stat(&self, follow: bool) -> std::io::Result<Stat> {
         match self.at {
             Some((fd, name)) if !follow => {
                 rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-                    .map(Meta::from)
+                    .map(|st| Stat::from_raw(&st))
                     .map_err(std::io::Error::from)
             }
-            _ if follow => std::fs::metadata(self.path).map(Meta::from),
-            _ => std::fs::symlink_metadata(self.path).map(Meta::from),
+            _ if follow => std::fs::metadata(self.path).map(|md| Stat::from_metadata(&md)),
+            _ => std::fs::symlink_metadata(self.path).map(|md| Stat::from_metadata(&md)),
         }
     }
 

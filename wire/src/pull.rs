@@ -90,18 +90,7 @@ fn fs_io(e: rdsync_engine::fs::FsError) -> std::io::Error {
 
 /// The fields of `lstat` the generator compares, from a path-based lookup.
 fn stat_of(md: &std::fs::Metadata) -> Stat {
-    Stat {
-        mode: md.mode(),
-        size: md.size(),
-        mtime: md.mtime(),
-        mtime_nsec: md.mtime_nsec() as u32,
-        uid: md.uid(),
-        gid: md.gid(),
-        rdev: md.rdev(),
-        dev: md.dev(),
-        ino: md.ino(),
-        nlink: md.nlink(),
-    }
+    Stat::from_metadata(md)
 }
 
 /// Output of the generator is flushed whenever this much is pending.

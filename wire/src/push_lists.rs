@@ -151,18 +151,8 @@ impl IncrementalLists {
                     chain: dir_chain(&self.base_chain, src, &[])?,
                     ancestors: dir_identity(src).into_iter().collect(),
                 });
-                let before = entries.len();
-                read_dir_level(
-                    src,
-                    &[],
-                    &self.opts,
-                    &scope.chain,
-                    true,
-                    &scope.ancestors,
-                    &mut entries,
-                    &mut self.errors,
-                )?;
-                scopes.extend((before..entries.len()).map(|_| Arc::clone(&scope)));
+                let listing = (&mut entries, &mut scopes);
+                list_level(src, &[], &self.opts, scope, listing, &mut self.errors)?;
             }
         }
         Ok(PendingList {
@@ -225,18 +215,15 @@ impl IncrementalLists {
                 chain: dir_chain(&node.scope.chain, &node.path, &node.name)?,
                 ancestors,
             });
-            let before = entries.len();
-            read_dir_level(
+            let listing = (&mut entries, &mut scopes);
+            list_level(
                 &node.path,
                 &node.name,
                 &self.opts,
-                &scope.chain,
-                true,
-                &scope.ancestors,
-                &mut entries,
+                scope,
+                listing,
                 &mut self.errors,
             )?;
-            scopes.extend((before..entries.len()).map(|_| Arc::clone(&scope)));
         }
         let dir_ndx = i32::try_from(first)
             .map_err(|_| WireError::protocol("too many directories for one transfer"))?;
@@ -385,6 +372,32 @@ impl IncrementalLists {
     pub fn lists_sent(&self) -> usize {
         self.lists.len()
     }
+}
+
+/// Lists the directory `path` (named `name` in the list) in `scope`: its entries go to
+/// `listing.0`, and `scope` once for each of them to `listing.1`.
+fn list_level(
+    path: &std::path::Path,
+    name: &[u8],
+    opts: &TransferOptions,
+    scope: Arc<Scope>,
+    listing: (&mut Vec<LocalEntry>, &mut Vec<Arc<Scope>>),
+    errors: &mut SenderErrors,
+) -> Result<(), WireError> {
+    let (entries, scopes) = listing;
+    let before = entries.len();
+    read_dir_level(
+        path,
+        name,
+        opts,
+        &scope.chain,
+        true,
+        &scope.ancestors,
+        entries,
+        errors,
+    )?;
+    scopes.extend((before..entries.len()).map(|_| Arc::clone(&scope)));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -71,6 +71,23 @@ impl Stat {
         }
     }
 
+    /// Converts the standard library's metadata (from a path-based lookup).
+    pub fn from_metadata(md: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            mode: md.mode(),
+            size: md.size(),
+            mtime: md.mtime(),
+            mtime_nsec: md.mtime_nsec() as u32,
+            uid: md.uid(),
+            gid: md.gid(),
+            rdev: md.rdev(),
+            dev: md.dev(),
+            ino: md.ino(),
+            nlink: md.nlink(),
+        }
+    }
+
     /// The kind of object.
     pub fn kind(&self) -> FileKind {
         FileKind::from_mode(self.mode)
