@@ -88,11 +88,6 @@ fn fs_io(e: rdsync_engine::fs::FsError) -> std::io::Error {
     std::io::Error::from_raw_os_error(e.errno.raw_os_error())
 }
 
-/// The fields of `lstat` the generator compares, from a path-based lookup.
-fn stat_of(md: &std::fs::Metadata) -> Stat {
-    Stat::from_metadata(md)
-}
-
 /// Output of the generator is flushed whenever this much is pending.
 const GENERATOR_FLUSH: usize = 256 * 1024;
 
@@ -992,6 +987,27 @@ impl PullState {
         }
     }
 
+    /// rsync's quick check of the existing file `md` at `path` against `e`: unchanged
+    /// (no transfer needed) by size and mtime, by size alone (`--size-only`), by checksum
+    /// (`-c`), never with `--ignore-times`.
+    fn quick_check_passes(&self, path: &Path, e: &FileEntry, md: &Stat) -> Result<bool, WireError> {
+        let same_size = md.size as i64 == e.size;
+        Ok(if self.opts.ignore_times {
+            false
+        } else if self.opts.checksum {
+            same_size
+                && e.checksum.as_deref()
+                    == Some(
+                        file_checksum(path, FileHasher::new(self.sums.flist_algorithm, None))?
+                            .as_slice(),
+                    )
+        } else if self.opts.size_only {
+            same_size
+        } else {
+            same_size && md.mtime == e.mtime
+        })
+    }
+
     /// The item flags of a transfer request for `e` (basis `basis_md`, if any).
     fn transfer_iflags(&self, e: &FileEntry, basis_md: Option<&Stat>) -> u16 {
         let mut iflags = ITEM_TRANSFER;
@@ -1191,22 +1207,7 @@ impl PullState {
             if self.opts.update && md.mtime > e.mtime {
                 return Ok(());
             }
-            let same_size = md.size as i64 == e.size;
-            let up_to_date = if self.opts.ignore_times {
-                false
-            } else if self.opts.checksum {
-                same_size
-                    && e.checksum.as_deref()
-                        == Some(
-                            file_checksum(path, FileHasher::new(self.sums.flist_algorithm, None))?
-                                .as_slice(),
-                        )
-            } else if self.opts.size_only {
-                same_size
-            } else {
-                same_size && md.mtime == e.mtime
-            };
-            if up_to_date {
+            if self.quick_check_passes(path, e, md)? {
                 return self.itemize(conn, i, e, Some(md), 0);
             }
         }
@@ -1240,7 +1241,7 @@ impl PullState {
         };
         let looked = match &located {
             Some((dir, leaf)) => dir.lstat(leaf).map_err(fs_io),
-            None => std::fs::symlink_metadata(&path).map(|md| stat_of(&md)),
+            None => std::fs::symlink_metadata(&path).map(|md| Stat::from_metadata(&md)),
         };
         let existing = match looked {
             Ok(md) => Some(md),
@@ -1380,25 +1381,10 @@ impl PullState {
         }
         let basis_md = existing.as_ref().filter(|md| md.is_file());
         if !redo && let Some(md) = basis_md {
-            let same_size = md.size as i64 == e.size;
             if self.opts.update && md.mtime > e.mtime {
                 return Ok(()); // -u: a newer destination file is left alone entirely
             }
-            let up_to_date = if self.opts.ignore_times {
-                false
-            } else if self.opts.checksum {
-                same_size
-                    && e.checksum.as_deref()
-                        == Some(
-                            file_checksum(&path, FileHasher::new(self.sums.flist_algorithm, None))?
-                                .as_slice(),
-                        )
-            } else if self.opts.size_only {
-                same_size
-            } else {
-                same_size && md.mtime == e.mtime
-            };
-            if up_to_date {
+            if self.quick_check_passes(&path, &e, md)? {
                 self.itemize(conn, i, &e, Some(md), 0)?;
                 self.owners.apply(&path, &e);
                 apply_attrs(&path, &e, self.opts.perms, self.opts.times)?;
@@ -1849,7 +1835,9 @@ impl PullState {
                     });
                 }
             } else {
-                let before = std::fs::symlink_metadata(&dst).ok().map(|md| stat_of(&md));
+                let before = std::fs::symlink_metadata(&dst)
+                    .ok()
+                    .map(|md| Stat::from_metadata(&md));
                 remove_existing(&dst, false)?;
                 self.destination.forget_dirs();
                 std::fs::hard_link(&src, &dst).map_err(|err| WireError::file(&dst, err))?;

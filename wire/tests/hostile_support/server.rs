@@ -488,11 +488,9 @@ pub fn naive_sender(
     Ok(())
 }
 
-/// Reads the file list a pushing client sends (`-a`: id lists follow); returns the
-/// number of entries.
-pub fn read_client_flist(io: &mut ServerIo) -> Res<usize> {
-    use rdsync_wire::flist::{FileListConfig, FileListDecoder, FileListItem, decode_id_list};
-    let config = FileListConfig {
+/// The list format a pushing client uses with `-a` at [`PROTO`].
+fn client_flist_config() -> rdsync_wire::flist::FileListConfig {
+    rdsync_wire::flist::FileListConfig {
         protocol: PROTO,
         varint_flags: true,
         safe_flist: true,
@@ -505,8 +503,14 @@ pub fn read_client_flist(io: &mut ServerIo) -> Res<usize> {
         hard_links: false,
         numeric_ids: false,
         checksum_len: None,
-    };
-    let mut dec = FileListDecoder::new(config);
+    }
+}
+
+/// Reads the file list a pushing client sends (`-a`: id lists follow); returns the
+/// number of entries.
+pub fn read_client_flist(io: &mut ServerIo) -> Res<usize> {
+    use rdsync_wire::flist::{FileListDecoder, FileListItem, decode_id_list};
+    let mut dec = FileListDecoder::new(client_flist_config());
     let mut n = 0;
     // The decoder only changes state once a whole item was available.
     while let FileListItem::Entry(_) = io.read(|c| dec.decode(c))? {
@@ -522,22 +526,8 @@ pub fn read_client_flist(io: &mut ServerIo) -> Res<usize> {
 /// then every list it announces with `NDX_FLIST_OFFSET − dir`, up to `NDX_FLIST_EOF`.
 /// Returns the number of entries of each list.
 pub fn read_client_inc_lists(io: &mut ServerIo) -> Res<Vec<usize>> {
-    use rdsync_wire::flist::{FileListConfig, FileListDecoder, FileListItem};
-    let config = FileListConfig {
-        protocol: PROTO,
-        varint_flags: true,
-        safe_flist: true,
-        id0_names: true,
-        links: true,
-        owner: true,
-        group: true,
-        devices: true,
-        specials: true,
-        hard_links: false,
-        numeric_ids: false,
-        checksum_len: None,
-    };
-    let mut dec = FileListDecoder::new(config);
+    use rdsync_wire::flist::{FileListDecoder, FileListItem};
+    let mut dec = FileListDecoder::new(client_flist_config());
     let mut lists = Vec::new();
     loop {
         let mut n = 0;
