@@ -56,12 +56,12 @@ struct TransportSink<'a, T: Transport> {
 
 impl<T: Transport> OutputSink for TransportSink<'_, T> {
     fn flush(&mut self, s: &mut ProtocolStream) -> Result<(), WireError> {
-        let out = s.take_output();
-        if out.is_empty() {
-            return Ok(());
-        }
-        *self.sent += out.len() as u64;
-        self.transport.send(&out)
+        let transport = &mut *self.transport;
+        *self.sent += s.send_output(|out| match out.is_empty() {
+            true => Ok(()),
+            false => transport.send(out),
+        })? as u64;
+        Ok(())
     }
 }
 
@@ -141,12 +141,12 @@ impl<T: Transport> Connection<T> {
 
     /// Sends everything buffered.
     pub fn flush(&mut self) -> Result<(), WireError> {
-        let out = self.stream.take_output();
-        if out.is_empty() {
-            return Ok(());
-        }
-        self.bytes_sent += out.len() as u64;
-        self.transport.send(&out)
+        let transport = &mut self.transport;
+        self.bytes_sent += self.stream.send_output(|out| match out.is_empty() {
+            true => Ok(()),
+            false => transport.send(out),
+        })? as u64;
+        Ok(())
     }
 
     /// Flushes when a lot of output has accumulated.

@@ -35,6 +35,7 @@ pub mod error;
 pub mod events;
 pub mod filter_list;
 pub mod flist;
+pub mod framed_output;
 pub mod handshake;
 pub mod item_flags;
 pub mod local_scan;

@@ -3,7 +3,7 @@
 //! the goodbye.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rdsync_engine::checksum::FileHasher;
 use rdsync_engine::delta::{DeltaGenerator, DeltaSink};
@@ -30,7 +30,7 @@ use crate::sender_errors::SenderErrors;
 use crate::session::Checksums;
 use crate::stream::ProtocolStream;
 use crate::sum_head::{SumHead, decode_block_sums};
-use crate::tokens::{put_copy, put_end, put_literal};
+use crate::tokens::{put_copy, put_end};
 
 /// Writes delta tokens into the stream's output, plain or compressed, handing full
 /// buffers to the output sink as the delta runs.
@@ -91,6 +91,38 @@ impl TokenWriter<'_> {
         Ok(())
     }
 
+    /// A file without a basis and without compression: literal tokens of `CHUNK_SIZE`
+    /// (match.c without sums), each read from `file` straight into the output and hashed
+    /// there. Bytes missing at the end (the file shrank since its fstat) go as zeros, as
+    /// rsync's map_ptr pads them.
+    fn send_whole(
+        &mut self,
+        file: &File,
+        path: &Path,
+        length: u64,
+        hasher: &mut FileHasher,
+    ) -> Result<(), WireError> {
+        let mut left = length;
+        while left > 0 {
+            let n = CHUNK_SIZE.min(left) as usize;
+            self.stream.write(&(n as i32).to_le_bytes());
+            let got = self
+                .stream
+                .write_from(file, n, |d| hasher.update(d))
+                .map_err(|e| WireError::file(path, e))?;
+            if got < n {
+                let zeros = vec![0u8; n - got];
+                hasher.update(&zeros);
+                self.stream.write(&zeros);
+            }
+            self.offset += n as u64;
+            self.literal_progress();
+            left -= n as u64;
+            self.maybe_flush()?;
+        }
+        Ok(())
+    }
+
     fn end(&mut self) -> Result<(), WireError> {
         match self.compressed.as_deref_mut() {
             Some(enc) => {
@@ -115,7 +147,12 @@ impl DeltaSink for TokenWriter<'_> {
                 enc.send_token(&mut out, -2, data, &[])?;
                 self.stream.write(&out);
             }
-            None => self.stream.write_with(|out| put_literal(out, data)),
+            None => {
+                for chunk in data.chunks(CHUNK_SIZE as usize) {
+                    self.stream.write(&(chunk.len() as i32).to_le_bytes());
+                    self.stream.write(chunk);
+                }
+            }
         }
         self.maybe_flush()
     }
@@ -712,6 +749,14 @@ impl PushMachine {
             .metadata()
             .map_err(|e| WireError::file(&path, e))?
             .len();
+        if layout.count == 0 && sink.compressed.is_none() {
+            let mut hasher = sums.profile.file_hasher();
+            sink.send_whole(&file, &path, length, &mut hasher)?;
+            sink.end()?;
+            s.write(hasher.finish().as_bytes());
+            self.stats.literal_data += length;
+            return self.finish_sent_file(s, index, name, entry.size.max(0) as u64);
+        }
         let outcome = generator
             .with_size_hint(length)
             .run(
@@ -724,10 +769,20 @@ impl PushMachine {
                 rdsync_engine::delta::DeltaError::Sink(w) => w,
             })?;
         sink.end()?;
-        let size = entry.size.max(0) as u64;
         s.write(outcome.digest.as_bytes());
         self.stats.literal_data += outcome.stats.literal_bytes;
         self.stats.matched_data += outcome.stats.matched_bytes;
+        self.finish_sent_file(s, index, name, entry.size.max(0) as u64)
+    }
+
+    /// After a file's data and checksum: the last progress report, the log line.
+    fn finish_sent_file(
+        &mut self,
+        s: &mut ProtocolStream,
+        index: usize,
+        name: String,
+        size: u64,
+    ) -> Result<(), WireError> {
         if size > 0 {
             // matched(-1) at the end of the file reports progress once more.
             s.events

@@ -3,9 +3,10 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -13,8 +14,8 @@ use crate::error::{RERR_CRASHED, RERR_TERMINATED, WireError};
 
 /// Bytes read from the remote's stdout at a time.
 const READ_CHUNK: usize = 64 * 1024;
-/// The capacity we ask for the pipes to and from the remote.
-const PIPE_SIZE: usize = 1 << 20;
+/// The send buffer we ask for on both sockets to and from the remote shell.
+const SOCKET_BUFFER: usize = 4 << 20;
 /// While a write waits, at most this much of the remote's output is read ahead and kept; past
 /// it we only wait for room (a peer that neither reads nor stops writing cannot grow us).
 const HELD_LIMIT: usize = 16 << 20;
@@ -127,20 +128,34 @@ impl RemoteShell {
         Ok(argv)
     }
 
-    /// Spawns the remote shell with piped stdin/stdout/stderr.
+    /// Spawns the remote shell: stdin and stdout on socket pairs, stderr on a pipe.
     pub fn spawn(&self, server: &ServerCommand) -> Result<RemoteProcess, WireError> {
         let argv = self.argv(server)?;
         let (prog, rest) = argv
             .split_first()
             .ok_or_else(|| WireError::Syntax("empty argv".into()))?;
+        // rsync's piped_child connects the remote shell through socket pairs (fd_pair), not
+        // pipes; so do we: a stream socket wakes a writer waiting for room only once the
+        // reader has drained three quarters of the queue, where a full pipe wakes it on
+        // every read.
+        let pair = || UnixStream::pair().map_err(|e| WireError::Spawn(format!("socketpair: {e}")));
+        let (to_child, child_in) = pair()?;
+        let (from_child, child_out) = pair()?;
+        // A stream socket holds at most its writer's send buffer (about 200 KiB by default),
+        // a fifth of the pipes we used before: ask for more in both directions, so that
+        // neither side stalls while the other is busy. The kernel caps the request at
+        // net.core.wmem_max, which only costs speed.
+        for writer in [&to_child, &child_out] {
+            let _ = rustix::net::sockopt::set_socket_send_buffer_size(writer, SOCKET_BUFFER);
+        }
         let mut child = Command::new(prog)
             .args(rest)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdin(Stdio::from(OwnedFd::from(child_in)))
+            .stdout(Stdio::from(OwnedFd::from(child_out)))
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| WireError::Spawn(format!("{prog}: {e}")))?;
-        RemoteProcess::attach(&mut child).map(|mut p| {
+        RemoteProcess::attach(&mut child, OwnedFd::from(to_child), from_child).map(|mut p| {
             p.child = Some(child);
             p
         })
@@ -159,7 +174,7 @@ pub struct RemoteProcess {
     /// The remote's stdin, non-blocking; `None` once closed.
     stdin: Option<OwnedFd>,
     /// The remote's stdout (blocking; polled before reads that must not wait).
-    stdout: ChildStdout,
+    stdout: UnixStream,
     /// Chunks read from the remote while a write was waiting for room.
     held: VecDeque<Vec<u8>>,
     /// Bytes in `held`.
@@ -173,25 +188,10 @@ pub struct RemoteProcess {
 }
 
 impl RemoteProcess {
-    fn attach(child: &mut Child) -> Result<Self, WireError> {
-        let stdin = OwnedFd::from(
-            child
-                .stdin
-                .take()
-                .ok_or_else(|| WireError::Spawn("no stdin".into()))?,
-        );
+    fn attach(child: &mut Child, stdin: OwnedFd, stdout: UnixStream) -> Result<Self, WireError> {
         let flags = rustix::fs::fcntl_getfl(&stdin).map_err(|e| WireError::Io(e.into()))?;
         rustix::fs::fcntl_setfl(&stdin, flags | rustix::fs::OFlags::NONBLOCK)
             .map_err(|e| WireError::Io(e.into()))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| WireError::Spawn("no stdout".into()))?;
-        // Larger pipes mean fewer wake-ups on both sides (the default is 64 KiB); the
-        // kernel may refuse, which only costs speed.
-        for fd in [stdin.as_fd(), stdout.as_fd()] {
-            let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
-        }
         let stderr = child
             .stderr
             .take()
@@ -235,7 +235,7 @@ impl RemoteProcess {
         }
     }
 
-    /// Writes all of `bytes` to the remote's stdin. While the pipe is full this keeps reading
+    /// Writes all of `bytes` to the remote's stdin. While its socket is full this keeps reading
     /// what the remote sends (kept for [`read_chunk`](Self::read_chunk)), so the two sides
     /// never deadlock.
     pub fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), WireError> {

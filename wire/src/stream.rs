@@ -5,7 +5,8 @@
 
 use crate::codec::{NdxDecoder, NdxEncoder, ReadCursor};
 use crate::error::{DecodeError, Decoded, WireError};
-use crate::mux::{MessageCode, MuxDeframer, MuxEvent, escape_control_chars, put_data_frames};
+use crate::framed_output::FramedOutput;
+use crate::mux::{MessageCode, MuxDeframer, MuxEvent, escape_control_chars};
 
 /// Largest buffered-but-unparsed input we allow before declaring the stream corrupt.
 const MAX_PENDING_INPUT: usize = 64 * 1024 * 1024;
@@ -38,10 +39,8 @@ pub struct ProtocolStream {
     /// Raw input not yet given to the deframer or the parser.
     input: Vec<u8>,
     input_pos: usize,
-    /// Stream bytes waiting to be framed.
-    output: Vec<u8>,
-    /// Bytes ready for the transport.
-    ready: Vec<u8>,
+    /// Bytes for the transport, framed as they are written once output is multiplexed.
+    output: FramedOutput,
     ndx_out: NdxEncoder,
     ndx_in: NdxDecoder,
     /// Out-of-band messages received so far.
@@ -77,8 +76,7 @@ impl ProtocolStream {
             deframer: MuxDeframer::new(),
             input: Vec::new(),
             input_pos: 0,
-            output: Vec::new(),
-            ready: Vec::new(),
+            output: FramedOutput::new(),
             ndx_out: NdxEncoder::new(30),
             ndx_in: NdxDecoder::new(30),
             messages: PeerMessages::default(),
@@ -98,11 +96,11 @@ impl ProtocolStream {
         self.ndx_in = NdxDecoder::new(protocol);
     }
 
-    /// Turns multiplexing on for input and/or output. Pending raw output is moved to
-    /// the ready bytes first; raw input already received past the handshake is handed
-    /// to the deframer (it is the start of the first frames).
+    /// Turns multiplexing on for input and/or output. Output written from now on is
+    /// framed (what is pending stays raw); raw input already received past the handshake
+    /// is handed to the deframer (it is the start of the first frames).
     pub fn start_multiplex(&mut self, input: bool, output: bool) {
-        self.frame_output();
+        self.output.set_multiplexed(output);
         if input && !self.mux_in {
             let rest = self.input.get(self.input_pos..).unwrap_or(&[]).to_vec();
             self.input.clear();
@@ -143,48 +141,57 @@ impl ProtocolStream {
 
     /// Buffers stream bytes for the peer.
     pub fn write(&mut self, bytes: &[u8]) {
-        self.output.extend_from_slice(bytes);
+        self.output.write(bytes);
     }
 
     /// Buffers stream bytes produced by `f`.
     pub fn write_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
-        f(&mut self.output);
+        self.output.write_with(f);
+    }
+
+    /// Buffers up to `want` bytes read from `source` (straight into the output, no
+    /// intermediate copy), showing each piece to `seen`; fewer only at its end.
+    pub fn write_from(
+        &mut self,
+        source: impl std::os::fd::AsFd,
+        want: usize,
+        seen: impl FnMut(&[u8]),
+    ) -> std::io::Result<usize> {
+        self.output.fill_from(source, want, seen)
     }
 
     /// Buffers an index.
     pub fn write_ndx(&mut self, ndx: i32) {
-        self.ndx_out.put(&mut self.output, ndx);
+        let ndx_out = &mut self.ndx_out;
+        self.output.write_with(|o| ndx_out.put(o, ndx));
     }
 
     /// Queues an out-of-band message after the data written so far.
     pub fn write_message(&mut self, code: MessageCode, payload: &[u8]) -> Result<(), WireError> {
-        self.frame_output();
-        crate::mux::put_message(&mut self.ready, code, payload)
+        self.output.message(code, payload)
     }
 
-    /// Stream bytes written but not yet taken.
+    /// Output bytes not yet taken (framing included).
     pub fn pending_output(&self) -> usize {
-        self.output.len() + self.ready.len()
-    }
-
-    fn frame_output(&mut self) {
-        if self.output.is_empty() {
-            return;
-        }
-        let data = std::mem::take(&mut self.output);
-        if self.mux_out {
-            put_data_frames(&mut self.ready, &data);
-        } else {
-            self.ready.extend_from_slice(&data);
-        }
+        self.output.len()
     }
 
     /// Everything ready for the transport, framed as the protocol requires.
     pub fn take_output(&mut self) -> Vec<u8> {
-        self.frame_output();
-        let out = std::mem::take(&mut self.ready);
+        let out = self.output.take();
         self.bytes_taken += out.len() as u64;
         out
+    }
+
+    /// Hands everything ready for the transport to `send`, then empties the output buffer
+    /// keeping its memory (the sending path of a long session).
+    pub fn send_output<E>(
+        &mut self,
+        send: impl FnOnce(&[u8]) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let n = self.output.send_with(send)?;
+        self.bytes_taken += n as u64;
+        Ok(n)
     }
 
     /// Parses one value with `f`: `Ok(None)` when more input is needed. Out-of-band
@@ -297,7 +304,7 @@ impl ProtocolStream {
                     // Error-exit synchronisation (io.c: read_a_msg): acknowledge, then the
                     // caller stops and the peer sees our side close.
                     let reply: &[u8] = if self.am_sender { &[] } else { payload };
-                    crate::mux::put_message(&mut self.ready, MessageCode::ErrorExit, reply)?;
+                    self.output.message(MessageCode::ErrorExit, reply)?;
                 }
                 if !payload.is_empty() {
                     return Err(WireError::RemoteExit(code));

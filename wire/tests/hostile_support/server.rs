@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
 
 use rdsync_engine::checksum::ChecksumAlgorithm;
 use rdsync_wire::codec::{
@@ -47,10 +48,12 @@ impl ServerIo {
     /// Binds stdin and fd 3 (the rsh script points fd 3 at the real stdout, because
     /// the test harness prints on fd 1).
     pub fn open() -> Res<Self> {
-        let out = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/fd/3")
-            .map_err(|e| format!("open fd 3: {e}"))?;
+        // The protocol's output was moved to fd 3 by the remote shell script (the test
+        // harness prints on stdout). It is a socket like rsync's, so it is taken over, not
+        // reopened through /dev/fd (which sockets refuse).
+        // SAFETY: fd 3 is open (`3>&1` in the script) and nothing else in this process
+        // owns it.
+        let out = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(3) });
         Ok(ServerIo {
             input: std::io::stdin(),
             mux_in: false,
