@@ -253,3 +253,44 @@ fn non_empty_directory_in_the_way_matches_rsync() {
         );
     }
 }
+
+/// A source file that cannot be opened (unprivileged run, mode 000): reported with
+/// rsync's sender message, everything else copied, exit 23 — with and without `-c`
+/// (whose checksum of that file is all zeros, checksum.c).
+#[test]
+fn an_unreadable_source_file_is_23_and_reported_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("local-unreadable");
+    let src = s.join("src");
+    write(&src.join("a"), b"readable\n");
+    write(&src.join("sub/c"), b"also readable\n");
+    write(&src.join("secret"), b"nobody may read this\n");
+    chmod(&src.join("secret"), 0o000);
+    fix_times(&src, 1_600_000_000);
+    for opts in ["-rt", "-rtc"] {
+        let mut lines = Vec::new();
+        for side in ["rsync", "rdsync"] {
+            let dest = s.join(&format!("{side}{opts}"));
+            std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{e}"));
+            if rustix::process::geteuid().is_root() {
+                lchown(&dest, 65534, 65534);
+            }
+            let from = format!("{}/", src.display());
+            let to = format!("{}/", dest.display());
+            let run = run_unprivileged(side, &[opts, from.as_str(), to.as_str()], &s.path);
+            assert_eq!(run.code, 23, "{side} {opts}: {}", run.stderr);
+            lines.push(run.stderr.lines().next().unwrap_or_default().to_string());
+        }
+        assert!(
+            lines[0].contains("send_files failed to open"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[1], lines[0], "{opts}");
+        assert_same_tree(
+            &snapshot(&s.join(&format!("rsync{opts}"))),
+            &snapshot(&s.join(&format!("rdsync{opts}"))),
+            opts,
+        );
+    }
+}

@@ -232,3 +232,50 @@ fn a_missing_source_argument_is_23_and_the_rest_is_sent_like_rsync() {
         );
     }
 }
+
+/// `-c` with a source file that cannot be read: rsync lists it with an all-zero checksum
+/// (checksum.c: file_checksum), fails to open it when sending ("send_files failed to
+/// open"), sends everything else and exits 23. Both tools run unprivileged, so that a
+/// mode-000 file is unreadable.
+#[test]
+fn an_unreadable_source_with_checksums_is_23_and_the_rest_is_sent_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("remote-unreadable-c");
+    let src = s.join("src");
+    write(&src.join("a"), b"readable\n");
+    write(&src.join("sub/c"), b"also readable\n");
+    write(&src.join("secret"), b"nobody may read this\n");
+    chmod(&src.join("secret"), 0o000);
+    fix_times(&src, 1_600_000_000);
+    let rsh = local_rsh(&s);
+    let mut lines = Vec::new();
+    for side in ["rsync", "rdsync"] {
+        let dest = s.join(side);
+        std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{e}"));
+        if rustix::process::geteuid().is_root() {
+            lchown(&dest, 65534, 65534);
+        }
+        let to = format!("localhost:{}/", dest.display());
+        let from = format!("{}/", src.display());
+        let args = ["-rtc", "-e", rsh.as_str(), from.as_str(), to.as_str()];
+        let run = run_unprivileged(side, &args, &s.path);
+        assert_eq!(run.code, 23, "{side}: {}", run.stderr);
+        let mut err: Vec<String> = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("secret"))
+            .map(str::to_string)
+            .collect();
+        err.sort();
+        lines.push(err);
+    }
+    assert!(!lines[0].is_empty(), "rsync reported the unreadable file");
+    assert_eq!(lines[1], lines[0]);
+    let theirs = snapshot(&s.join("rsync"));
+    assert_same_tree(
+        &theirs,
+        &snapshot(&s.join("rdsync")),
+        "-c with an unreadable file",
+    );
+    assert!(s.join("rdsync/sub/c").exists() && !s.join("rdsync/secret").exists());
+}

@@ -370,6 +370,30 @@ pub fn rdsync(args: &[&str], cwd: &Path) -> Run {
     run(env!("CARGO_BIN_EXE_rdsync"), &a, cwd)
 }
 
+/// Runs `program` (`rsync` or `rdsync`) as the unprivileged user `nobody` when we are
+/// root (through util-linux's `setpriv`, which must then exist), else as ourselves: for
+/// tests that need a file its owner's mode makes unreadable.
+pub fn run_unprivileged(tool: &str, args: &[&str], cwd: &Path) -> Run {
+    let program = match tool {
+        "rsync" => RSYNC,
+        _ => env!("CARGO_BIN_EXE_rdsync"),
+    };
+    if !rustix::process::geteuid().is_root() {
+        let a: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        return run(program, &a, cwd);
+    }
+    assert!(
+        Path::new("/usr/bin/setpriv").exists(),
+        "/usr/bin/setpriv (util-linux) is missing: needed to run a test unprivileged"
+    );
+    let mut a: Vec<&OsStr> = ["--reuid=65534", "--regid=65534", "--clear-groups", program]
+        .into_iter()
+        .map(OsStr::new)
+        .collect();
+    a.extend(args.iter().map(OsStr::new));
+    run("/usr/bin/setpriv", &a, cwd)
+}
+
 /// Lines of `--stats`/`-v` summaries whose numbers depend on the transport.
 fn is_stats_line(l: &str) -> bool {
     [

@@ -998,8 +998,12 @@ impl PullState {
             same_size
                 && e.checksum.as_deref()
                     == Some(
-                        file_checksum(path, FileHasher::new(self.sums.flist_algorithm, None))?
-                            .as_slice(),
+                        file_checksum(
+                            path,
+                            md.size,
+                            FileHasher::new(self.sums.flist_algorithm, None),
+                        )
+                        .as_slice(),
                     )
         } else if self.opts.size_only {
             same_size

@@ -413,8 +413,9 @@ impl PushMachine {
             for le in entries.iter_mut().filter(|e| e.entry.is_regular()) {
                 le.entry.checksum = Some(file_checksum(
                     &le.path,
+                    le.entry.size.max(0) as u64,
                     FileHasher::new(sums.flist_algorithm, None),
-                )?);
+                ));
             }
         }
         let mut encoder = FileListEncoder::new(config);
@@ -582,8 +583,9 @@ impl PushMachine {
             for le in list.entries.iter_mut().filter(|e| e.entry.is_regular()) {
                 le.entry.checksum = Some(file_checksum(
                     &le.path,
+                    le.entry.size.max(0) as u64,
                     FileHasher::new(sums.flist_algorithm, None),
-                )?);
+                ));
             }
         }
         let encoder = self
@@ -1075,19 +1077,28 @@ pub(crate) fn write_item_attrs(
 }
 
 /// Whole-file checksum of a local file.
-pub(crate) fn file_checksum(
-    path: &std::path::Path,
-    mut hasher: FileHasher,
-) -> Result<Vec<u8>, WireError> {
+pub(crate) fn file_checksum(path: &std::path::Path, size: u64, mut hasher: FileHasher) -> Vec<u8> {
     use std::io::Read;
-    let mut f = File::open(path).map_err(|e| WireError::file(path, e))?;
+    // checksum.c: file_checksum hashes the listed size; a file that cannot be opened gets
+    // an all-zero sum and bytes that cannot be read count as zeros (map_ptr), without an
+    // error here (the transfer reports what fails).
+    let Ok(f) = File::open(path) else {
+        return vec![0; hasher.finish().as_bytes().len()];
+    };
+    let mut f = f.take(size);
     let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| WireError::file(path, e))?;
-        if n == 0 {
-            break;
-        }
+    let mut left = size;
+    while left > 0 {
+        let n = match f.read(&mut buf) {
+            Ok(n) if n > 0 => n,
+            Ok(_) | Err(_) => {
+                let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+                buf.get_mut(..n).unwrap_or_default().fill(0);
+                n
+            }
+        };
         hasher.update(buf.get(..n).unwrap_or(&[]));
+        left -= n as u64;
     }
-    Ok(hasher.finish().as_bytes().to_vec())
+    hasher.finish().as_bytes().to_vec()
 }

@@ -235,7 +235,9 @@ pub(crate) fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
         name.to_vec()
     } else {
         let mut v = dir.to_vec();
-        v.push(b'/');
+        if !dir.ends_with(b"/") {
+            v.push(b'/');
+        }
         v.extend_from_slice(name);
         v
     }

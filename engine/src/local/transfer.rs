@@ -80,6 +80,9 @@ pub(crate) enum CopyError {
     Vanished,
     /// The run was cancelled during the copy.
     Interrupted,
+    /// The source file exists but could not be opened (rsync's sender reports
+    /// `send_files failed to open`).
+    SourceOpen(FsError),
     /// Any other failure.
     Io(FsError),
 }
@@ -90,7 +93,7 @@ pub(crate) fn run(job: &CopyJob) -> Result<CopyStats, CopyError> {
         if e.is_not_found() {
             CopyError::Vanished
         } else {
-            CopyError::Io(e)
+            CopyError::SourceOpen(e)
         }
     })?;
     if job.delta

@@ -175,6 +175,19 @@ impl Generator<'_> {
                             String::from_utf8_lossy(&join(&base, &meta.src_name))
                         )));
                     }
+                    Some(Err(CopyError::SourceOpen(err))) => {
+                        self.outcome.partial = true;
+                        let base = self
+                            .src_abs
+                            .get(meta.source as usize)
+                            .cloned()
+                            .unwrap_or_default();
+                        sink.message(&io_message(format!(
+                            "rsync: [sender] send_files failed to open \"{}\": {}",
+                            String::from_utf8_lossy(&join(&base, &meta.src_name)),
+                            err.errno_string()
+                        )));
+                    }
                     Some(Err(CopyError::Interrupted)) => {
                         self.outcome.interrupted = true;
                     }
