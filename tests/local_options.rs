@@ -261,20 +261,12 @@ fn non_empty_directory_in_the_way_matches_rsync() {
 fn an_unreadable_source_file_is_23_and_reported_like_rsync() {
     require_rsync();
     let s = Scratch::new("local-unreadable");
-    let src = s.join("src");
-    write(&src.join("a"), b"readable\n");
-    write(&src.join("sub/c"), b"also readable\n");
-    write(&src.join("secret"), b"nobody may read this\n");
-    chmod(&src.join("secret"), 0o000);
-    fix_times(&src, 1_600_000_000);
+    let src = unreadable_fixture(&s);
     for opts in ["-rt", "-rtc"] {
         let mut lines = Vec::new();
         for side in ["rsync", "rdsync"] {
             let dest = s.join(&format!("{side}{opts}"));
-            std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{e}"));
-            if rustix::process::geteuid().is_root() {
-                lchown(&dest, 65534, 65534);
-            }
+            unprivileged_dest(&dest);
             let from = format!("{}/", src.display());
             let to = format!("{}/", dest.display());
             let run = run_unprivileged(side, &[opts, from.as_str(), to.as_str()], &s.path);

@@ -241,20 +241,12 @@ fn a_missing_source_argument_is_23_and_the_rest_is_sent_like_rsync() {
 fn an_unreadable_source_with_checksums_is_23_and_the_rest_is_sent_like_rsync() {
     require_rsync();
     let s = Scratch::new("remote-unreadable-c");
-    let src = s.join("src");
-    write(&src.join("a"), b"readable\n");
-    write(&src.join("sub/c"), b"also readable\n");
-    write(&src.join("secret"), b"nobody may read this\n");
-    chmod(&src.join("secret"), 0o000);
-    fix_times(&src, 1_600_000_000);
+    let src = unreadable_fixture(&s);
     let rsh = local_rsh(&s);
     let mut lines = Vec::new();
     for side in ["rsync", "rdsync"] {
         let dest = s.join(side);
-        std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{e}"));
-        if rustix::process::geteuid().is_root() {
-            lchown(&dest, 65534, 65534);
-        }
+        unprivileged_dest(&dest);
         let to = format!("localhost:{}/", dest.display());
         let from = format!("{}/", src.display());
         let args = ["-rtc", "-e", rsh.as_str(), from.as_str(), to.as_str()];

@@ -394,6 +394,26 @@ pub fn run_unprivileged(tool: &str, args: &[&str], cwd: &Path) -> Run {
     run("/usr/bin/setpriv", &a, cwd)
 }
 
+/// A source tree `src` with two readable files and one, `secret`, of mode 000 (unreadable
+/// to [`run_unprivileged`]); returns its path.
+pub fn unreadable_fixture(s: &Scratch) -> PathBuf {
+    let src = s.join("src");
+    write(&src.join("a"), b"readable\n");
+    write(&src.join("sub/c"), b"also readable\n");
+    write(&src.join("secret"), b"nobody may read this\n");
+    chmod(&src.join("secret"), 0o000);
+    fix_times(&src, 1_600_000_000);
+    src
+}
+
+/// Creates the destination `dest`, writable by the user [`run_unprivileged`] runs as.
+pub fn unprivileged_dest(dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap_or_else(|e| panic!("{e}"));
+    if rustix::process::geteuid().is_root() {
+        lchown(dest, 65534, 65534);
+    }
+}
+
 /// Lines of `--stats`/`-v` summaries whose numbers depend on the transport.
 fn is_stats_line(l: &str) -> bool {
     [

@@ -165,26 +165,16 @@ impl Generator<'_> {
                     }
                     Some(Err(CopyError::Vanished)) => {
                         self.outcome.vanished = true;
-                        let base = self
-                            .src_abs
-                            .get(meta.source as usize)
-                            .cloned()
-                            .unwrap_or_default();
                         sink.message(&io_message(format!(
                             "file has vanished: \"{}\"",
-                            String::from_utf8_lossy(&join(&base, &meta.src_name))
+                            self.source_path(&meta)
                         )));
                     }
                     Some(Err(CopyError::SourceOpen(err))) => {
                         self.outcome.partial = true;
-                        let base = self
-                            .src_abs
-                            .get(meta.source as usize)
-                            .cloned()
-                            .unwrap_or_default();
                         sink.message(&io_message(format!(
                             "rsync: [sender] send_files failed to open \"{}\": {}",
-                            String::from_utf8_lossy(&join(&base, &meta.src_name)),
+                            self.source_path(&meta),
                             err.errno_string()
                         )));
                     }
@@ -199,5 +189,15 @@ impl Generator<'_> {
                 }
             }
         }
+    }
+
+    /// The full source path of a copy, as rsync's sender names it in messages.
+    fn source_path(&self, meta: &CopyMeta) -> String {
+        let base = self
+            .src_abs
+            .get(meta.source as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        String::from_utf8_lossy(&join(base, &meta.src_name)).into_owned()
     }
 }
