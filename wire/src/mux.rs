@@ -9,8 +9,11 @@ pub const MPLEX_BASE: u8 = 7;
 pub const MAX_FRAME_LEN: usize = 0x00ff_ffff;
 /// Largest non-data message we accept (rsync's `BIGPATHBUFLEN` is 5 KiB on Linux).
 pub const MAX_MESSAGE_LEN: usize = 8192;
-/// Largest data frame we emit.
-pub const OUT_FRAME_LEN: usize = 32 * 1024;
+/// Largest data frame we emit: with its header, 8 KiB. rsync's receiver reads its input
+/// into a 32 KiB ring, each read ending at the ring's end; frames that tile the ring end
+/// where the reads end. Measured on push_small (20,000 files): the remote receiver's reads
+/// 10,425 with 32 KiB frames, 6,322 with these; its CPU about 9 % lower.
+pub const OUT_FRAME_LEN: usize = 8 * 1024 - 4;
 
 /// The message codes of rsync's multiplexed stream (`rsync.h: enum msgcode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
