@@ -52,7 +52,22 @@ impl PullDeleter {
         entries: &[FileEntry],
         active: &[bool],
     ) -> Self {
-        let mut keep: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
+        let mut d = PullDeleter {
+            when: opts.effective_delete_when(protocol),
+            chain: rdsync_engine::filter::FilterChain::new(opts.filter_rules()),
+            delete_excluded: opts.delete_excluded,
+            dry_run: opts.dry_run,
+            keep: HashMap::new(),
+            old_sort: protocol < 29,
+            delayed: Vec::new(),
+        };
+        d.add_names(entries, active);
+        d
+    }
+
+    /// Adds the names of a further (incremental) list: each directory keeps what the
+    /// sender listed in it.
+    pub fn add_names(&mut self, entries: &[FileEntry], active: &[bool]) {
         for (e, a) in entries.iter().zip(active) {
             if !*a || e.name == b"." {
                 continue;
@@ -65,18 +80,10 @@ impl PullDeleter {
                 ),
                 None => (&b""[..], name),
             };
-            keep.entry(parent.to_vec())
+            self.keep
+                .entry(parent.to_vec())
                 .or_default()
                 .insert(base.to_vec());
-        }
-        PullDeleter {
-            when: opts.effective_delete_when(protocol),
-            chain: rdsync_engine::filter::FilterChain::new(opts.filter_rules()),
-            delete_excluded: opts.delete_excluded,
-            dry_run: opts.dry_run,
-            keep,
-            old_sort: protocol < 29,
-            delayed: Vec::new(),
         }
     }
 

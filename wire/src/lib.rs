@@ -42,6 +42,7 @@ pub mod local_scan;
 pub mod mux;
 pub mod options;
 pub mod pull;
+pub mod pull_lists;
 pub mod push;
 pub mod push_lists;
 pub mod remote_spec;

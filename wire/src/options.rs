@@ -185,16 +185,17 @@ impl TransferOptions {
         (self.compress || self.compress_level.is_some()) && self.compress_choice.is_none()
     }
 
-    /// Whether we offer incremental recursion (the `i` of `-e.`): as rsync's client
-    /// (`compat.c: set_allow_inc_recurse`), with `-r` at protocol 30 or later — and only
-    /// when we are the sender: our receiving side does not implement it. The server
-    /// still declines it where it cannot use it (a receiving server with
-    /// `--delete-before`/`--delete-after`, ...).
+    /// Whether we offer incremental recursion (the `i` of `-e.`), exactly as rsync's
+    /// client decides it (`compat.c: set_allow_inc_recurse`, `options.c:
+    /// maybe_add_e_option`): with `-r`, an announced protocol of 30 or later, no
+    /// `--no-i-r`, and — when we receive (pull) — neither `--delete-before` nor
+    /// `--delete-after` (rsync's receiver cannot delete around incremental lists; plain
+    /// `--delete` is decided after the handshake and does not count). The server may
+    /// still decline it.
     pub fn offers_inc_recurse(&self, direction: Direction) -> bool {
-        direction == Direction::Push
-            && self.recursive
-            && !self.no_inc_recursive
-            && self.our_protocol() >= 30
+        let receiver_declines = direction == Direction::Pull
+            && matches!(self.delete_when, DeleteWhen::Before | DeleteWhen::After);
+        self.recursive && !self.no_inc_recursive && self.our_protocol() >= 30 && !receiver_declines
     }
 
     /// The protocol version we announce.

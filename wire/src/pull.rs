@@ -3,7 +3,7 @@
 //! rename, phases, statistics, goodbye.
 
 use rdsync_engine::write_behind::OutputFile;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use rdsync_engine::layout::{BlockLayout, LayoutParams};
 use rdsync_engine::patch::{PatchError, Patcher};
 use rdsync_engine::signature::Signature;
 
-use crate::codec::{NDX_DEL_STATS, NDX_DONE, ReadCursor};
+use crate::codec::{NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, ReadCursor};
 use crate::compress::{CompressedTokenReader, ReadToken, decode_compressed_item};
 use crate::dest::{
     Destination, Located, OwnerMap, apply_attrs, apply_file_attrs, create_temp, make_special,
@@ -27,9 +27,10 @@ use crate::flist::{
     FileEntry, FileListConfig, FileListDecoder, FileListItem, HardLinkInfo, IdList, IdNames,
     clean_duplicates, compare_names, decode_id_list_item, push_id_item,
 };
-use crate::handshake::{ClientHandshake, SessionParams};
+use crate::handshake::{CF_INC_RECURSE, ClientHandshake, SessionParams};
 use crate::item_flags::*;
-use crate::options::{DeleteWhen, TransferOptions};
+use crate::options::{DeleteWhen, Direction, TransferOptions};
+use crate::pull_lists::IncomingLists;
 use crate::push::{ItemAttrs, file_checksum, try_read_item_attrs, write_item_attrs};
 use crate::role::{OutputSink, Progress, RoleMachine, need};
 use crate::session::Checksums;
@@ -119,15 +120,41 @@ enum PullStep {
     GidList,
     IoError,
     Prepare,
-    Generate { next: usize },
+    Generate {
+        next: usize,
+    },
     ReadNdx,
-    Attrs { ndx: i32 },
-    SumHead { index: usize },
+    /// Incremental recursion: the list of directory `dir` (entry `slot`) is arriving.
+    SubList {
+        dir: usize,
+        slot: usize,
+    },
+    Attrs {
+        ndx: i32,
+    },
+    SumHead {
+        index: usize,
+    },
     Tokens,
     FileChecksum,
     Stats,
     Echo,
     Finish,
+    Done,
+}
+
+/// Where the generator is with incremental lists (`generate_files` with
+/// `inc_recurse`): list after list, each directory's own list right after the
+/// directory was fully handled in the list before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IncGen {
+    /// Generating list `list`: its parent directory first (`gap`), then slot `next`.
+    List { list: usize, gap: bool, next: usize },
+    /// List `list` is generated: waiting for the next list or the end of the lists.
+    Wait { list: usize },
+    /// Every list is generated: each gets its `NDX_DONE` once nothing of it is pending.
+    Drain,
+    /// Every list is finished.
     Done,
 }
 
@@ -158,6 +185,12 @@ pub struct PullMachine {
     flist_started_at: u64,
     /// Names of files whose data were received.
     pub transferred: Vec<String>,
+    /// Incremental recursion (`CF_INC_RECURSE`): the lists received so far.
+    inc: Option<IncomingLists>,
+    /// Incremental recursion: where the generator is.
+    inc_gen: IncGen,
+    /// The file being received was requested before (a redo).
+    redoing: bool,
 }
 
 impl std::fmt::Debug for PullMachine {
@@ -176,7 +209,7 @@ struct PullState {
     active: Vec<bool>,
     destination: Destination,
     owners: OwnerMap,
-    requests: HashMap<usize, Request>,
+    requests: BTreeMap<usize, Request>,
     reader: Option<CompressedTokenReader>,
     redo: Vec<usize>,
     failed: bool,
@@ -199,7 +232,7 @@ struct PullState {
     /// "IO error encountered -- skipping file deletion" was said.
     warned_io_error: bool,
     /// Indexes "requested" by a dry run (ndx and iflags only; the echo has no data).
-    dry_requests: HashSet<usize>,
+    dry_requests: BTreeSet<usize>,
     /// Hard-linked regular files: each member's chosen leader.
     hl_leader: HashMap<usize, usize>,
     /// Members linked while generating (not again at the end).
@@ -207,6 +240,20 @@ struct PullState {
     /// Hard-link targets of itemize records sent without their name: the echo is
     /// logged with it (`ITEM_XNAME_FOLLOWS`).
     hl_echo_xname: HashMap<usize, Vec<u8>>,
+    /// Incremental recursion was negotiated: entries are numbered list after list, with
+    /// a gap before each list naming its parent directory.
+    inc: bool,
+    /// Incremental recursion: each gap slot that names a directory → that directory's
+    /// own slot (the gap holds a copy of its entry).
+    gaps: HashMap<usize, usize>,
+    /// Incremental recursion: directories created early, while their parent's list was
+    /// generated (rsync's `FLAG_DIR_CREATED`): itemized as new when handled in full.
+    dir_created: HashSet<usize>,
+    /// Incremental recursion, `-H`: each hard-link group (the index of its first
+    /// member) → the member the others are linked to.
+    hl_groups: HashMap<i32, usize>,
+    /// Transmission index → slot, over all lists (hard-link references).
+    tx_to_slot: Vec<usize>,
 }
 
 impl PullMachine {
@@ -217,7 +264,8 @@ impl PullMachine {
             sources: sources.to_vec(),
             dest: dest.to_path_buf(),
             step: PullStep::Handshake,
-            handshake: ClientHandshake::new(opts),
+            handshake: ClientHandshake::new(opts)
+                .offering_inc_recurse(opts.offers_inc_recurse(Direction::Pull)),
             params: None,
             config: None,
             decoder: None,
@@ -233,6 +281,18 @@ impl PullMachine {
             got_server_stats: false,
             flist_started_at: 0,
             transferred: Vec::new(),
+            inc: None,
+            inc_gen: IncGen::Done,
+            redoing: false,
+        }
+    }
+
+    /// How many file lists arrived: one without incremental recursion (0 if the
+    /// session ended before), one per directory plus the first with it.
+    pub fn lists_received(&self) -> usize {
+        match &self.inc {
+            Some(lists) => lists.count(),
+            None => usize::from(self.st.as_ref().is_some_and(|st| !st.entries.is_empty())),
         }
     }
 
@@ -291,7 +351,14 @@ impl PullMachine {
                     let mut filters = Vec::new();
                     encode_client_filters(&mut filters, &self.opts, params.protocol, false)?;
                     s.write(&filters);
-                    self.decoder = Some(FileListDecoder::new(config));
+                    let inc = params.compat_flags & CF_INC_RECURSE != 0;
+                    let mut decoder = FileListDecoder::new(config);
+                    if inc {
+                        // The first list starts at index 1 (`flist_new`).
+                        decoder.start_list(1);
+                        self.inc = Some(IncomingLists::new());
+                    }
+                    self.decoder = Some(decoder);
                     self.config = Some(config);
                     self.st = Some(PullState {
                         opts: self.opts.clone(),
@@ -301,7 +368,7 @@ impl PullMachine {
                         active: Vec::new(),
                         destination: Destination::placeholder(),
                         owners: OwnerMap::default(),
-                        requests: HashMap::new(),
+                        requests: BTreeMap::new(),
                         reader: match params.compression {
                             Some(m) => Some(CompressedTokenReader::new(m, params.protocol)?),
                             None => None,
@@ -317,10 +384,15 @@ impl PullMachine {
                         created_root: false,
                         deleter: None,
                         warned_io_error: false,
-                        dry_requests: HashSet::new(),
+                        dry_requests: BTreeSet::new(),
                         hl_leader: HashMap::new(),
                         hl_linked: HashSet::new(),
                         hl_echo_xname: HashMap::new(),
+                        inc,
+                        gaps: HashMap::new(),
+                        dir_created: HashSet::new(),
+                        hl_groups: HashMap::new(),
+                        tx_to_slot: Vec::new(),
                     });
                     self.flist_started_at = s.bytes_fed;
                     self.params = Some(params);
@@ -336,7 +408,12 @@ impl PullMachine {
                         FileListItem::Entry(_) => {}
                         FileListItem::End { io_error } => {
                             self.io_error |= io_error;
-                            self.step = PullStep::UidList;
+                            // With incremental recursion names travel inline: no id lists.
+                            self.step = if self.inc.is_some() {
+                                PullStep::IoError
+                            } else {
+                                PullStep::UidList
+                            };
                         }
                     }
                 }
@@ -393,6 +470,15 @@ impl PullMachine {
                             .emit(crate::events::TransferEvent::CreatedDirectory(name));
                     }
                     self.state()?.delete_pass(s, DeleteWhen::Before)?;
+                    if self.inc.is_some() {
+                        self.inc_gen = IncGen::List {
+                            list: 0,
+                            gap: true,
+                            next: 0,
+                        };
+                        self.step = PullStep::ReadNdx;
+                        continue;
+                    }
                     self.step = PullStep::Generate { next: 0 };
                 }
                 PullStep::Generate { next } => {
@@ -411,8 +497,31 @@ impl PullMachine {
                     return Ok(Progress::Flush);
                 }
                 PullStep::ReadNdx => {
+                    if self.inc.is_some() && self.inc_gen != IncGen::Done && self.pump(s)? {
+                        return Ok(Progress::Flush);
+                    }
                     let ndx = need!(s.try_read_ndx());
                     let proto = self.proto();
+                    if let Some(lists) = self.inc.as_mut() {
+                        if ndx == NDX_DONE && !lists.all_freed() && !lists.echo_done()? {
+                            // recv_files: an NDX_DONE frees the oldest list; only the
+                            // one that frees the last list ends phase 0.
+                            continue;
+                        }
+                        if ndx == NDX_FLIST_EOF {
+                            lists.set_eof();
+                            continue;
+                        }
+                        if ndx < 0 && ndx != NDX_DONE && ndx != NDX_DEL_STATS {
+                            let (dir, slot) = lists.announce(ndx)?;
+                            let start = lists.next_ndx_start();
+                            if let Some(d) = self.decoder.as_mut() {
+                                d.start_list(start);
+                            }
+                            self.step = PullStep::SubList { dir, slot };
+                            continue;
+                        }
+                    }
                     if ndx == NDX_DONE {
                         self.dones += 1;
                         if self.dones == 1 {
@@ -448,9 +557,28 @@ impl PullMachine {
                     }
                     self.step = PullStep::Attrs { ndx };
                 }
+                PullStep::SubList { dir, slot } => {
+                    let decoder = self
+                        .decoder
+                        .as_mut()
+                        .ok_or_else(|| WireError::protocol("no decoder"))?;
+                    match need!(s.try_read(&mut |c| decoder.decode(c))) {
+                        FileListItem::Entry(_) => {}
+                        FileListItem::End { io_error } => {
+                            self.io_error |= io_error;
+                            s.messages.io_error |= io_error;
+                            self.receive_sub_list(dir, slot)?;
+                            self.step = PullStep::ReadNdx;
+                        }
+                    }
+                }
                 PullStep::Attrs { ndx } => {
                     let proto = self.proto();
                     let count = self.state()?.entries.len();
+                    if let (Some(lists), Ok(slot)) = (self.inc.as_ref(), usize::try_from(ndx)) {
+                        // flist_for_ndx: an index of no list (or beyond the last) is fatal.
+                        lists.list_of(slot)?;
+                    }
                     let attrs: ItemAttrs = need!(try_read_item_attrs(s, proto));
                     let (iflags, fnamecmp_type, xname) = attrs;
                     if (29..30).contains(&proto) && usize::try_from(ndx).ok() == Some(count) {
@@ -465,6 +593,11 @@ impl PullMachine {
                         .ok()
                         .filter(|i| *i < count)
                         .ok_or_else(|| WireError::protocol(format!("Invalid file index: {ndx}")))?;
+                    if !self.state()?.is_live(index) {
+                        return Err(WireError::protocol(format!(
+                            "rsync: refusing transfer of cleared file index {ndx}"
+                        )));
+                    }
                     if fnamecmp_type.is_some() || xname.is_some() {
                         let name = self.state()?.entry(index)?.display_name();
                         return Err(WireError::protocol(format!(
@@ -489,6 +622,7 @@ impl PullMachine {
                             "refusing transfer of unrequested file index {ndx}"
                         )));
                     }
+                    self.redoing = self.state()?.sent_once.contains(&index);
                     self.state()?.note_transfer(s, index, iflags);
                     self.step = PullStep::SumHead { index };
                 }
@@ -577,7 +711,14 @@ impl PullMachine {
                         .ok_or_else(|| WireError::protocol("no file"))?;
                     let index = file.index;
                     st.log_transfer_end(s, index);
-                    if let Some(name) = st.finish_received(file, &expected, self.phase)? {
+                    // A redo's second failure is final, whatever the phase (with
+                    // incremental lists redos happen during phase 0).
+                    let phase = if self.redoing {
+                        self.phase.max(1)
+                    } else {
+                        self.phase
+                    };
+                    if let Some(name) = st.finish_received(file, &expected, phase)? {
                         self.transferred.push(name);
                     }
                     self.step = PullStep::ReadNdx;
@@ -613,7 +754,8 @@ impl PullMachine {
         }
     }
 
-    /// Sorts and checks the list and prepares the destination; false if it is empty.
+    /// Sorts and checks the (first) list and prepares the destination; false if it is
+    /// empty.
     fn prepare(
         &mut self,
         s_bytes_fed: u64,
@@ -629,34 +771,12 @@ impl PullMachine {
             return Ok(false);
         }
         check_requested_names(&received, &self.sources)?;
-        // The sender must have applied the filters we sent (rsync 3.2.7+).
-        let chain = self.opts.filter_chain();
-        for e in &received {
-            if e.name != b"." && chain.is_excluded(&e.name, e.is_dir()) {
-                return Err(WireError::Unsupported(format!(
-                    "ERROR: rejecting excluded file-list name: {}",
-                    e.display_name()
-                )));
-            }
+        if let Some(lists) = &self.inc {
+            lists.check_names(&received, None)?;
         }
-        // Sort (stable) and remember each entry's transmission index for hard links.
-        let mut order: Vec<usize> = (0..received.len()).collect();
-        order.sort_by(|a, b| match (received.get(*a), received.get(*b)) {
-            (Some(x), Some(y)) => compare_names(x, y, proto),
-            _ => std::cmp::Ordering::Equal,
-        });
-        let mut tx_to_sorted = vec![0usize; received.len()];
-        for (sorted_i, tx) in order.iter().enumerate() {
-            if let Some(slot) = tx_to_sorted.get_mut(*tx) {
-                *slot = sorted_i;
-            }
-        }
-        let tx_to_sorted_copy = tx_to_sorted.clone();
-        self.tx_to_sorted = tx_to_sorted;
-        let entries: Vec<FileEntry> = order
-            .iter()
-            .filter_map(|i| received.get(*i).cloned())
-            .collect();
+        self.check_filters(&received)?;
+        self.take_inline_names();
+        let (entries, tx_to_sorted) = sort_list(received, proto);
         let active = clean_duplicates(&entries);
         let first_is_dir = entries.first().is_some_and(FileEntry::is_dir);
         let destination = Destination::prepare(
@@ -666,8 +786,13 @@ impl PullMachine {
             self.opts.dry_run,
             self.opts.mkpath,
         )?;
-        let deleter = (self.opts.delete && destination.is_tree())
-            .then(|| crate::delete::PullDeleter::new(&self.opts, proto, &entries, &active));
+        let deleter = (self.opts.delete && destination.is_tree()).then(|| {
+            if self.inc.is_some() {
+                crate::delete::PullDeleter::new(&self.opts, proto, &[], &[])
+            } else {
+                crate::delete::PullDeleter::new(&self.opts, proto, &entries, &active)
+            }
+        });
         let created_root = !destination.existed
             && (self.opts.dry_run
                 || std::fs::symlink_metadata(&self.dest).is_ok_and(|m| m.is_dir()));
@@ -686,24 +811,36 @@ impl PullMachine {
             ..OwnerMap::default()
         };
         if !self.opts.numeric_ids {
-            let local_users = IdNames::load(true);
-            let local_groups = IdNames::load(false);
-            for (id, name) in &self.uid_names {
-                if let Some(local) = local_users.id_of(name) {
-                    owners.uids.insert(*id, local);
-                }
-            }
-            for (id, name) in &self.gid_names {
-                if let Some(local) = local_groups.id_of(name) {
-                    owners.gids.insert(*id, local);
-                }
-            }
+            map_names(&mut owners, &self.uid_names, &self.gid_names);
         }
         let flist_size = s_bytes_fed.saturating_sub(self.flist_started_at);
+        let inc = self.inc.is_some();
         let st = self.state()?;
         st.counts.flist_size = flist_size;
         st.created_root = created_root;
         st.am_root = running_as_root;
+        st.deleter = deleter;
+        st.destination = destination;
+        st.owners = owners;
+        if inc {
+            // rsync's first incremental list: a "." first makes it the list's parent
+            // (dir_flist entry 0, named by index 0); otherwise index 0 names nothing.
+            let parent = entries
+                .first()
+                .filter(|e| e.name == b"." && e.is_dir())
+                .map(|_| 1);
+            let dirs = st.append_list(entries, &tx_to_sorted, 1, parent)?;
+            if let Some(lists) = self.inc.as_mut() {
+                lists.add(1, dirs.len, parent, dirs.dirs);
+            }
+            let st = self.state()?;
+            s_events.emit(crate::events::TransferEvent::FileList {
+                files: st.infos.len().saturating_sub(st.gaps.len() + 1) as u64,
+                dirs: st.counts.files.dir,
+                total_size: st.total_size,
+            });
+            return Ok(true);
+        }
         st.infos = entries.iter().map(crate::events::ItemInfo::of).collect();
         for info in &st.infos {
             st.counts.files.add(info.kind);
@@ -727,16 +864,143 @@ impl PullMachine {
             total_size,
         });
         st.hl_leader = if st.opts.hard_links {
-            choose_hard_link_leaders(&entries, &active, &tx_to_sorted_copy, &destination)
+            choose_hard_link_leaders(&entries, &active, &tx_to_sorted, &st.destination)
         } else {
             HashMap::new()
         };
-        st.deleter = deleter;
         st.entries = entries;
         st.active = active;
-        st.destination = destination;
-        st.owners = owners;
+        self.tx_to_sorted = tx_to_sorted;
         Ok(true)
+    }
+
+    /// The sender must have applied the filters we sent (rsync 3.2.7+).
+    fn check_filters(&self, received: &[FileEntry]) -> Result<(), WireError> {
+        let chain = self.opts.filter_chain();
+        for e in received {
+            if e.name != b"." && chain.is_excluded(&e.name, e.is_dir()) {
+                return Err(WireError::Unsupported(format!(
+                    "ERROR: rejecting excluded file-list name: {}",
+                    e.display_name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the user and group names that came inline with the entries (incremental
+    /// recursion) into the name lists, mapping them to local ids once the destination
+    /// is prepared.
+    fn take_inline_names(&mut self) -> (IdList, IdList) {
+        let (users, groups) = self
+            .decoder
+            .as_mut()
+            .map(FileListDecoder::take_inline_names)
+            .unwrap_or_default();
+        self.uid_names.extend(users.iter().cloned());
+        self.gid_names.extend(groups.iter().cloned());
+        (users, groups)
+    }
+
+    /// A directory's list arrived (incremental recursion): checked, sorted, cleaned and
+    /// appended after a gap naming the directory.
+    fn receive_sub_list(&mut self, dir: usize, slot: usize) -> Result<(), WireError> {
+        let proto = self.proto();
+        let received = self
+            .decoder
+            .as_mut()
+            .map(FileListDecoder::take_entries)
+            .unwrap_or_default();
+        let dir_name = self.state()?.entry(slot)?.name.clone();
+        if let Some(lists) = &self.inc {
+            lists.check_names(&received, Some(&dir_name))?;
+        }
+        self.check_filters(&received)?;
+        let (users, groups) = self.take_inline_names();
+        if !self.opts.numeric_ids {
+            let st = self.state()?;
+            map_names(&mut st.owners, &users, &groups);
+        }
+        let start = self.inc.as_ref().map_or(1, IncomingLists::next_ndx_start);
+        let (entries, tx_to_sorted) = sort_list(received, proto);
+        let st = self.state()?;
+        let dirs = st.append_list(entries, &tx_to_sorted, start, Some(slot))?;
+        let files = dirs.len as u64;
+        if let Some(lists) = self.inc.as_mut() {
+            lists.add(start, dirs.len, Some(slot), dirs.dirs);
+        }
+        let _ = (dir, files);
+        Ok(())
+    }
+
+    /// Runs the incremental generator as far as the lists received allow; true when
+    /// enough output is pending to be flushed first.
+    fn pump(&mut self, s: &mut ProtocolStream) -> Result<bool, WireError> {
+        let (Some(st), Some(lists)) = (self.st.as_mut(), self.inc.as_mut()) else {
+            return Ok(false);
+        };
+        loop {
+            match self.inc_gen {
+                IncGen::List { list, gap, next } => {
+                    let l = *lists
+                        .get(list)
+                        .ok_or_else(|| WireError::protocol("no such file list"))?;
+                    if gap {
+                        // The parent directory in full (itemized, its attributes, its
+                        // deletions) right before its contents.
+                        if l.parent_slot.is_some() {
+                            st.generate(s, l.ndx_start - 1, false)?;
+                        }
+                        st.finish_lists(s, lists, Some(list))?;
+                        self.inc_gen = IncGen::List {
+                            list,
+                            gap: false,
+                            next: l.ndx_start,
+                        };
+                        continue;
+                    }
+                    let mut i = next;
+                    while i < l.end() {
+                        st.generate(s, i, false)?;
+                        i += 1;
+                        if s.pending_output() >= GENERATOR_FLUSH {
+                            self.inc_gen = IncGen::List {
+                                list,
+                                gap: false,
+                                next: i,
+                            };
+                            return Ok(true);
+                        }
+                    }
+                    self.inc_gen = IncGen::Wait { list };
+                }
+                IncGen::Wait { list } => {
+                    st.redo_now(s)?;
+                    st.finish_lists(s, lists, Some(list))?;
+                    if list + 1 < lists.count() {
+                        self.inc_gen = IncGen::List {
+                            list: list + 1,
+                            gap: true,
+                            next: 0,
+                        };
+                        continue;
+                    }
+                    if !lists.eof() {
+                        return Ok(false);
+                    }
+                    self.inc_gen = IncGen::Drain;
+                }
+                IncGen::Drain => {
+                    st.redo_now(s)?;
+                    st.finish_lists(s, lists, None)?;
+                    if lists.gen_done() == lists.count() {
+                        self.inc_gen = IncGen::Done;
+                    }
+                    return Ok(false);
+                }
+                IncGen::Done => return Ok(false),
+            }
+        }
     }
 
     /// Hard links, deletions and directory attributes once all data are in.
@@ -750,6 +1014,11 @@ impl PullMachine {
         }
         let tx_to_sorted = std::mem::take(&mut self.tx_to_sorted);
         let st = self.state()?;
+        let tx_to_sorted = if st.inc {
+            std::mem::take(&mut st.tx_to_slot)
+        } else {
+            tx_to_sorted
+        };
         st.finish_hard_links(s, &tx_to_sorted)?;
         st.delete_pass(s, DeleteWhen::Delay)?;
         st.delete_pass(s, DeleteWhen::After)?;
@@ -846,6 +1115,55 @@ fn choose_hard_link_leaders(
     out
 }
 
+/// A received list in rsync's order (stable sort by name), with each entry's sorted
+/// position by its transmission position.
+fn sort_list(received: Vec<FileEntry>, proto: u32) -> (Vec<FileEntry>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..received.len()).collect();
+    order.sort_by(|a, b| match (received.get(*a), received.get(*b)) {
+        (Some(x), Some(y)) => compare_names(x, y, proto),
+        _ => std::cmp::Ordering::Equal,
+    });
+    let mut tx_to_sorted = vec![0usize; received.len()];
+    for (sorted_i, tx) in order.iter().enumerate() {
+        if let Some(slot) = tx_to_sorted.get_mut(*tx) {
+            *slot = sorted_i;
+        }
+    }
+    let mut taken: Vec<Option<FileEntry>> = received.into_iter().map(Some).collect();
+    let entries = order
+        .iter()
+        .filter_map(|i| taken.get_mut(*i).and_then(Option::take))
+        .collect();
+    (entries, tx_to_sorted)
+}
+
+/// Maps the sender's user and group names to local ids (`uidlist.c: recv_id_list`).
+fn map_names(owners: &mut OwnerMap, users: &IdList, groups: &IdList) {
+    if users.is_empty() && groups.is_empty() {
+        return;
+    }
+    let local_users = IdNames::load(true);
+    let local_groups = IdNames::load(false);
+    for (id, name) in users {
+        if let Some(local) = local_users.id_of(name) {
+            owners.uids.insert(*id, local);
+        }
+    }
+    for (id, name) in groups {
+        if let Some(local) = local_groups.id_of(name) {
+            owners.gids.insert(*id, local);
+        }
+    }
+}
+
+/// What [`PullState::append_list`] tells the list bookkeeping.
+struct AppendedList {
+    /// Entries in the list.
+    len: usize,
+    /// Its directories in sorted order: slot, and whether it stayed active.
+    dirs: Vec<(usize, bool)>,
+}
+
 impl From<ReadToken> for OwnedToken {
     fn from(t: ReadToken) -> Self {
         match t {
@@ -921,6 +1239,159 @@ fn check_requested_names(entries: &[FileEntry], sources: &[String]) -> Result<()
 }
 
 impl PullState {
+    /// Appends a sorted list whose first entry has index `ndx_start`, after the gap
+    /// naming its parent directory (`parent`'s slot): duplicates cleared
+    /// (`flist_sort_and_clean`), counted, logged, kept for `--delete`, hard links
+    /// grouped across lists.
+    fn append_list(
+        &mut self,
+        entries: Vec<FileEntry>,
+        tx_to_sorted: &[usize],
+        ndx_start: usize,
+        parent: Option<usize>,
+    ) -> Result<AppendedList, WireError> {
+        if self.entries.len() + 1 != ndx_start {
+            return Err(WireError::protocol("file lists out of order"));
+        }
+        let gap = ndx_start - 1;
+        // The parent is in an earlier list, or (the first list's ".") in this one.
+        let gap_entry = parent
+            .and_then(|p| match p.checked_sub(ndx_start) {
+                Some(at) => entries.get(at).cloned(),
+                None => self.entries.get(p).cloned(),
+            })
+            .unwrap_or_default();
+        if let Some(p) = parent {
+            self.gaps.insert(gap, p);
+        }
+        self.infos.push(crate::events::ItemInfo::of(&gap_entry));
+        self.entries.push(gap_entry);
+        self.active.push(false);
+        self.numbering.push(0);
+        self.tx_to_slot.push(gap);
+        let active = clean_duplicates(&entries);
+        if let Some(d) = self.deleter.as_mut() {
+            d.add_names(&entries, &active);
+        }
+        let mut dirs = Vec::new();
+        let mut counted = self.numbering.len() as u64 - self.gaps.len() as u64;
+        for (pos, (e, a)) in entries.iter().zip(&active).enumerate() {
+            let info = crate::events::ItemInfo::of(e);
+            self.counts.files.add(info.kind);
+            if matches!(
+                info.kind,
+                rdsync_engine::fs::FileKind::File | rdsync_engine::fs::FileKind::Symlink
+            ) {
+                self.total_size += info.size;
+            }
+            self.infos.push(info);
+            self.numbering.push(counted);
+            counted += 1;
+            if e.is_dir() {
+                dirs.push((ndx_start + pos, *a));
+            }
+        }
+        let base = self.tx_to_slot.len();
+        self.tx_to_slot
+            .extend(tx_to_sorted.iter().map(|pos| ndx_start + pos));
+        debug_assert_eq!(base, ndx_start);
+        let len = entries.len();
+        self.entries.extend(entries);
+        self.active.extend(active);
+        if self.opts.hard_links {
+            self.group_hard_links(ndx_start, len, tx_to_sorted)?;
+        }
+        Ok(AppendedList { len, dirs })
+    }
+
+    /// `-H` with incremental lists (`hlink.c: match_gnums`): a group is named by the
+    /// index of its first member, which may be in an earlier list; the first member
+    /// received is the one the others are linked to.
+    fn group_hard_links(
+        &mut self,
+        ndx_start: usize,
+        len: usize,
+        tx_to_sorted: &[usize],
+    ) -> Result<(), WireError> {
+        let mut sorted_to_tx = vec![0usize; len];
+        for (tx, pos) in tx_to_sorted.iter().enumerate() {
+            if let Some(t) = sorted_to_tx.get_mut(*pos) {
+                *t = tx;
+            }
+        }
+        for (pos, tx) in sorted_to_tx.iter().enumerate() {
+            let slot = ndx_start + pos;
+            let Some(e) = self.entries.get(slot) else {
+                continue;
+            };
+            if !e.is_regular() || !self.active.get(slot).copied().unwrap_or(false) {
+                continue;
+            }
+            let gnum = match e.hard_link {
+                Some(HardLinkInfo::First) => i32::try_from(ndx_start + tx)
+                    .map_err(|_| WireError::protocol("index overflow"))?,
+                Some(HardLinkInfo::Follower(g)) => g,
+                _ => continue,
+            };
+            if !self.hl_groups.contains_key(&gnum)
+                && usize::try_from(gnum).is_ok_and(|g| g < ndx_start)
+            {
+                return Err(WireError::protocol(format!(
+                    "hard-link gnum {gnum} precedes flist start {ndx_start}"
+                )));
+            }
+            let leader = *self.hl_groups.entry(gnum).or_insert(slot);
+            self.hl_leader.insert(slot, leader);
+        }
+        Ok(())
+    }
+
+    /// Whether index `i` may be named by the sender: an active entry, or the gap
+    /// before a list that names its parent directory.
+    fn is_live(&self, i: usize) -> bool {
+        self.active.get(i).copied().unwrap_or(false) || self.gaps.contains_key(&i)
+    }
+
+    /// Whether anything of list `l` is still pending: a requested file not yet
+    /// received, or one to be requested again (rsync's `in_progress`, `to_redo`).
+    fn list_busy(&self, l: &crate::pull_lists::ReceivedList) -> bool {
+        let range = (l.ndx_start - 1)..l.end();
+        self.requests.range(range.clone()).next().is_some()
+            || self.dry_requests.range(range.clone()).next().is_some()
+            || self.redo.iter().any(|i| range.contains(i))
+    }
+
+    /// `check_for_finished_files`: an `NDX_DONE` for each list, oldest first, that is
+    /// before list `current` (all lists when `None`) and has nothing pending.
+    fn finish_lists(
+        &mut self,
+        conn: &mut ProtocolStream,
+        lists: &mut IncomingLists,
+        current: Option<usize>,
+    ) -> Result<(), WireError> {
+        let upto = current.unwrap_or(lists.count());
+        while lists.gen_done() < upto {
+            let Some(l) = lists.get(lists.gen_done()).copied() else {
+                break;
+            };
+            if self.list_busy(&l) {
+                break;
+            }
+            conn.write_ndx(NDX_DONE);
+            lists.mark_gen_done();
+        }
+        Ok(())
+    }
+
+    /// Requests again, with full-length sums, the files that failed verification
+    /// (`check_for_finished_files` with `check_redo`).
+    fn redo_now(&mut self, conn: &mut ProtocolStream) -> Result<(), WireError> {
+        for i in std::mem::take(&mut self.redo) {
+            self.generate(conn, i, true)?;
+        }
+        Ok(())
+    }
+
     /// The local path of entry `i`, re-checked now: a symlink created earlier in this
     /// transfer (or planted in the destination) must not redirect a later write.
     fn path(&self, i: usize) -> Result<PathBuf, WireError> {
@@ -1230,7 +1701,7 @@ impl PullState {
         i: usize,
         redo: bool,
     ) -> Result<(), WireError> {
-        if !self.active.get(i).copied().unwrap_or(false) {
+        if !self.is_live(i) {
             return Ok(());
         }
         let e = self.entry(i)?.clone();
@@ -1274,14 +1745,22 @@ impl PullState {
         {
             return Ok(());
         }
+        if self.inc && e.is_dir() && !self.gaps.contains_key(&i) {
+            self.make_dir_early(i, &path, existing.as_ref());
+            return Ok(());
+        }
         if self.opts.dry_run {
             // -n: change nothing, but itemize and "request" as rsync's generator does.
             return self.generate_dry(conn, i, &e, &path, existing.as_ref(), redo);
         }
         if e.is_dir() {
+            let made_early = self
+                .gaps
+                .get(&i)
+                .is_some_and(|d| self.dir_created.contains(d));
             let before = existing
                 .as_ref()
-                .filter(|md| md.is_dir() && !(self.created_root && e.name == b"."));
+                .filter(|md| md.is_dir() && !(self.created_root && e.name == b".") && !made_early);
             let extra = if before.is_some() {
                 0
             } else {
@@ -1460,6 +1939,28 @@ impl PullState {
             },
         );
         Ok(())
+    }
+
+    /// `recv_generator` for a directory met in its parent's list (incremental
+    /// recursion): with `-t` a missing one is created now, so that the parent's mtime
+    /// can be set when the parent's list is done; it is handled in full (itemized,
+    /// attributes, deletions) right before its own list. Errors show up then.
+    fn make_dir_early(&mut self, i: usize, path: &Path, existing: Option<&Stat>) {
+        if !self.opts.times || existing.is_some_and(Stat::is_dir) {
+            return;
+        }
+        if !self.opts.dry_run {
+            if existing.is_some() {
+                self.destination.forget_dirs();
+                if remove_existing(path, self.opts.delete).is_err() {
+                    return;
+                }
+            }
+            if std::fs::create_dir(path).is_err() {
+                return;
+            }
+        }
+        self.dir_created.insert(i);
     }
 
     /// Removes a non-directory at `path`, or an empty directory; a non-empty directory
@@ -1890,7 +2391,7 @@ impl PullState {
         let Some(e) = self.entries.get(i) else {
             return Ok(());
         };
-        if !self.active.get(i).copied().unwrap_or(false)
+        if !self.is_live(i)
             || !crate::delete::PullDeleter::is_content_dir(e, &self.opts, self.proto)
         {
             return Ok(());

@@ -38,6 +38,9 @@ pub struct TransferReport {
     /// Push: how many file lists we sent — one without incremental recursion, one per
     /// directory (plus the first) with it. 0 in a pull.
     pub file_lists_sent: usize,
+    /// Pull: how many file lists we received — one without incremental recursion, one
+    /// per directory (plus the first) with it. 0 in a push.
+    pub file_lists_received: usize,
 }
 
 /// Checksum setup derived from the handshake.
@@ -191,6 +194,7 @@ pub fn pull_over_with_events<T: Transport>(
     let mut report = run_session(transport, &mut machine, EventSlot(events));
     report.params = machine.params().cloned();
     report.transferred = std::mem::take(&mut machine.transferred);
+    report.file_lists_received = machine.lists_received();
     report.stats = machine.final_stats(report.stats.bytes_sent, report.stats.bytes_received);
     report
 }
@@ -206,6 +210,7 @@ fn empty_report() -> TransferReport {
         remote_stderr: String::new(),
         transferred: Vec::new(),
         file_lists_sent: 0,
+        file_lists_received: 0,
     }
 }
 

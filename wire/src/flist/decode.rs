@@ -31,6 +31,16 @@ struct PrevState {
     dev: i64,
 }
 
+/// User and group names that came inline with one entry.
+#[derive(Debug, Default)]
+struct InlineNames {
+    user: Option<Vec<u8>>,
+    group: Option<Vec<u8>>,
+}
+
+/// At most this many inline user (or group) names are kept for a session.
+const MAX_INLINE_NAMES: usize = 1 << 20;
+
 /// Sans-IO file-list decoder. `decode` consumes one item or reports `NeedMore`
 /// without changing its state.
 #[derive(Debug, Clone)]
@@ -42,6 +52,13 @@ pub struct FileListDecoder {
     /// Heap bytes held by the received entries' names, link targets and checksums
     /// (estimated with malloc's chunk overhead).
     heap_bytes: usize,
+    /// The index of this list's first entry (incremental recursion numbers lists after
+    /// one another; 0 otherwise): hard-link references are absolute.
+    ndx_start: usize,
+    /// User names sent inline (`XMIT_USER_NAME_FOLLOWS`, incremental recursion).
+    inline_users: Vec<(u32, Vec<u8>)>,
+    /// Group names sent inline (`XMIT_GROUP_NAME_FOLLOWS`).
+    inline_groups: Vec<(u32, Vec<u8>)>,
 }
 
 /// The whole file list's allocation budget, like rsync's `--max-alloc` default (1 GiB):
@@ -72,7 +89,26 @@ impl FileListDecoder {
             prev: PrevState::default(),
             received: Vec::new(),
             heap_bytes: 0,
+            ndx_start: 0,
+            inline_users: Vec::new(),
+            inline_groups: Vec::new(),
         }
+    }
+
+    /// Starts the next list, whose first entry has index `ndx_start` (incremental
+    /// recursion): a hard-link reference below it names an entry of an earlier list,
+    /// and such an entry is sent in full.
+    pub fn start_list(&mut self, ndx_start: usize) {
+        self.ndx_start = ndx_start;
+    }
+
+    /// Takes the user and group names sent inline with the entries so far
+    /// (`(uid, name)` and `(gid, name)` pairs).
+    pub fn take_inline_names(&mut self) -> (Vec<(u32, Vec<u8>)>, Vec<(u32, Vec<u8>)>) {
+        (
+            std::mem::take(&mut self.inline_users),
+            std::mem::take(&mut self.inline_groups),
+        )
     }
 
     /// Entries received so far, in transmission order.
@@ -128,15 +164,33 @@ impl FileListDecoder {
     /// Decodes one item from `c`. State changes only if the whole item was available.
     pub fn decode(&mut self, c: &mut ReadCursor<'_>) -> Decoded<FileListItem> {
         let mut prev = self.prev.clone();
-        let item = self.decode_item(c, &mut prev)?;
+        let mut names = InlineNames::default();
+        let item = self.decode_item(c, &mut prev, &mut names)?;
         self.prev = prev;
         if let FileListItem::Entry(e) = &item {
             self.push_entry(e.clone())?;
+            if let Some(n) = names.user {
+                if self.inline_users.len() >= MAX_INLINE_NAMES {
+                    return Err(WireError::protocol("too many user names in the file list").into());
+                }
+                self.inline_users.push((e.uid, n));
+            }
+            if let Some(n) = names.group {
+                if self.inline_groups.len() >= MAX_INLINE_NAMES {
+                    return Err(WireError::protocol("too many group names in the file list").into());
+                }
+                self.inline_groups.push((e.gid, n));
+            }
         }
         Ok(item)
     }
 
-    fn decode_item(&self, c: &mut ReadCursor<'_>, prev: &mut PrevState) -> Decoded<FileListItem> {
+    fn decode_item(
+        &self,
+        c: &mut ReadCursor<'_>,
+        prev: &mut PrevState,
+        names: &mut InlineNames,
+    ) -> Decoded<FileListItem> {
         let cfg = &self.config;
         let proto = cfg.protocol;
         let xflags: u32 = if cfg.varint_flags {
@@ -204,35 +258,41 @@ impl FileListDecoder {
             if xflags & XMIT_HLINK_FIRST == 0 {
                 let first = c.varint()?;
                 let used = self.received.len();
-                let first_idx = usize::try_from(first)
+                let end = self.ndx_start + used;
+                let first_ndx = usize::try_from(first)
                     .ok()
-                    .filter(|f| *f < used)
+                    .filter(|f| *f < end)
                     .ok_or_else(|| {
                         WireError::protocol(format!(
-                            "hard-link reference out of range: {first} ({used})"
+                            "hard-link reference out of range: {first} ({end})"
                         ))
                     })?;
-                let src = self
-                    .received
-                    .get(first_idx)
-                    .ok_or_else(|| WireError::protocol("bad hard-link"))?;
-                entry.size = src.size;
-                entry.mtime = src.mtime;
-                entry.mtime_nsec = src.mtime_nsec;
-                entry.mode = src.mode;
-                entry.uid = src.uid;
-                entry.gid = src.gid;
-                entry.rdev = src.rdev;
-                entry.link_target = src.link_target.clone();
-                entry.checksum = src.checksum.clone();
+                if let Some(at) = first_ndx.checked_sub(self.ndx_start) {
+                    let src = self
+                        .received
+                        .get(at)
+                        .ok_or_else(|| WireError::protocol("bad hard-link"))?;
+                    entry.size = src.size;
+                    entry.mtime = src.mtime;
+                    entry.mtime_nsec = src.mtime_nsec;
+                    entry.mode = src.mode;
+                    entry.uid = src.uid;
+                    entry.gid = src.gid;
+                    entry.rdev = src.rdev;
+                    entry.link_target = src.link_target.clone();
+                    entry.checksum = src.checksum.clone();
+                    entry.hard_link = Some(HardLinkInfo::Follower(first));
+                    prev.mode = src.mode;
+                    prev.mtime = src.mtime;
+                    prev.uid = src.uid;
+                    prev.gid = src.gid;
+                    return Ok(FileListItem::Entry(entry));
+                }
+                // The first of the group is in an earlier list: this entry is sent in full.
                 entry.hard_link = Some(HardLinkInfo::Follower(first));
-                prev.mode = src.mode;
-                prev.mtime = src.mtime;
-                prev.uid = src.uid;
-                prev.gid = src.gid;
-                return Ok(FileListItem::Entry(entry));
+            } else {
+                entry.hard_link = Some(HardLinkInfo::First);
             }
-            entry.hard_link = Some(HardLinkInfo::First);
         }
 
         entry.size = if proto >= 30 {
@@ -289,7 +349,7 @@ impl FileListDecoder {
             };
             if proto >= 30 && xflags & XMIT_USER_NAME_FOLLOWS != 0 {
                 let len = usize::from(c.u8()?);
-                c.take(len)?;
+                names.user = Some(c.take(len)?.to_vec());
             }
         }
         entry.uid = prev.uid;
@@ -301,7 +361,7 @@ impl FileListDecoder {
             };
             if proto >= 30 && xflags & XMIT_GROUP_NAME_FOLLOWS != 0 {
                 let len = usize::from(c.u8()?);
-                c.take(len)?;
+                names.group = Some(c.take(len)?.to_vec());
             }
         }
         entry.gid = prev.gid;
