@@ -57,10 +57,7 @@ fn remote_options_run_natively_and_match_rsync() {
                 args.extend(["-e", rsh.as_str(), "--rsync-path=/usr/bin/rsync"]);
                 args.extend([from.as_str(), to.as_str()]);
                 if side == "rsync" {
-                    // rdsync pulls without incremental recursion (and pushes with it).
-                    if pull {
-                        args.push("--no-i-r");
-                    }
+                    // Both pull and push with incremental recursion, as rsync does.
                     rsync(&args, &s.path)
                 } else {
                     rdsync(&args, &s.path)

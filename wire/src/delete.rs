@@ -98,10 +98,18 @@ impl PullDeleter {
     /// Deletes what the sender does not have from the destination directory of entry
     /// `e` under `root`; returns the deleted names with their kinds, in rsync's order
     /// (with `--delete-delay` they are only noted, for [`PullDeleter::run_delayed`]).
-    pub fn delete_in(&mut self, root: &Path, e: &FileEntry) -> Vec<(String, FileKind)> {
+    /// A directory that is missing has nothing to delete; one that cannot be opened
+    /// (`opendir` failing otherwise, e.g. a file kept in its place) is an error.
+    pub fn delete_in(
+        &mut self,
+        root: &Path,
+        e: &FileEntry,
+    ) -> Result<Vec<(String, FileKind)>, std::io::Error> {
         let rel: &[u8] = if e.name == b"." { b"" } else { &e.name };
-        let Some((dir, chain)) = self.open_dir(root, rel) else {
-            return Vec::new();
+        let (dir, chain) = match self.open_dir(root, rel) {
+            Ok(opened) => opened,
+            Err(errno) if errno == libc::ENOENT => return Ok(Vec::new()),
+            Err(errno) => return Err(std::io::Error::from_raw_os_error(errno)),
         };
         let empty = HashSet::new();
         let keep = self.keep.get(rel).unwrap_or(&empty);
@@ -122,14 +130,14 @@ impl PullDeleter {
             let full = join(rel, &name);
             self.delete_item(&dir, &name, &full, is_dir, &chain, true, &mut deleted);
         }
-        deleted
+        Ok(deleted)
     }
 
     /// `--delete-delay`, at the end of the transfer: deletes what was found while walking.
     pub fn run_delayed(&mut self, root: &Path) -> Vec<(String, FileKind)> {
         let mut deleted = Vec::new();
         for (rel, name, is_dir) in std::mem::take(&mut self.delayed) {
-            if let Some((dir, chain)) = self.open_dir(root, &rel) {
+            if let Ok((dir, chain)) = self.open_dir(root, &rel) {
                 let full = join(&rel, &name);
                 self.delete_item(&dir, &name, &full, is_dir, &chain, true, &mut deleted);
             }
@@ -235,8 +243,9 @@ impl PullDeleter {
     /// Opens the destination directory `rel` below `root` without following symlinks,
     /// with the receiver's rules in force there (per-directory merge files are read from
     /// the destination, as rsync's receiver does).
-    fn open_dir(&self, root: &Path, rel: &[u8]) -> Option<(DirFd, FilterChain)> {
-        let mut dir = DirFd::open_path(root.as_os_str().as_bytes()).ok()?;
+    fn open_dir(&self, root: &Path, rel: &[u8]) -> Result<(DirFd, FilterChain), i32> {
+        let errno = |e: rdsync_engine::fs::FsError| e.errno.raw_os_error();
+        let mut dir = DirFd::open_path(root.as_os_str().as_bytes()).map_err(errno)?;
         let merge = self.chain.has_dir_merge();
         let mut chain = if merge {
             self.chain.for_dir(&dir, b"")
@@ -252,7 +261,7 @@ impl PullDeleter {
                 prefix.push(b'/');
             }
             prefix.extend_from_slice(comp);
-            dir = dir.open_subdir(comp).ok()?;
+            dir = dir.open_subdir(comp).map_err(errno)?;
             if merge {
                 chain = chain.for_dir(&dir, &prefix);
             }
@@ -260,6 +269,6 @@ impl PullDeleter {
         if self.delete_excluded {
             chain = chain.into_delete_excluded();
         }
-        Some((dir, chain))
+        Ok((dir, chain))
     }
 }

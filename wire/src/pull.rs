@@ -124,9 +124,8 @@ enum PullStep {
         next: usize,
     },
     ReadNdx,
-    /// Incremental recursion: the list of directory `dir` (entry `slot`) is arriving.
+    /// Incremental recursion: the list of the directory at `slot` is arriving.
     SubList {
-        dir: usize,
         slot: usize,
     },
     Attrs {
@@ -254,6 +253,8 @@ struct PullState {
     hl_groups: HashMap<i32, usize>,
     /// Transmission index → slot, over all lists (hard-link references).
     tx_to_slot: Vec<usize>,
+    /// Entries received, gaps not counted (rsync's `stats.num_files`).
+    listed: u64,
 }
 
 impl PullMachine {
@@ -393,6 +394,7 @@ impl PullMachine {
                         dir_created: HashSet::new(),
                         hl_groups: HashMap::new(),
                         tx_to_slot: Vec::new(),
+                        listed: 0,
                     });
                     self.flist_started_at = s.bytes_fed;
                     self.params = Some(params);
@@ -513,12 +515,12 @@ impl PullMachine {
                             continue;
                         }
                         if ndx < 0 && ndx != NDX_DONE && ndx != NDX_DEL_STATS {
-                            let (dir, slot) = lists.announce(ndx)?;
+                            let (_, slot) = lists.announce(ndx)?;
                             let start = lists.next_ndx_start();
                             if let Some(d) = self.decoder.as_mut() {
                                 d.start_list(start);
                             }
-                            self.step = PullStep::SubList { dir, slot };
+                            self.step = PullStep::SubList { slot };
                             continue;
                         }
                     }
@@ -557,7 +559,7 @@ impl PullMachine {
                     }
                     self.step = PullStep::Attrs { ndx };
                 }
-                PullStep::SubList { dir, slot } => {
+                PullStep::SubList { slot } => {
                     let decoder = self
                         .decoder
                         .as_mut()
@@ -567,7 +569,7 @@ impl PullMachine {
                         FileListItem::End { io_error } => {
                             self.io_error |= io_error;
                             s.messages.io_error |= io_error;
-                            self.receive_sub_list(dir, slot)?;
+                            self.receive_sub_list(slot, &mut s.events)?;
                             self.step = PullStep::ReadNdx;
                         }
                     }
@@ -835,7 +837,7 @@ impl PullMachine {
             }
             let st = self.state()?;
             s_events.emit(crate::events::TransferEvent::FileList {
-                files: st.infos.len().saturating_sub(st.gaps.len() + 1) as u64,
+                files: st.listed,
                 dirs: st.counts.files.dir,
                 total_size: st.total_size,
             });
@@ -904,7 +906,11 @@ impl PullMachine {
 
     /// A directory's list arrived (incremental recursion): checked, sorted, cleaned and
     /// appended after a gap naming the directory.
-    fn receive_sub_list(&mut self, dir: usize, slot: usize) -> Result<(), WireError> {
+    fn receive_sub_list(
+        &mut self,
+        slot: usize,
+        events: &mut crate::events::EventSlot,
+    ) -> Result<(), WireError> {
         let proto = self.proto();
         let received = self
             .decoder
@@ -925,11 +931,15 @@ impl PullMachine {
         let (entries, tx_to_sorted) = sort_list(received, proto);
         let st = self.state()?;
         let dirs = st.append_list(entries, &tx_to_sorted, start, Some(slot))?;
-        let files = dirs.len as u64;
+        // The totals so far (progress lines use them).
+        events.emit(crate::events::TransferEvent::FileList {
+            files: st.listed,
+            dirs: st.counts.files.dir,
+            total_size: st.total_size,
+        });
         if let Some(lists) = self.inc.as_mut() {
             lists.add(start, dirs.len, Some(slot), dirs.dirs);
         }
-        let _ = (dir, files);
         Ok(())
     }
 
@@ -950,6 +960,7 @@ impl PullMachine {
                         // deletions) right before its contents.
                         if l.parent_slot.is_some() {
                             st.generate(s, l.ndx_start - 1, false)?;
+                            st.delete_for_list(s, l.ndx_start - 1)?;
                         }
                         st.finish_lists(s, lists, Some(list))?;
                         self.inc_gen = IncGen::List {
@@ -1274,7 +1285,6 @@ impl PullState {
             d.add_names(&entries, &active);
         }
         let mut dirs = Vec::new();
-        let mut counted = self.numbering.len() as u64 - self.gaps.len() as u64;
         for (pos, (e, a)) in entries.iter().zip(&active).enumerate() {
             let info = crate::events::ItemInfo::of(e);
             self.counts.files.add(info.kind);
@@ -1285,8 +1295,8 @@ impl PullState {
                 self.total_size += info.size;
             }
             self.infos.push(info);
-            self.numbering.push(counted);
-            counted += 1;
+            self.numbering.push(self.listed);
+            self.listed += 1;
             if e.is_dir() {
                 dirs.push((ndx_start + pos, *a));
             }
@@ -1383,6 +1393,24 @@ impl PullState {
         Ok(())
     }
 
+    /// `generate_files` with incremental lists: after the parent directory of a list
+    /// (`gap`, its index) was handled, its deletions — unless it is missing (rsync's
+    /// `FLAG_MISSING_DIR`: a dry run, `--existing`, a failed mkdir). A non-directory
+    /// kept in its place (`--ignore-existing`) fails to open: an I/O error, which stops
+    /// later deletions, as in rsync.
+    fn delete_for_list(&mut self, conn: &mut ProtocolStream, gap: usize) -> Result<(), WireError> {
+        let path = self.path(gap)?;
+        let md = std::fs::symlink_metadata(&path);
+        let missing = match &md {
+            Err(err) => err.kind() == std::io::ErrorKind::NotFound,
+            Ok(md) => self.opts.dry_run && !md.is_dir(),
+        };
+        if missing {
+            return Ok(());
+        }
+        self.delete_in_dir(conn, gap, &[DeleteWhen::During, DeleteWhen::Delay])
+    }
+
     /// Requests again, with full-length sums, the files that failed verification
     /// (`check_for_finished_files` with `check_redo`).
     fn redo_now(&mut self, conn: &mut ProtocolStream) -> Result<(), WireError> {
@@ -1444,7 +1472,11 @@ impl PullState {
     /// `end_progress` after a file's data arrived.
     fn log_transfer_end(&self, s: &mut ProtocolStream, index: usize) {
         if let Some(info) = self.infos.get(index) {
-            let total = self.infos.len() as u64;
+            let total = if self.inc {
+                self.listed
+            } else {
+                self.infos.len() as u64
+            };
             let number = self.numbering.get(index).copied().unwrap_or(0);
             let total_size = self.total_size;
             s.events.emit(crate::events::TransferEvent::TransferEnd {
@@ -1641,7 +1673,7 @@ impl PullState {
                 ITEM_LOCAL_CHANGE
             };
             self.itemize(conn, i, e, before, extra)?;
-            if !redo && existing.is_some_and(|md| md.is_dir()) {
+            if !redo && !self.inc && existing.is_some_and(|md| md.is_dir()) {
                 self.delete_in_dir(conn, i, &[DeleteWhen::During, DeleteWhen::Delay])?;
             }
             return Ok(());
@@ -1780,9 +1812,10 @@ impl PullState {
                 }
             }
             self.owners.apply(&path, &e);
-            if !redo {
+            if !redo && !self.inc {
                 // --delete-during (the default from protocol 30), and --delete-delay,
-                // which decides here and deletes at the end.
+                // which decides here and deletes at the end (with incremental lists
+                // the generator loop does it: `PullState::delete_for_list`).
                 self.delete_in_dir(conn, i, &[DeleteWhen::During, DeleteWhen::Delay])?;
             }
             return Ok(());
@@ -2088,7 +2121,15 @@ impl PullState {
             return Ok(());
         }
         for i in 0..self.entries.len() {
-            self.delete_in_dir(conn, i, &[when])?;
+            // do_delete_pass: only what is a directory now.
+            let is_dir = self
+                .path(i)
+                .ok()
+                .and_then(|p| std::fs::symlink_metadata(p).ok())
+                .is_some_and(|m| m.is_dir());
+            if is_dir {
+                self.delete_in_dir(conn, i, &[when])?;
+            }
         }
         Ok(())
     }
@@ -2410,11 +2451,20 @@ impl PullState {
         }
         let root = self.destination.root().to_path_buf();
         let e = e.clone();
-        let deleted = self
-            .deleter
-            .as_mut()
-            .map(|d| d.delete_in(&root, &e))
-            .unwrap_or_default();
+        let deleted = match self.deleter.as_mut().map(|d| d.delete_in(&root, &e)) {
+            Some(Ok(deleted)) => deleted,
+            Some(Err(err)) => {
+                // flist.c send_directory: the generator's opendir failed (io_error).
+                eprintln!(
+                    "rsync: [generator] opendir \"{}\" failed: {err}",
+                    self.path(i)?.display()
+                );
+                conn.messages.io_error |= 1;
+                self.failed = true;
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         if !deleted.is_empty() {
             self.destination.forget_dirs();
         }

@@ -181,7 +181,9 @@ impl IncomingLists {
         };
         for e in received {
             let (parent, base) = split_name(&e.name);
-            if parent != want {
+            // ("d/." would be rsync's "d" after clean_fname: not inside "d" either.)
+            let dot = dir_name.is_some() && (base == b"." || base.is_empty());
+            if parent != want || dot {
                 return Err(WireError::Unsupported(format!(
                     "ABORTING due to invalid path from sender: {}/{}",
                     crate::mux::escape_control_chars(parent),
@@ -298,6 +300,7 @@ mod tests {
         assert!(l.check_names(&[dir("."), dir("a")], None).is_ok());
         assert!(l.check_names(&[dir("a/b")], None).is_err());
         assert!(l.check_names(&[dir("a/b")], Some(b"a")).is_ok());
+        assert!(l.check_names(&[dir("a/.")], Some(b"a")).is_err());
         let e = l.check_names(&[dir("a/b/c")], Some(b"a")).err();
         assert!(e.is_some_and(|e| {
             e.to_string()

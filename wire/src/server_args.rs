@@ -231,7 +231,7 @@ mod tests {
         let pull = ServerCommand::build(Direction::Pull, &a, &["src/".into()]);
         assert_eq!(
             pull.args.join(" "),
-            "--server --sender -logDtpre.LsfxCIvu . src/"
+            "--server --sender -logDtpre.iLsfxCIvu . src/"
         );
     }
 

@@ -23,13 +23,15 @@ use std::path::PathBuf;
 
 use hostile_support::server::{
     COMPAT, RawEntry, Request, Res, ServerIo, file_sum, flist_bytes, handshake, handshake_with,
-    naive_sender, read_client_file, read_client_flist, read_client_inc_lists, read_filter_list,
-    receiver_tail, reply_file, reply_head,
+    inc_list_bytes, naive_inc_sender, naive_sender, read_client_file, read_client_flist,
+    read_client_inc_lists, read_filter_list, receiver_tail, reply_file, reply_head,
 };
 use hostile_support::{
     ARG, Arena, Mode, Outcome, ROLE, SCENARIO, put_file, run_client, run_client_with,
 };
-use rdsync_wire::codec::{NDX_DONE, put_int32, put_varint, put_vstring};
+use rdsync_wire::codec::{
+    NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET, put_int32, put_varint, put_vstring,
+};
 use rdsync_wire::mux::MessageCode;
 use rdsync_wire::sum_head::SumHead;
 use rdsync_wire::tokens::{put_end, put_literal};
@@ -623,6 +625,185 @@ fn serve(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
             // A head that passes the checks is followed by nothing: close.
             Ok(After::Exit)
         }
+        _ => serve_inc_pull(io, scenario, arg),
+    }
+}
+
+/// The first list `first`, then each `(dir_ndx, entries)` list announced as rsync's
+/// sender announces it, and `NDX_FLIST_EOF` (incremental recursion).
+fn inc_lists(io: &mut ServerIo, first: &[RawEntry], subs: &[(i32, Vec<RawEntry>)]) -> Res<()> {
+    handshake(io, COMPAT | 1)?;
+    read_filter_list(io)?;
+    io.data(&inc_list_bytes(first));
+    for (dir, entries) in subs {
+        io.ndx(NDX_FLIST_OFFSET - dir);
+        io.data(&inc_list_bytes(entries));
+    }
+    io.ndx(NDX_FLIST_EOF);
+    io.flush()
+}
+
+/// The pull scenarios with incremental recursion (security.md §3.5 #6–#8).
+fn serve_inc_pull(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
+    let hello = || RawEntry::file(b"f", HELLO.len() as i64);
+    match scenario {
+        // `.`, `d/`, `f`; then `d`'s list with `d/g`. Files sort before directories:
+        // f = 2, d = 3, and `d`'s list starts at 5.
+        "inc_benign" => {
+            let mut g = hello();
+            g.name = b"d/g".to_vec();
+            inc_lists(
+                io,
+                &[RawEntry::dir(b"."), RawEntry::dir(b"d"), hello()],
+                &[(1, vec![g])],
+            )?;
+            naive_inc_sender(
+                io,
+                2,
+                &[(2, HELLO.to_vec()), (5, HELLO.to_vec())],
+                &mut no_hook,
+            )?;
+            Ok(After::Drain)
+        }
+        // CVE-2024-12087: `d/x` a symlink to `arg` in `d`'s list, then a second list
+        // for `d` making `d/x` a directory, then `d/x/payload` through it.
+        "inc_dup_flist" => {
+            let mut payload = hello();
+            payload.name = b"d/x/payload".to_vec();
+            inc_lists(
+                io,
+                &[RawEntry::dir(b"."), RawEntry::dir(b"d")],
+                &[
+                    (1, vec![RawEntry::symlink(b"d/x", arg.as_bytes())]),
+                    (1, vec![RawEntry::dir(b"d/x")]),
+                    (2, vec![payload]),
+                ],
+            )?;
+            naive_inc_sender(io, 4, &[(7, HELLO.to_vec())], &mut no_hook)?;
+            Ok(After::Drain)
+        }
+        // `d/x` both a symlink to `arg` and a directory in one list (the directory
+        // stays), then `d/x/payload` in the list of `d/x`: written inside `dest/`.
+        "inc_dup_in_list" => {
+            let mut payload = hello();
+            payload.name = b"d/x/payload".to_vec();
+            inc_lists(
+                io,
+                &[RawEntry::dir(b"."), RawEntry::dir(b"d")],
+                &[
+                    (
+                        1,
+                        vec![
+                            RawEntry::symlink(b"d/x", arg.as_bytes()),
+                            RawEntry::dir(b"d/x"),
+                        ],
+                    ),
+                    (2, vec![payload]),
+                ],
+            )?;
+            naive_inc_sender(io, 3, &[(7, HELLO.to_vec())], &mut no_hook)?;
+            Ok(After::Drain)
+        }
+        // A list announced with the index `arg` (out of range, or a negative
+        // directory number).
+        "inc_dir_ndx" => {
+            handshake(io, COMPAT | 1)?;
+            read_filter_list(io)?;
+            io.data(&inc_list_bytes(&[RawEntry::dir(b"."), RawEntry::dir(b"d")]));
+            io.ndx(arg.parse().unwrap_or(0));
+            io.data(&inc_list_bytes(&[hello()]));
+            io.flush()?;
+            Ok(After::Drain)
+        }
+        // `d` twice: the second copy is cleared, and a list comes for it.
+        "inc_cleared_dir" => {
+            let mut g = hello();
+            g.name = b"d/g".to_vec();
+            inc_lists(
+                io,
+                &[
+                    RawEntry::dir(b"."),
+                    RawEntry::dir(b"d"),
+                    RawEntry::dir(b"d"),
+                ],
+                &[(2, vec![g])],
+            )?;
+            Ok(After::Drain)
+        }
+        // A name outside its list's directory: `arg` in `d`'s list, or (`top:NAME`)
+        // in the first list.
+        "inc_bad_path" => {
+            let mut bad = hello();
+            match arg.strip_prefix("top:") {
+                Some(name) => {
+                    bad.name = name.as_bytes().to_vec();
+                    inc_lists(io, &[RawEntry::dir(b"."), RawEntry::dir(b"d"), bad], &[])?;
+                }
+                None => {
+                    bad.name = arg.as_bytes().to_vec();
+                    inc_lists(
+                        io,
+                        &[RawEntry::dir(b"."), RawEntry::dir(b"d")],
+                        &[(1, vec![bad])],
+                    )?;
+                }
+            }
+            naive_inc_sender(io, 2, &[], &mut no_hook)?;
+            Ok(After::Drain)
+        }
+        // The source `src` (no slash): the first list is `src` alone, so index 0 names
+        // no directory (parent_ndx < 0); the server then names index 0.
+        "inc_gap_without_parent" => {
+            let mut f = hello();
+            f.name = b"src/f".to_vec();
+            inc_lists(io, &[RawEntry::dir(b"src")], &[(0, vec![f])])?;
+            io.ndx(0);
+            io.data(&0u16.to_le_bytes());
+            io.flush()?;
+            Ok(After::Drain)
+        }
+        // The root `.` of the first incremental list is a regular file.
+        "inc_dot_file" => {
+            inc_lists(
+                io,
+                &[RawEntry::file(b".", HELLO.len() as i64), hello()],
+                &[],
+            )?;
+            naive_inc_sender(
+                io,
+                1,
+                &[(1, HELLO.to_vec()), (2, HELLO.to_vec())],
+                &mut no_hook,
+            )?;
+            Ok(After::Drain)
+        }
+        // A list of `arg` tiny entries for `d` (as "flist_count", as a sub-list).
+        "inc_huge_list" => {
+            handshake(io, COMPAT | 1)?;
+            read_filter_list(io)?;
+            io.data(&inc_list_bytes(&[RawEntry::dir(b"."), RawEntry::dir(b"d")]));
+            io.ndx(NDX_FLIST_OFFSET - 1);
+            let mut v = Vec::new();
+            let mut first = hello();
+            first.name = b"d/f".to_vec();
+            first.size = 0;
+            first.encode(&mut v);
+            let n: usize = arg.parse().unwrap_or(0);
+            for _ in 0..n {
+                // SAME_NAME (3 bytes "d/f" kept) | SAME_MODE | SAME_UID | SAME_GID |
+                // SAME_TIME: a one-byte suffix.
+                put_varint(&mut v, 0x9a | 0x20);
+                v.extend_from_slice(&[3, 1, b'x', 0, 0, 0]);
+                if v.len() > 1 << 20 {
+                    io.data(&v);
+                    io.flush()?;
+                    v.clear();
+                }
+            }
+            io.data(&v);
+            io.flush()?;
+            Ok(After::Drain)
+        }
         _ => Err(format!("unknown scenario {scenario}")),
     }
 }
@@ -856,14 +1037,13 @@ fn a_root_dot_that_is_a_regular_file_stays_confined() {
 /// §3.5 #8: compat flags we did not offer: `CF_INC_RECURSE`, and an unknown bit.
 #[test]
 fn compat_flags_we_did_not_offer_are_refused() {
-    attack(
-        "inc-recurse",
-        "inc_recurse",
-        "",
-        &pull_src(),
-        2,
-        "inc-recursive",
-    );
+    // Our -a offers incremental recursion; with --no-i-r it is not offered and must
+    // be refused.
+    let a = arena_with_files("inc-recurse", false);
+    let out = hostile_support::run_client_with(&a, "inc_recurse", "", &pull_src(), "no-i-r");
+    out.expect("inc-recurse", 2, "inc-recursive");
+    a.assert_confined("inc-recurse");
+    a.assert_dest_kept("inc-recurse");
     attack(
         "unknown compat bit",
         "unknown_compat",
@@ -1182,6 +1362,160 @@ fn a_file_list_over_the_entry_cap_is_refused_within_bounded_memory() {
     );
 }
 
+// ---- pull with incremental recursion (CF_INC_RECURSE) ----
+
+/// The fake server's incremental lists work: both files arrive, exit 0.
+#[test]
+fn benign_incremental_pull_through_the_fake_server_writes_the_files() {
+    let a = arena_with_files("e-inc-benign", false);
+    let out = run_client(&a, "inc_benign", "", &pull_src());
+    assert_eq!(
+        out.code("inc benign"),
+        0,
+        "{}\n{}",
+        out.report,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(a.dest.join("f")).unwrap(), HELLO);
+    assert_eq!(std::fs::read(a.dest.join("d/g")).unwrap(), HELLO);
+    a.assert_confined("inc benign");
+    a.assert_dest_kept("inc benign");
+    let argv = std::fs::read_to_string(a.harness.join("rsh-args")).unwrap();
+    assert!(argv.contains("e.iLsfxCIvu"), "{argv}");
+}
+
+/// §3.5 #6 (CVE-2024-12087): a second list for the same directory — there, a symlink
+/// made a directory to write through — is refused before anything is written through.
+#[test]
+fn a_second_list_for_one_directory_is_refused() {
+    let a = arena_with_files("e-inc-dup", false);
+    let out = run_client(
+        &a,
+        "inc_dup_flist",
+        &a.outside.display().to_string(),
+        &pull_src(),
+    );
+    out.expect("inc dup", 2, "refusing malicious duplicate flist for dir 1");
+    assert!(!a.outside.join("payload").exists());
+    a.assert_confined("inc dup");
+    a.assert_dest_kept("inc dup");
+}
+
+/// A symlink and a directory of one name in one list: the directory wins (as in
+/// rsync's `flist_sort_and_clean`) and the file of its own list lands inside it.
+#[test]
+fn a_symlink_and_a_directory_of_one_name_stay_confined() {
+    let a = arena_with_files("e-inc-dup-in-list", false);
+    let out = run_client(
+        &a,
+        "inc_dup_in_list",
+        &a.outside.display().to_string(),
+        &pull_src(),
+    );
+    assert_eq!(out.code("inc dup in list"), 0, "{}", out.error());
+    assert!(
+        std::fs::symlink_metadata(a.dest.join("d/x"))
+            .unwrap()
+            .is_dir()
+    );
+    assert_eq!(std::fs::read(a.dest.join("d/x/payload")).unwrap(), HELLO);
+    a.assert_confined("inc dup in list");
+    a.assert_dest_kept("inc dup in list");
+}
+
+/// §3.5 #7, #8: a list announced for a directory index out of range, or negative
+/// (rsync's `parent_ndx < 0`), or for a cleared directory: exit 2 with rsync's text.
+#[test]
+fn bad_directory_indexes_are_refused() {
+    let out_of_range = (NDX_FLIST_OFFSET - 5).to_string();
+    attack(
+        "inc dir out of range",
+        "inc_dir_ndx",
+        &out_of_range,
+        &pull_src(),
+        2,
+        "Invalid dir index: -106 (-101 - -102)",
+    );
+    attack(
+        "inc dir negative",
+        "inc_dir_ndx",
+        "-50",
+        &pull_src(),
+        2,
+        "Invalid dir index: -50 (-101 - -102)",
+    );
+    attack(
+        "inc cleared dir",
+        "inc_cleared_dir",
+        "",
+        &pull_src(),
+        2,
+        "refusing flist for cleared dir_ndx 2",
+    );
+}
+
+/// A name that is not inside its list's directory: rsync's "ABORTING due to invalid
+/// path from sender", exit 4.
+#[test]
+fn names_outside_their_list_directory_are_refused() {
+    for (i, (arg, shown)) in [
+        ("e/x", "e/x"),
+        ("d/y/z", "d/y/z"),
+        ("x", "/x"),
+        ("top:a/b", "a/b"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        attack(
+            &format!("inc bad path {i}"),
+            "inc_bad_path",
+            arg,
+            &pull_src(),
+            4,
+            &format!("ABORTING due to invalid path from sender: {shown}"),
+        );
+    }
+}
+
+/// §3.5 #8: the index before the first list names no directory when that list has no
+/// `.`; a server naming it is refused (exit 2).
+#[test]
+fn the_gap_of_a_list_without_a_parent_is_refused() {
+    attack(
+        "inc gap",
+        "inc_gap_without_parent",
+        "",
+        &Mode::Pull(vec!["src".into()]),
+        2,
+        "index 0",
+    );
+}
+
+/// §3.5 #8: a "." root that is not a directory, with incremental recursion.
+#[test]
+fn an_incremental_root_dot_that_is_a_file_is_refused() {
+    let a = arena_with_files("e-inc-dot-file", false);
+    let out = run_client(&a, "inc_dot_file", "", &pull_src());
+    out.expect("inc dot file", 2, "non-directory");
+    assert!(a.dest.is_dir());
+    a.assert_confined("inc dot file");
+    a.assert_dest_kept("inc dot file");
+}
+
+/// §3.5 #16: a huge sub-list ends in an error within bounded memory, never an abort.
+#[test]
+fn a_huge_incremental_list_is_refused_within_bounded_memory() {
+    attack(
+        "inc huge list",
+        "inc_huge_list",
+        "8400000",
+        &pull_src(),
+        22,
+        "file list too long",
+    );
+}
+
 // ---- push: the fake server plays the receiver/generator ----
 
 fn push_arena(name: &str) -> (Arena, Mode) {
@@ -1471,12 +1805,27 @@ mod scripted {
         expect_code: i32,
         expect_text: &str,
     ) {
+        let opts = TransferOptions::archive();
+        let expect = (expect_code, expect_text);
+        attack_with(name, &opts, compat, entries, after, sources, expect);
+    }
+
+    /// [`attack`] with the client's options `opts`.
+    fn attack_with(
+        name: &str,
+        opts: &TransferOptions,
+        compat: u32,
+        entries: &[FileEntry],
+        after: &[u8],
+        sources: &[&str],
+        (expect_code, expect_text): (i32, &str),
+    ) {
         let a = arena(name);
         let peer = ScriptedPeer {
             chunks: server_stream(compat, entries, after),
         };
         let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
-        let report = pull_over(peer, &TransferOptions::archive(), &sources, &a.dest);
+        let report = pull_over(peer, opts, &sources, &a.dest);
         let err = report
             .error
             .as_ref()
@@ -1554,14 +1903,19 @@ mod scripted {
 
     #[test]
     fn incremental_recursion_we_did_not_offer_is_refused() {
-        attack(
+        // -a offers it; --no-i-r does not.
+        let opts = TransferOptions {
+            no_inc_recursive: true,
+            ..TransferOptions::archive()
+        };
+        attack_with(
             "increcurse",
+            &opts,
             COMPAT | 1,
             &[dir(".")],
             &[],
             &["src/"],
-            2,
-            "inc-recursive",
+            (2, "inc-recursive"),
         );
         attack(
             "unknown-compat",

@@ -119,14 +119,11 @@ fn compare(case: &Case<'_>, srv: &Server) -> PathBuf {
         let ours_dir = dir.join(format!("{tag}-ours"));
         (case.dst)(&theirs_dir);
         (case.dst)(&ours_dir);
-        // rdsync pushes with incremental recursion (as rsync does) and pulls without it:
-        // the reference is rsync doing the same (it matters: with it, a push with
-        // --ignore-existing skips deletions after a failed directory; see
+        // rdsync pushes and pulls with incremental recursion, as rsync does: the
+        // reference is rsync doing the same (it matters: with it, --ignore-existing
+        // skips deletions after a failed directory; see
         // existing_and_ignore_existing_both_ways).
-        let mut rsync_args = case.args.clone();
-        if !push_mode {
-            rsync_args.push("--no-i-r".into());
-        }
+        let rsync_args = case.args.clone();
         let (code, out, err) = if push_mode {
             rsync(
                 &rsh,

@@ -348,12 +348,9 @@ fn server_command_matches_rsync_across_an_option_matrix() {
                     None => "host".to_string(),
                 };
                 let mut cmd = Command::new(&rsync);
+                // Both directions as given: our pull offers incremental recursion
+                // exactly when rsync's does (not with --delete-before/-after, ...).
                 cmd.current_dir(&dir).args(case.rsync_args);
-                // We offer incremental recursion only as the sender: rsync's pull is
-                // compared without it.
-                if direction == Direction::Pull {
-                    cmd.arg("--no-i-r");
-                }
                 cmd.arg("-e").arg(&theirs_sh);
                 if let Some(rp) = rsync_path {
                     cmd.arg(format!("--rsync-path={rp}"));

@@ -203,7 +203,7 @@ pub fn run_client(arena: &Arena, scenario: &str, arg: &str, mode: &Mode) -> Outc
 }
 
 /// [`run_client`] with extra client options: a comma-separated list of `z`
-/// (compression) and `exclude=PATTERN`.
+/// (compression), `no-i-r` and `exclude=PATTERN`.
 pub fn run_client_with(
     arena: &Arena,
     scenario: &str,
@@ -302,6 +302,8 @@ pub fn client_main() {
     for o in std::env::var("HOSTILE_OPTS").unwrap_or_default().split(',') {
         if o == "z" {
             opts.compress = true;
+        } else if o == "no-i-r" {
+            opts.no_inc_recursive = true;
         } else if let Some(p) = o.strip_prefix("exclude=") {
             opts.excludes.push(p.to_string());
         }

@@ -363,6 +363,18 @@ pub fn flist_bytes(entries: &[RawEntry]) -> Vec<u8> {
     v
 }
 
+/// An incremental file list: entries and the end marker (no id lists: names travel
+/// inline with incremental recursion).
+pub fn inc_list_bytes(entries: &[RawEntry]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for e in entries {
+        e.encode(&mut v);
+    }
+    put_varint(&mut v, 0);
+    put_varint(&mut v, 0);
+    v
+}
+
 /// One generator request as the server sender reads it.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -441,9 +453,27 @@ pub fn naive_sender(
     contents: &[(i32, Vec<u8>)],
     hook: &mut ReplyHook<'_>,
 ) -> Res<()> {
+    naive_inc_sender(io, 1, contents, hook)
+}
+
+/// [`naive_sender`] after `lists` incremental file lists: the generator's `NDX_DONE`
+/// for each list but the last is only echoed (the last one's ends phase 0).
+pub fn naive_inc_sender(
+    io: &mut ServerIo,
+    lists: usize,
+    contents: &[(i32, Vec<u8>)],
+    hook: &mut ReplyHook<'_>,
+) -> Res<()> {
     let mut phase = 0;
+    let mut list_dones = lists.saturating_sub(1);
     loop {
         let req = read_request(io)?;
+        if req.ndx == NDX_DONE && list_dones > 0 {
+            list_dones -= 1;
+            io.ndx(NDX_DONE);
+            io.flush()?;
+            continue;
+        }
         if req.ndx == NDX_DONE {
             phase += 1;
             if phase > 2 {
