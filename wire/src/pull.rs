@@ -1315,8 +1315,8 @@ impl PullState {
     }
 
     /// `-H` with incremental lists (`hlink.c: match_gnums`): a group is named by the
-    /// index of its first member, which may be in an earlier list; the first member
-    /// received is the one the others are linked to.
+    /// index of its first member, which may be in an earlier list; the member the
+    /// others are linked to is chosen in the list where the group first appears.
     fn group_hard_links(
         &mut self,
         ndx_start: usize,
@@ -1329,6 +1329,8 @@ impl PullState {
                 *t = tx;
             }
         }
+        let mut in_list: HashMap<i32, Vec<usize>> = HashMap::new();
+        let mut order = Vec::new();
         for (pos, tx) in sorted_to_tx.iter().enumerate() {
             let slot = ndx_start + pos;
             let Some(e) = self.entries.get(slot) else {
@@ -1350,8 +1352,45 @@ impl PullState {
                     "hard-link gnum {gnum} precedes flist start {ndx_start}"
                 )));
             }
-            let leader = *self.hl_groups.entry(gnum).or_insert(slot);
-            self.hl_leader.insert(slot, leader);
+            let members = in_list.entry(gnum).or_default();
+            if members.is_empty() {
+                order.push(gnum);
+            }
+            members.push(slot);
+        }
+        for gnum in order {
+            let Some(members) = in_list.get(&gnum) else {
+                continue;
+            };
+            // A group met in an earlier list keeps its leader; a new one is led, as
+            // without incremental lists, by its first member that exists at the
+            // destination, else its last (rsync defers the others).
+            let leader = match self.hl_groups.get(&gnum) {
+                Some(l) => *l,
+                None => {
+                    let exists = |i: &usize| {
+                        self.entries
+                            .get(*i)
+                            .and_then(|e| self.destination.path_of(&e.name).ok())
+                            .is_some_and(|p| {
+                                std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+                            })
+                    };
+                    let Some(l) = members
+                        .iter()
+                        .find(|i| exists(i))
+                        .or_else(|| members.last())
+                        .copied()
+                    else {
+                        continue;
+                    };
+                    self.hl_groups.insert(gnum, l);
+                    l
+                }
+            };
+            for m in members {
+                self.hl_leader.insert(*m, leader);
+            }
         }
         Ok(())
     }
