@@ -56,9 +56,9 @@ pub struct FileListDecoder {
     /// one another; 0 otherwise): hard-link references are absolute.
     ndx_start: usize,
     /// User names sent inline (`XMIT_USER_NAME_FOLLOWS`, incremental recursion).
-    inline_users: Vec<(u32, Vec<u8>)>,
+    inline_users: super::IdList,
     /// Group names sent inline (`XMIT_GROUP_NAME_FOLLOWS`).
-    inline_groups: Vec<(u32, Vec<u8>)>,
+    inline_groups: super::IdList,
 }
 
 /// The whole file list's allocation budget, like rsync's `--max-alloc` default (1 GiB):
@@ -104,7 +104,7 @@ impl FileListDecoder {
 
     /// Takes the user and group names sent inline with the entries so far
     /// (`(uid, name)` and `(gid, name)` pairs).
-    pub fn take_inline_names(&mut self) -> (Vec<(u32, Vec<u8>)>, Vec<(u32, Vec<u8>)>) {
+    pub fn take_inline_names(&mut self) -> (super::IdList, super::IdList) {
         (
             std::mem::take(&mut self.inline_users),
             std::mem::take(&mut self.inline_groups),
