@@ -869,8 +869,14 @@ impl PushMachine {
                 PushStep::ReadNdx => {
                     self.send_lists_ahead(s, out)?;
                     let Some(ndx) = s.try_read_ndx()? else {
-                        // rsync's sender sends further lists while it waits for input.
-                        if self.send_next_list(s, out)? {
+                        // rsync's sender sends further lists while it waits for input
+                        // (io.c), a bounded number of entries ahead.
+                        if self
+                            .lists
+                            .as_ref()
+                            .is_some_and(IncrementalLists::may_send_extra)
+                            && self.send_next_list(s, out)?
+                        {
                             return Ok(Progress::Poll);
                         }
                         return Ok(Progress::NeedInput);
