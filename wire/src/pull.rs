@@ -330,6 +330,18 @@ impl PullMachine {
         self.params.as_ref().map_or(0, |p| p.protocol)
     }
 
+    /// Decodes the next item of the file list being received, if it has arrived whole.
+    fn read_list_item(
+        &mut self,
+        s: &mut ProtocolStream,
+    ) -> Result<Option<FileListItem>, WireError> {
+        let decoder = self
+            .decoder
+            .as_mut()
+            .ok_or_else(|| WireError::protocol("no decoder"))?;
+        s.try_read(&mut |c| decoder.decode(c))
+    }
+
     fn step(
         &mut self,
         s: &mut ProtocolStream,
@@ -402,11 +414,7 @@ impl PullMachine {
                     return Ok(Progress::Flush);
                 }
                 PullStep::FileList => {
-                    let decoder = self
-                        .decoder
-                        .as_mut()
-                        .ok_or_else(|| WireError::protocol("no decoder"))?;
-                    match need!(s.try_read(&mut |c| decoder.decode(c))) {
+                    match need!(self.read_list_item(s)) {
                         FileListItem::Entry(_) => {}
                         FileListItem::End { io_error } => {
                             self.io_error |= io_error;
@@ -559,21 +567,15 @@ impl PullMachine {
                     }
                     self.step = PullStep::Attrs { ndx };
                 }
-                PullStep::SubList { slot } => {
-                    let decoder = self
-                        .decoder
-                        .as_mut()
-                        .ok_or_else(|| WireError::protocol("no decoder"))?;
-                    match need!(s.try_read(&mut |c| decoder.decode(c))) {
-                        FileListItem::Entry(_) => {}
-                        FileListItem::End { io_error } => {
-                            self.io_error |= io_error;
-                            s.messages.io_error |= io_error;
-                            self.receive_sub_list(slot, &mut s.events)?;
-                            self.step = PullStep::ReadNdx;
-                        }
+                PullStep::SubList { slot } => match need!(self.read_list_item(s)) {
+                    FileListItem::Entry(_) => {}
+                    FileListItem::End { io_error } => {
+                        self.io_error |= io_error;
+                        s.messages.io_error |= io_error;
+                        self.receive_sub_list(slot, &mut s.events)?;
+                        self.step = PullStep::ReadNdx;
                     }
-                }
+                },
                 PullStep::Attrs { ndx } => {
                     let proto = self.proto();
                     let count = self.state()?.entries.len();

@@ -646,12 +646,16 @@ fn inc_lists(io: &mut ServerIo, first: &[RawEntry], subs: &[(i32, Vec<RawEntry>)
 /// The pull scenarios with incremental recursion (security.md §3.5 #6–#8).
 fn serve_inc_pull(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
     let hello = || RawEntry::file(b"f", HELLO.len() as i64);
+    let hello_at = |name: &[u8]| {
+        let mut e = hello();
+        e.name = name.to_vec();
+        e
+    };
     match scenario {
         // `.`, `d/`, `f`; then `d`'s list with `d/g`. Files sort before directories:
         // f = 2, d = 3, and `d`'s list starts at 5.
         "inc_benign" => {
-            let mut g = hello();
-            g.name = b"d/g".to_vec();
+            let g = hello_at(b"d/g");
             inc_lists(
                 io,
                 &[RawEntry::dir(b"."), RawEntry::dir(b"d"), hello()],
@@ -668,8 +672,7 @@ fn serve_inc_pull(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
         // CVE-2024-12087: `d/x` a symlink to `arg` in `d`'s list, then a second list
         // for `d` making `d/x` a directory, then `d/x/payload` through it.
         "inc_dup_flist" => {
-            let mut payload = hello();
-            payload.name = b"d/x/payload".to_vec();
+            let payload = hello_at(b"d/x/payload");
             inc_lists(
                 io,
                 &[RawEntry::dir(b"."), RawEntry::dir(b"d")],
@@ -685,8 +688,7 @@ fn serve_inc_pull(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
         // `d/x` both a symlink to `arg` and a directory in one list (the directory
         // stays), then `d/x/payload` in the list of `d/x`: written inside `dest/`.
         "inc_dup_in_list" => {
-            let mut payload = hello();
-            payload.name = b"d/x/payload".to_vec();
+            let payload = hello_at(b"d/x/payload");
             inc_lists(
                 io,
                 &[RawEntry::dir(b"."), RawEntry::dir(b"d")],
@@ -717,8 +719,7 @@ fn serve_inc_pull(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
         }
         // `d` twice: the second copy is cleared, and a list comes for it.
         "inc_cleared_dir" => {
-            let mut g = hello();
-            g.name = b"d/g".to_vec();
+            let g = hello_at(b"d/g");
             inc_lists(
                 io,
                 &[
@@ -754,8 +755,7 @@ fn serve_inc_pull(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
         // The source `src` (no slash): the first list is `src` alone, so index 0 names
         // no directory (parent_ndx < 0); the server then names index 0.
         "inc_gap_without_parent" => {
-            let mut f = hello();
-            f.name = b"src/f".to_vec();
+            let f = hello_at(b"src/f");
             inc_lists(io, &[RawEntry::dir(b"src")], &[(0, vec![f])])?;
             io.ndx(0);
             io.data(&0u16.to_le_bytes());
@@ -784,8 +784,7 @@ fn serve_inc_pull(io: &mut ServerIo, scenario: &str, arg: &str) -> Res<After> {
             io.data(&inc_list_bytes(&[RawEntry::dir(b"."), RawEntry::dir(b"d")]));
             io.ndx(NDX_FLIST_OFFSET - 1);
             let mut v = Vec::new();
-            let mut first = hello();
-            first.name = b"d/f".to_vec();
+            let mut first = hello_at(b"d/f");
             first.size = 0;
             first.encode(&mut v);
             let n: usize = arg.parse().unwrap_or(0);
