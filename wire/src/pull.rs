@@ -182,6 +182,8 @@ pub struct PullMachine {
     pub got_server_stats: bool,
     /// Input bytes fed when the file list began (rsync's `start_read`).
     flist_started_at: u64,
+    /// Decoded-byte count where the incoming sub-list began.
+    sub_list_started_at: u64,
     /// Names of files whose data were received.
     pub transferred: Vec<String>,
     /// Incremental recursion (`CF_INC_RECURSE`): the lists received so far.
@@ -281,6 +283,7 @@ impl PullMachine {
             stats: TransferStats::default(),
             got_server_stats: false,
             flist_started_at: 0,
+            sub_list_started_at: 0,
             transferred: Vec::new(),
             inc: None,
             inc_gen: IncGen::Done,
@@ -528,6 +531,7 @@ impl PullMachine {
                             if let Some(d) = self.decoder.as_mut() {
                                 d.start_list(start);
                             }
+                            self.sub_list_started_at = s.bytes_decoded;
                             self.step = PullStep::SubList { slot };
                             continue;
                         }
@@ -573,6 +577,9 @@ impl PullMachine {
                         self.io_error |= io_error;
                         s.messages.io_error |= io_error;
                         self.receive_sub_list(slot, &mut s.events)?;
+                        // flist.c: every list adds its bytes to the file-list size.
+                        let size = s.bytes_decoded.saturating_sub(self.sub_list_started_at);
+                        self.state()?.counts.flist_size += size;
                         self.step = PullStep::ReadNdx;
                     }
                 },

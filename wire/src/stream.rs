@@ -57,6 +57,8 @@ pub struct ProtocolStream {
     pub bytes_fed: u64,
     /// Bytes taken for the transport so far (rsync's `total_written`).
     pub bytes_taken: u64,
+    /// Payload bytes decoded so far (after demultiplexing).
+    pub bytes_decoded: u64,
     eof: bool,
 }
 
@@ -85,6 +87,7 @@ impl ProtocolStream {
             events: crate::events::EventSlot::default(),
             bytes_fed: 0,
             bytes_taken: 0,
+            bytes_decoded: 0,
             eof: false,
         }
     }
@@ -206,6 +209,7 @@ impl ProtocolStream {
             match f(&mut cursor) {
                 Ok(v) => {
                     self.input_pos += cursor.position();
+                    self.bytes_decoded += cursor.position() as u64;
                     if self.input_pos == self.input.len() {
                         self.input.clear();
                         self.input_pos = 0;
