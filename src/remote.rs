@@ -344,7 +344,15 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
         out_text(&summary(&report.stats, started.elapsed().as_secs_f64(), o));
     }
     if let Some(e) = &report.error {
-        eprintln!("rsync error: {e}");
+        match e {
+            // io.c: whine_about_eof names the process that saw the end: our sender in a
+            // push, our receiver in a pull.
+            rdsync_wire::WireError::ConnectionClosed { .. } => {
+                let role = if sender { "sender" } else { "Receiver" };
+                eprintln!("rsync: {e} [{role}]");
+            }
+            _ => eprintln!("rsync error: {e}"),
+        }
     }
     if report.exit_code != 0 {
         eprintln!("{}", crate::exit::closing_line(report.exit_code));

@@ -116,6 +116,37 @@ fn a_failing_remote_shell_sets_the_exit_code_like_rsync() {
     }
 }
 
+/// A remote shell killed by a signal before the server answers: rsync's client keeps
+/// its own "connection unexpectedly closed" (12), since on an error exit it reads the
+/// shell's status with WEXITSTATUS, which is 0 for a signal; the error names the process
+/// that saw the end, and the lines match rsync's (up to rsync's " at FILE(LINE) …").
+#[test]
+fn a_remote_shell_killed_by_a_signal_leaves_code_12_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("remote-shell-signal");
+    write(&s.join("src/f"), b"data\n");
+    let src = format!("{}/src/", s.path.display());
+    let dest = format!("{}/dest/", s.path.display());
+    let rsh = "sh -c 'kill -TERM $$'";
+    for (from, to) in [
+        (src.clone(), format!("localhost:{dest}")),
+        (format!("localhost:{src}"), dest.clone()),
+    ] {
+        let args = ["-a", "-e", rsh, from.as_str(), to.as_str()];
+        let ours = rdsync(&args, &s.path);
+        let theirs = rsync(&args, &s.path);
+        assert_eq!(ours.code, 12, "{from}: {}", ours.stderr);
+        assert_eq!(theirs.code, 12, "{from}: {}", theirs.stderr);
+        let lines = |r: &Run| -> Vec<String> {
+            r.stderr
+                .lines()
+                .map(|l| l.split(" at ").next().unwrap_or_default().to_string())
+                .collect()
+        };
+        assert_eq!(lines(&ours), lines(&theirs), "{from}");
+    }
+}
+
 /// `--mkpath -v` says what it created ("created N directories for PATH") exactly as rsync
 /// does, pulling and pushing, for a destination with and without a trailing slash, and in
 /// a dry run (which creates nothing).

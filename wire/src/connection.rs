@@ -28,6 +28,11 @@ pub trait Transport {
     fn error_text(&self) -> String {
         String::new()
     }
+    /// Whether the peer process was ended by a signal (its status from
+    /// [`finish`](Self::finish) then stands for the signal, not an exit code).
+    fn finished_by_signal(&self) -> bool {
+        false
+    }
 }
 
 impl Transport for crate::rsh::RemoteProcess {
@@ -45,6 +50,9 @@ impl Transport for crate::rsh::RemoteProcess {
     }
     fn error_text(&self) -> String {
         self.stderr_text()
+    }
+    fn finished_by_signal(&self) -> bool {
+        self.killed_by_signal()
     }
 }
 

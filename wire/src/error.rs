@@ -71,6 +71,13 @@ pub enum WireError {
     /// (exit code 22, rsync's RERR_MALLOC).
     #[error("{0}")]
     Malloc(String),
+    /// The peer's stream ended before the session did (exit code 12; io.c:
+    /// `whine_about_eof`).
+    #[error("connection unexpectedly closed ({received} bytes received so far)")]
+    ConnectionClosed {
+        /// Bytes read from the peer until then (rsync's `total_read`).
+        received: u64,
+    },
     /// The peer reported a fatal error with an exit code (MSG_ERROR_EXIT).
     #[error("remote side exited with code {0}")]
     RemoteExit(i32),
@@ -81,7 +88,9 @@ impl WireError {
     pub fn exit_code(&self) -> i32 {
         match self {
             WireError::Protocol(_) => RERR_PROTOCOL,
-            WireError::Stream(_) | WireError::Io(_) => RERR_STREAMIO,
+            WireError::Stream(_) | WireError::Io(_) | WireError::ConnectionClosed { .. } => {
+                RERR_STREAMIO
+            }
             WireError::Unsupported(_) | WireError::UnsafePath(_) => RERR_UNSUPPORTED,
             WireError::Syntax(_) => RERR_SYNTAX,
             WireError::Spawn(_) => RERR_STARTCLIENT,

@@ -185,6 +185,8 @@ pub struct RemoteProcess {
     buf: Vec<u8>,
     stderr_pump: Option<JoinHandle<()>>,
     stderr_text: Arc<Mutex<Vec<u8>>>,
+    /// The process was ended by a signal.
+    signalled: bool,
 }
 
 impl RemoteProcess {
@@ -209,6 +211,7 @@ impl RemoteProcess {
             buf: vec![0u8; READ_CHUNK],
             stderr_pump: Some(stderr_pump),
             stderr_text,
+            signalled: false,
         })
     }
 
@@ -321,6 +324,11 @@ impl RemoteProcess {
         self.stdin = None;
     }
 
+    /// Whether [`finish`](Self::finish) found the process ended by a signal.
+    pub fn killed_by_signal(&self) -> bool {
+        self.signalled
+    }
+
     /// Everything the remote wrote to stderr so far.
     pub fn stderr_text(&self) -> String {
         let kept = self
@@ -349,10 +357,11 @@ impl RemoteProcess {
             return Ok(0);
         };
         let status = child.wait().map_err(WireError::Io)?;
+        self.signalled = status.code().is_none();
         // main.c: wait_process_with_flush — a remote shell killed by a signal is
         // RERR_CRASHED (core dumped) or RERR_TERMINATED. (After an error rsync's cleanup.c
-        // reads a signalled status as 0 and keeps its own code; we report the signal then
-        // too.)
+        // reads a signalled status as 0 and keeps its own code: the session layer does the
+        // same with `killed_by_signal`.)
         Ok(match status.code() {
             Some(code) => code,
             None if status.core_dumped() => RERR_CRASHED,

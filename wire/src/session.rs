@@ -239,6 +239,10 @@ fn run_session<T: Transport>(
     report.remote_exit = remote;
     report.remote_stderr = transport.error_text();
     let mut code = 0;
+    // cleanup.c: on an error exit the remote shell's status is read with WEXITSTATUS,
+    // which is 0 for a signal: the client keeps its own code (12 when the connection
+    // closed), where a finished session reports the signal (16 or 15).
+    let remote = remote.filter(|_| result.is_ok() || !transport.finished_by_signal());
     if let Err(e) = result {
         code = e.exit_code();
         if let WireError::RemoteExit(c) = &e {

@@ -138,7 +138,9 @@ impl ProtocolStream {
     pub fn closed_error(&self) -> WireError {
         match self.messages.error_exit {
             Some(code) => WireError::RemoteExit(code),
-            None => WireError::stream("connection unexpectedly closed"),
+            None => WireError::ConnectionClosed {
+                received: self.bytes_fed,
+            },
         }
     }
 
