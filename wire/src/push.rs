@@ -51,6 +51,9 @@ struct TokenWriter<'c> {
 /// rsync's `CHUNK_SIZE`: literal data are reported in steps of this size.
 const CHUNK_SIZE: u64 = 32 * 1024;
 
+/// Look-ahead file lists are handed to the sink whenever this much output is pending.
+const LIST_FLUSH: usize = 16 * 1024;
+
 /// File data are handed to the sink whenever this much output is pending.
 const DATA_FLUSH: usize = 256 * 1024;
 
@@ -516,6 +519,8 @@ impl PushMachine {
         self.io_error_at_transfer = self.errors.io_error;
         s.messages.io_error |= self.errors.exit_bits();
         self.stats.flist_xfer_ms = sent.elapsed().as_millis() as i64;
+        // The remote can set up its receiver and generator while we list further ahead.
+        out.flush(s)?;
         self.send_lists_ahead(s, out)
     }
 
@@ -532,6 +537,11 @@ impl PushMachine {
             .is_some_and(IncrementalLists::wants_more)
         {
             self.send_next_list(s, out)?;
+            // Lists leave as they are made (as rsync's 32 KiB output buffer fills), so the
+            // generator starts on the first directories while we scan the next ones.
+            if s.pending_output() >= LIST_FLUSH {
+                out.flush(s)?;
+            }
         }
         Ok(())
     }
