@@ -116,7 +116,7 @@ fn a_failing_remote_shell_sets_the_exit_code_like_rsync() {
     }
 }
 
-/// A remote shell killed by a signal before the server answers: rsync's client keeps
+/// A remote shell killed by a signal before the server answers (after our first write): rsync's client keeps
 /// its own "connection unexpectedly closed" (12), since on an error exit it reads the
 /// shell's status with WEXITSTATUS, which is 0 for a signal; the error names the process
 /// that saw the end, and the lines match rsync's (up to rsync's " at FILE(LINE) …").
@@ -127,7 +127,10 @@ fn a_remote_shell_killed_by_a_signal_leaves_code_12_like_rsync() {
     write(&s.join("src/f"), b"data\n");
     let src = format!("{}/src/", s.path.display());
     let dest = format!("{}/dest/", s.path.display());
-    let rsh = "sh -c 'kill -TERM $$'";
+    // The pause lets the client's first write land in the socket before the shell dies:
+    // a write to a dead peer is a different error ("write error: Broken pipe", code 10 in
+    // rsync), which either tool can hit when the shell dies at once.
+    let rsh = "sh -c 'sleep 0.5; kill -TERM $$'";
     for (from, to) in [
         (src.clone(), format!("localhost:{dest}")),
         (format!("localhost:{src}"), dest.clone()),
