@@ -1114,18 +1114,7 @@ fn choose_hard_link_leaders(
         if members.len() < 2 {
             continue;
         }
-        let exists = |i: &usize| {
-            entries
-                .get(*i)
-                .and_then(|e| destination.path_of(&e.name).ok())
-                .is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
-        };
-        let Some(leader) = members
-            .iter()
-            .find(|i| exists(i))
-            .or_else(|| members.last())
-            .copied()
-        else {
+        let Some(leader) = group_leader(members, entries, destination) else {
             continue;
         };
         for m in members {
@@ -1133,6 +1122,26 @@ fn choose_hard_link_leaders(
         }
     }
     out
+}
+
+/// The leader of one hard-linked group (slots into `entries`): its first member, in list
+/// order, that exists at the destination as a regular file, else its last.
+fn group_leader(
+    members: &[usize],
+    entries: &[FileEntry],
+    destination: &Destination,
+) -> Option<usize> {
+    let exists = |i: &usize| {
+        entries
+            .get(*i)
+            .and_then(|e| destination.path_of(&e.name).ok())
+            .is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+    };
+    members
+        .iter()
+        .find(|i| exists(i))
+        .or_else(|| members.last())
+        .copied()
 }
 
 /// A received list in rsync's order (stable sort by name), with each entry's sorted
@@ -1377,20 +1386,7 @@ impl PullState {
             let leader = match self.hl_groups.get(&gnum) {
                 Some(l) => *l,
                 None => {
-                    let exists = |i: &usize| {
-                        self.entries
-                            .get(*i)
-                            .and_then(|e| self.destination.path_of(&e.name).ok())
-                            .is_some_and(|p| {
-                                std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
-                            })
-                    };
-                    let Some(l) = members
-                        .iter()
-                        .find(|i| exists(i))
-                        .or_else(|| members.last())
-                        .copied()
-                    else {
+                    let Some(l) = group_leader(members, &self.entries, &self.destination) else {
                         continue;
                     };
                     self.hl_groups.insert(gnum, l);
