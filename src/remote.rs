@@ -351,6 +351,7 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
                 let role = if sender { "sender" } else { "Receiver" };
                 eprintln!("rsync: {e} [{role}]");
             }
+            rdsync_wire::WireError::SocketWrite { .. } => eprintln!("rsync: {e}"),
             _ => eprintln!("rsync error: {e}"),
         }
     }

@@ -140,13 +140,73 @@ fn a_remote_shell_killed_by_a_signal_leaves_code_12_like_rsync() {
         let theirs = rsync(&args, &s.path);
         assert_eq!(ours.code, 12, "{from}: {}", ours.stderr);
         assert_eq!(theirs.code, 12, "{from}: {}", theirs.stderr);
-        let lines = |r: &Run| -> Vec<String> {
-            r.stderr
-                .lines()
-                .map(|l| l.split(" at ").next().unwrap_or_default().to_string())
-                .collect()
+        assert_eq!(stderr_lines(&ours), stderr_lines(&theirs), "{from}");
+    }
+}
+
+/// A run's stderr lines up to rsync's " at FILE(LINE) [ROLE=VERSION]", which we do not add.
+fn stderr_lines(r: &Run) -> Vec<String> {
+    r.stderr
+        .lines()
+        .map(|l| l.split(" at ").next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A peer that stops reading: a write to it fails with EPIPE. rsync words and codes the
+/// failure by when it happens (io.c): a setup write (the protocol version) goes through
+/// `safe_write` ("safe_write failed to write 4 bytes to socket: Broken pipe (32)", code
+/// 12), a later one through its buffered I/O ("write error: Broken pipe (32)", code 10);
+/// the line names the process as rsync's `who_am_i` does. Every stderr line must match
+/// rsync's.
+#[test]
+fn a_peer_that_stops_reading_is_reported_like_rsync() {
+    require_rsync();
+    let s = Scratch::new("remote-epipe");
+    write(&s.join("src/f"), b"data\n");
+    let src = format!("{}/src/", s.path.display());
+    let dest = format!("{}/dest/", s.path.display());
+    // A later write: the fake takes the 4 version bytes, closes its stdin, then answers as
+    // a protocol-29 server (version 29, seed 7), so the next write must fail.
+    let fake = s.join("fake-server");
+    write(
+        &fake,
+        b"#!/bin/sh\nhead -c 4 >/dev/null; exec 0<&-\nprintf '\\035\\000\\000\\000\\007\\000\\000\\000'; sleep 1\n",
+    );
+    chmod(&fake, 0o755);
+    let fake = fake.display().to_string();
+    for (from, to) in [
+        (src.clone(), format!("localhost:{dest}")),
+        (format!("localhost:{src}"), dest.clone()),
+    ] {
+        let args = ["-a", "--protocol=29", "-e", &fake, &from, &to];
+        let (ours, theirs) = (rdsync(&args, &s.path), rsync(&args, &s.path));
+        assert_eq!(theirs.code, 10, "rsync {from}: {}", theirs.stderr);
+        assert_eq!(ours.code, 10, "{from}: {}", ours.stderr);
+        assert!(ours.stderr.contains("] write error: Broken pipe (32)"));
+        assert_eq!(stderr_lines(&ours), stderr_lines(&theirs), "{from}");
+        // The setup write: a remote shell that exits at once, and a client whose first
+        // write is held back 0.3 s (strace's fault injection; threads are not traced) so
+        // that it always meets the closed socket, for both tools.
+        let delayed = |tool: &str| -> Run {
+            let mut a: Vec<&str> = vec![
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=write",
+                "-e",
+                "inject=write:delay_enter=300000:when=1",
+                tool,
+            ];
+            a.extend(["-a", "-e", "true", &from, &to]);
+            let a: Vec<&std::ffi::OsStr> = a.iter().map(std::ffi::OsStr::new).collect();
+            run("strace", &a, &s.path)
         };
-        assert_eq!(lines(&ours), lines(&theirs), "{from}");
+        let ours = delayed(env!("CARGO_BIN_EXE_rdsync"));
+        let theirs = delayed(RSYNC);
+        assert_eq!(theirs.code, 12, "rsync {from}: {}", theirs.stderr);
+        assert!(ours.stderr.contains("safe_write failed to write 4 bytes"));
+        assert_eq!(ours.code, 12, "{from}: {}", ours.stderr);
+        assert_eq!(stderr_lines(&ours), stderr_lines(&theirs), "{from}");
     }
 }
 

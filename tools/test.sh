@@ -3,7 +3,7 @@
 # workspace against the real rsync (3.5.0 from Debian, 3.2.7 unpacked beside it) and a real sshd.
 #
 # On a fresh Debian machine it installs what is missing (as root: apt-get install rsync
-# openssh-server; apt-get download of rsync 3.2.7). A prerequisite that cannot be had is a hard
+# openssh-server strace; apt-get download of rsync 3.2.7). A prerequisite that cannot be had is a hard
 # failure, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ missing=()
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root || die "missing ${missing[*]}: run as root or 'sudo apt-get install -y ${missing[*]}'"
   echo "== installing ${missing[*]}"

@@ -344,7 +344,8 @@ pub struct Run {
     pub stderr: String,
 }
 
-fn run(program: &str, args: &[&OsStr], cwd: &Path) -> Run {
+/// Runs `program` with `args` in `cwd`, capturing its output.
+pub fn run(program: &str, args: &[&OsStr], cwd: &Path) -> Run {
     let out = Command::new(program)
         .args(args)
         .current_dir(cwd)

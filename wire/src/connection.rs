@@ -64,12 +64,27 @@ struct TransportSink<'a, T: Transport> {
 
 impl<T: Transport> OutputSink for TransportSink<'_, T> {
     fn flush(&mut self, s: &mut ProtocolStream) -> Result<(), WireError> {
-        let transport = &mut *self.transport;
-        *self.sent += s.send_output(|out| match out.is_empty() {
-            true => Ok(()),
-            false => transport.send(out),
-        })? as u64;
+        *self.sent += send_pending(&mut *self.transport, s)? as u64;
         Ok(())
+    }
+}
+
+/// Hands the stream's pending output to the transport; a failed write is named as rsync
+/// names it.
+fn send_pending<T: Transport>(
+    transport: &mut T,
+    s: &mut ProtocolStream,
+) -> Result<usize, WireError> {
+    let mut failed = None;
+    let sent = s.send_output(|out| match out.is_empty() {
+        true => Ok(()),
+        false => transport
+            .send(out)
+            .inspect_err(|_| failed = Some(out.len())),
+    });
+    match (sent, failed) {
+        (Err(e), Some(bytes)) => Err(s.write_failure(e, bytes)),
+        (r, _) => r,
     }
 }
 
@@ -149,11 +164,7 @@ impl<T: Transport> Connection<T> {
 
     /// Sends everything buffered.
     pub fn flush(&mut self) -> Result<(), WireError> {
-        let transport = &mut self.transport;
-        self.bytes_sent += self.stream.send_output(|out| match out.is_empty() {
-            true => Ok(()),
-            false => transport.send(out),
-        })? as u64;
+        self.bytes_sent += send_pending(&mut self.transport, &mut self.stream)? as u64;
         Ok(())
     }
 

@@ -78,6 +78,20 @@ pub enum WireError {
         /// Bytes read from the peer until then (rsync's `total_read`).
         received: u64,
     },
+    /// Writing to the peer failed. rsync writes its setup bytes with `safe_write` (exit
+    /// code 12) and everything later through `perform_io` (exit code 10); the line names
+    /// the process as rsync's `who_am_i` would.
+    #[error("[{who}] {}", socket_write_text(*.setup, *.bytes, *.errno))]
+    SocketWrite {
+        /// rsync's name for the process that wrote ("sender", "Receiver", "generator").
+        who: &'static str,
+        /// The write was part of the protocol setup (before buffered I/O starts).
+        setup: bool,
+        /// Bytes the failed write tried to send.
+        bytes: usize,
+        /// The OS error number.
+        errno: i32,
+    },
     /// The peer reported a fatal error with an exit code (MSG_ERROR_EXIT).
     #[error("remote side exited with code {0}")]
     RemoteExit(i32),
@@ -96,6 +110,8 @@ impl WireError {
             WireError::Spawn(_) => RERR_STARTCLIENT,
             WireError::FileIo { .. } => RERR_FILEIO,
             WireError::Malloc(_) => RERR_MALLOC,
+            WireError::SocketWrite { setup: true, .. } => RERR_STREAMIO,
+            WireError::SocketWrite { setup: false, .. } => RERR_SOCKETIO,
             WireError::RemoteExit(code) => *code,
         }
     }
@@ -116,6 +132,16 @@ impl WireError {
             path: path.as_ref().display().to_string(),
             source,
         }
+    }
+}
+
+/// io.c's two wordings of a failed write to the socket.
+fn socket_write_text(setup: bool, bytes: usize, errno: i32) -> String {
+    let err = rdsync_engine::fs::errno_text(rustix::io::Errno::from_raw_os_error(errno));
+    if setup {
+        format!("safe_write failed to write {bytes} bytes to socket: {err}")
+    } else {
+        format!("write error: {err}")
     }
 }
 

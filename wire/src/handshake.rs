@@ -265,6 +265,8 @@ impl ClientHandshake {
                         return Ok(None);
                     };
                     s.start_multiplex(true, self.protocol >= 30);
+                    // rsync's client_run starts its buffered output here.
+                    s.setup_done = true;
                     self.step = HandshakeStep::Done;
                     return Ok(Some(SessionParams {
                         protocol: self.protocol,

@@ -461,6 +461,8 @@ impl PullMachine {
                         self.io_error |= need!(s.try_read(&mut |c: &mut ReadCursor<'_>| c.i32()));
                     }
                     s.messages.io_error |= self.io_error;
+                    // rsync's client forks here; its generator writes from now on.
+                    s.who_am_i = "generator";
                     self.step = PullStep::Prepare;
                 }
                 PullStep::Prepare => {

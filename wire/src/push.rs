@@ -861,6 +861,7 @@ impl PushMachine {
             match self.step.clone() {
                 PushStep::Handshake => {
                     s.am_sender = true;
+                    s.who_am_i = "sender";
                     let Some(params) = self.handshake.advance(s)? else {
                         return Ok(Progress::NeedInput);
                     };

@@ -242,16 +242,9 @@ impl RemoteProcess {
     /// what the remote sends (kept for [`read_chunk`](Self::read_chunk)), so the two sides
     /// never deadlock.
     pub fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), WireError> {
-        let closed = |e: Option<rustix::io::Errno>| match e {
-            Some(e) => WireError::stream(format!(
-                "write to remote failed: {} (connection unexpectedly closed)",
-                std::io::Error::from(e)
-            )),
-            None => WireError::stream("remote stdin closed"),
-        };
         while !bytes.is_empty() {
             let Some(stdin) = self.stdin.as_ref() else {
-                return Err(closed(None));
+                return Err(WireError::stream("remote stdin closed"));
             };
             match rustix::io::write(stdin, bytes) {
                 Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
@@ -261,7 +254,7 @@ impl RemoteProcess {
                         self.read_into_held();
                     }
                 }
-                Err(e) => return Err(closed(Some(e))),
+                Err(e) => return Err(WireError::Io(e.into())),
             }
         }
         Ok(())

@@ -50,6 +50,13 @@ pub struct ProtocolStream {
     /// We are the sender (push): answers MSG_ERROR_EXIT with an empty one, as
     /// rsync's sender does; a receiver echoes the code.
     pub am_sender: bool,
+    /// rsync's `who_am_i` for the work we are doing, named in socket error lines: "sender"
+    /// in a push; in a pull "Receiver" until the first file list is in, then "generator"
+    /// (rsync's client forks there, and its generator does the writing).
+    pub who_am_i: &'static str,
+    /// The protocol setup is over: rsync writes setup bytes with `safe_write` and later
+    /// ones through its buffered I/O, and reports a failed write differently for each.
+    pub setup_done: bool,
     /// Where log events go (peer info messages and deletions included, so that they
     /// keep their order with the roles' own events); none: the old echo behaviour.
     pub events: crate::events::EventSlot,
@@ -84,6 +91,8 @@ impl ProtocolStream {
             messages: PeerMessages::default(),
             echo_messages: true,
             am_sender: false,
+            who_am_i: "Receiver",
+            setup_done: false,
             events: crate::events::EventSlot::default(),
             bytes_fed: 0,
             bytes_taken: 0,
@@ -97,6 +106,23 @@ impl ProtocolStream {
         self.protocol = protocol;
         self.ndx_out = NdxEncoder::new(protocol);
         self.ndx_in = NdxDecoder::new(protocol);
+    }
+
+    /// Names a failed write to the peer as rsync would (see [`WireError::SocketWrite`]);
+    /// `bytes` is the size of the write. Other errors pass unchanged.
+    pub fn write_failure(&self, e: WireError, bytes: usize) -> WireError {
+        match &e {
+            WireError::Io(io) => match io.raw_os_error() {
+                Some(errno) => WireError::SocketWrite {
+                    who: self.who_am_i,
+                    setup: !self.setup_done,
+                    bytes,
+                    errno,
+                },
+                None => e,
+            },
+            _ => e,
+        }
     }
 
     /// Turns multiplexing on for input and/or output. Output written from now on is

@@ -1260,7 +1260,8 @@ fn io_timeout_messages_at_the_extremes_are_harmless() {
 }
 
 /// §3.5 #11, #30: the benign session cut after every single byte of server output:
-/// always a clean stream error (exit 12), never a hang, a panic, a partial file in
+/// always a clean stream error (exit 12, or 10 when a write meets the closed pipe first, as
+/// in rsync), never a hang, a panic, a partial file in
 /// place, a temp file left behind (found by this test, fixed in fbe3282) or a stray
 /// file outside.
 #[test]
@@ -1276,7 +1277,7 @@ fn a_session_cut_anywhere_is_a_stream_error() {
             assert!(cut > 100, "{what}: success from a truncated session");
             return;
         }
-        assert_eq!(code, 12, "{what}: {}", out.error());
+        out.expect_cut(&what, code);
         if let Ok(d) = std::fs::read(a.dest.join("f")) {
             // Only a file whose checksum was verified may be in place.
             assert_eq!(d, HELLO, "{what}: partial file in place");
@@ -1543,7 +1544,7 @@ fn benign_push_through_the_fake_server_succeeds() {
 }
 
 /// §3.5 #30 for a push: the benign push cut after every byte of server output: exit
-/// 12, never a hang or a panic.
+/// 12 (or 10 on a write to the closed pipe), never a hang or a panic.
 #[test]
 fn a_push_cut_anywhere_is_a_stream_error() {
     for cut in 0..200 {
@@ -1555,7 +1556,7 @@ fn a_push_cut_anywhere_is_a_stream_error() {
             assert!(cut > 40, "{what}: success from a truncated session");
             return;
         }
-        assert_eq!(code, 12, "{what}: {}", out.error());
+        out.expect_cut(&what, code);
         a.assert_confined(&what);
     }
     panic!("the push never completed within 200 bytes");

@@ -180,6 +180,17 @@ impl Outcome {
             .to_string()
     }
 
+    /// Asserts the error of a session the peer cut: the end met by a read (exit 12) or by a
+    /// write to the closed pipe (exit 10, rsync's "write error"), whichever came first,
+    /// as for rsync.
+    pub fn expect_cut(&self, what: &str, code: i32) {
+        let err = self.error();
+        assert!(
+            code == 12 || (code == 10 && err.contains("write error: Broken pipe")),
+            "{what}: exit {code}, error: {err}"
+        );
+    }
+
     /// Asserts an exit code and that the error mentions `text`.
     pub fn expect(&self, what: &str, code: i32, text: &str) {
         let got = self.code(what);
