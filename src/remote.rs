@@ -6,6 +6,7 @@
 //! `rsync://` name an rsync daemon. Later sources of a pull may repeat the host or start with a
 //! bare `:`.
 
+use rdsync_wire::Direction;
 pub use rdsync_wire::remote_spec::{Location, RemoteSpec as HostSpec};
 
 /// Classifies `arg` as rsync does (`rdsync_wire::remote_spec::parse_location`).
@@ -219,6 +220,9 @@ pub struct RemoteOptions {
     pub timeout: Option<u32>,
     /// `--no-inc-recursive`/`--no-i-r`: never offer incremental recursion.
     pub no_inc_recursive: bool,
+    /// `--builtin-ssh` (rdsync's own): reach the host with the built-in SSH client, reading
+    /// its options from the `-e` ssh command line, instead of spawning the remote shell.
+    pub builtin_ssh: bool,
 }
 
 /// The first option on the command line that the native remote client does not handle.
@@ -292,6 +296,55 @@ fn shell_for(host: &HostSpec, r: &RemoteOptions) -> rdsync_wire::RemoteShell {
     }
 }
 
+/// Connects with the built-in SSH client and starts the remote `rsync --server` for
+/// `direction`. On failure prints what `rsync -e ssh` shows (ssh's message, then rsync's
+/// "connection unexpectedly closed" and closing line) and returns the exit code.
+fn ssh_transport(
+    direction: Direction,
+    opts: &rdsync_wire::TransferOptions,
+    host: &HostSpec,
+    remote_paths: &[String],
+    r: &RemoteOptions,
+) -> Result<rdsync_ssh::SshTransport, i32> {
+    let who = if direction == Direction::Push {
+        "sender"
+    } else {
+        "Receiver"
+    };
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    let rsh = r.rsh.clone().or_else(|| std::env::var("RSYNC_RSH").ok());
+    let connected = rdsync_ssh::SshOptions::from_command(
+        rsh.as_deref(),
+        host.user.as_deref(),
+        &host.host,
+        &home,
+    )
+    .and_then(|ssh| {
+        let server = rdsync_wire::server_args::ServerCommand::build(direction, opts, remote_paths);
+        let rsync_path = r.rsync_path.as_deref().unwrap_or("rsync");
+        let command = rdsync_ssh::remote_command(rsync_path, &server.args);
+        rdsync_ssh::SshTransport::connect(ssh, command)
+    });
+    connected.map_err(|e| {
+        let code = e.exit_code();
+        match e {
+            rdsync_ssh::SshError::Unsupported(_) | rdsync_ssh::SshError::Config(_) => {
+                eprintln!("rsync: {e}");
+            }
+            _ => {
+                eprintln!("{e}");
+                eprintln!(
+                    "rsync: connection unexpectedly closed (0 bytes received so far) [{who}]"
+                );
+            }
+        }
+        eprintln!("{}", crate::exit::closing_line(code));
+        code
+    })
+}
+
 /// Runs a push or pull for `plan` and prints rsync's closing output; returns the exit code.
 pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     use std::os::unix::ffi::OsStrExt;
@@ -320,17 +373,28 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
                 .map(|s| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(s)))
                 .collect();
             opts.log_format = log_format_for_server(o);
-            rdsync_wire::push_with_events(
-                &shell_for(dest, &o.remote),
-                &opts,
-                &sources,
-                &dest.path,
-                events,
-            )
+            if o.remote.builtin_ssh {
+                let remote = std::slice::from_ref(&dest.path);
+                match ssh_transport(Direction::Push, &opts, dest, remote, &o.remote) {
+                    Ok(t) => rdsync_wire::push_over_with_events(t, &opts, &sources, events),
+                    Err(code) => return code,
+                }
+            } else {
+                let shell = shell_for(dest, &o.remote);
+                rdsync_wire::push_with_events(&shell, &opts, &sources, &dest.path, events)
+            }
         }
         TransferPlan::Pull { host, paths, dest } => {
             let dest = std::path::Path::new(std::ffi::OsStr::from_bytes(dest));
-            rdsync_wire::pull_with_events(&shell_for(host, &o.remote), &opts, paths, dest, events)
+            if o.remote.builtin_ssh {
+                match ssh_transport(Direction::Pull, &opts, host, paths, &o.remote) {
+                    Ok(t) => rdsync_wire::pull_over_with_events(t, &opts, paths, dest, events),
+                    Err(code) => return code,
+                }
+            } else {
+                let shell = shell_for(host, &o.remote);
+                rdsync_wire::pull_with_events(&shell, &opts, paths, dest, events)
+            }
         }
         TransferPlan::Local | TransferPlan::Unsupported(_) => return crate::exit::SYNTAX,
     };

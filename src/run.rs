@@ -87,6 +87,21 @@ pub enum Dispatch {
 /// Decides how `args` (without the program name) will run: natively, through the system
 /// rsync (and why), or not at all. [`run_cli`] acts on this; the director asks it up front.
 pub fn dispatch(args: Vec<OsString>) -> Dispatch {
+    let builtin_ssh = args.iter().any(|a| a == "--builtin-ssh");
+    match dispatch_parsed(args) {
+        // The system rsync has no built-in SSH client (nor the option).
+        Dispatch::Fallback(reason) if builtin_ssh => Dispatch::Usage(
+            format!(
+                "rdsync: --builtin-ssh cannot be used here: {reason} is not supported natively, and {} has no built-in SSH client",
+                crate::fallback::SYSTEM_RSYNC
+            ),
+            exit::SYNTAX,
+        ),
+        d => d,
+    }
+}
+
+fn dispatch_parsed(args: Vec<OsString>) -> Dispatch {
     let options = match parse_args(args) {
         Ok(ParseOutcome::Run(o)) => o,
         Ok(ParseOutcome::Fallback(reason)) | Err(UsageError::Unsupported(reason)) => {

@@ -148,6 +148,17 @@ const REMOTE_FLAGS: &[Flag] = &[
         },
     },
     Flag {
+        long: "builtin-ssh",
+        aliases: &[],
+        short: None,
+        takes_value: false,
+        negatable: true,
+        apply: |o, v| {
+            o.remote.builtin_ssh = on(v);
+            Ok(())
+        },
+    },
+    Flag {
         long: "rsync-path",
         aliases: &[],
         short: None,

@@ -55,6 +55,8 @@ pub struct Sshd {
     pub port: u16,
     /// An `-e` value that logs in to it: `ssh -F <config>`.
     pub rsh: String,
+    /// The account it lets in (ours).
+    pub user: String,
 }
 
 impl Sshd {
@@ -137,6 +139,7 @@ impl Sshd {
             dir,
             port,
             rsh,
+            user,
         };
         sshd.wait_ready();
         sshd
@@ -231,4 +234,178 @@ pub fn put_file(path: &Path, data: &[u8], mode: u32, mtime: i64) {
         .open(path)
         .and_then(|f| f.set_modified(t))
         .unwrap_or_else(|e| panic!("mtime {}: {e}", path.display()));
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The test tree: files of several sizes, modes and times, a nested dir, an empty dir, a
+/// symlink.
+pub fn make_tree(root: &Path) {
+    put_file(
+        &root.join("a.txt"),
+        b"hello over ssh\n",
+        0o644,
+        1_600_000_000,
+    );
+    put_file(
+        &root.join("big.bin"),
+        &noise(700_000, 1),
+        0o600,
+        1_600_000_100,
+    );
+    put_file(
+        &root.join("dir/nested/file with space"),
+        b"x",
+        0o755,
+        1_500_000_000,
+    );
+    put_file(&root.join("dir/empty"), b"", 0o640, 1_700_000_000);
+    std::fs::create_dir_all(root.join("emptydir")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Edits the tree: a changed and shifted big file, a removed file, a new file.
+pub fn edit_tree(root: &Path) {
+    let mut big = noise(700_000, 1);
+    big[350_000..350_100].fill(7);
+    big.splice(1000..1000, b"inserted".iter().copied());
+    put_file(&root.join("big.bin"), &big, 0o600, 1_600_000_200);
+    std::fs::remove_file(root.join("dir/empty")).unwrap_or_else(|e| panic!("{e}"));
+    put_file(&root.join("new.txt"), b"new file\n", 0o644, 1_650_000_000);
+}
+
+/// `p` with a trailing slash.
+pub fn slash(p: &Path) -> String {
+    format!("{}/", p.display())
+}
+
+/// Runs rsync over the sshd (`-e sshd.rsh`); asserts success.
+pub fn rsync_over_ssh(sshd: &Sshd, args: &[&str], from: &str, to: &str) {
+    let out = Command::new("/usr/bin/rsync")
+        .args(args)
+        .arg("-e")
+        .arg(&sshd.rsh)
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap_or_else(|e| panic!("rsync: {e}"));
+    assert!(
+        out.status.success(),
+        "rsync {args:?} {from} {to}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs the system rsync; returns (exit code, stdout, stderr).
+pub fn rsync(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("/usr/bin/rsync")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("rsync: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the `rdsync` command; returns (exit code, stdout, stderr).
+pub fn rdsync(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rdsync"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("rdsync: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Pushes and pulls the test tree with the `rdsync` command (`-a --stats`, plus `extra`)
+/// over the sshd, and with `rsync -e ssh`, in two rounds (a first copy; edits with
+/// `--delete`); the trees must be equal after each. A `huge` tree adds a 24 MiB file
+/// (larger than the SSH windows both ways), edited in the second round, whose delta must
+/// travel as matched data.
+pub fn rdsync_rounds_match_rsync(sshd: &Sshd, name: &str, extra: &[&str], huge: bool) {
+    let dir = scratch(name);
+    let src = dir.join("src");
+    make_tree(&src);
+    let huge_file = |edit: bool| {
+        let mut data = noise(24 << 20, 9);
+        if edit {
+            data[5_000_000..5_000_300].fill(1);
+        }
+        put_file(
+            &src.join("huge.bin"),
+            &data,
+            0o644,
+            1_600_000_300 + i64::from(edit),
+        );
+    };
+    if huge {
+        huge_file(false);
+    }
+    let (theirs, ours) = (dir.join("theirs"), dir.join("ours"));
+    let (theirs_pull, ours_pull) = (dir.join("theirs-pull"), dir.join("ours-pull"));
+    for round in ["first copy", "delta and --delete"] {
+        let mut args = vec!["-a", "--stats"];
+        if round != "first copy" {
+            edit_tree(&src);
+            if huge {
+                huge_file(true);
+            }
+            args.push("--delete");
+        }
+        let remote = |p: &Path| format!("127.0.0.1:{}", slash(p));
+        rsync_over_ssh(sshd, &args, &slash(&src), &remote(&theirs));
+        rsync_over_ssh(sshd, &args, &remote(&src), &slash(&theirs_pull));
+        for (from, to) in [
+            (slash(&src), remote(&ours)),
+            (remote(&src), slash(&ours_pull)),
+        ] {
+            let mut argv = args.clone();
+            argv.extend(extra);
+            argv.extend(["-e", &sshd.rsh, &from, &to]);
+            let (code, out, err) = rdsync(&argv);
+            assert_eq!(code, 0, "{round}: rdsync {argv:?}: {out}\n{err}");
+            assert!(
+                !err.contains("running /usr/bin/rsync instead"),
+                "{round}: fell back to system rsync: {err}"
+            );
+            assert!(out.contains("total size is"), "{round}: no summary: {out}");
+            if huge && round != "first copy" {
+                // The edited 24 MiB file travelled as a delta.
+                let matched = out
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Matched data: "))
+                    .and_then(|v| v.split_whitespace().next())
+                    .map(|v| v.replace(',', ""))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                assert!(matched > 20 << 20, "{round}: matched {matched}: {out}");
+            }
+        }
+        assert_eq!(
+            tree_listing(&ours),
+            tree_listing(&theirs),
+            "{round}: push trees differ"
+        );
+        assert_eq!(
+            tree_listing(&ours_pull),
+            tree_listing(&theirs_pull),
+            "{round}: pull trees differ"
+        );
+    }
 }

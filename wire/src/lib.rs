@@ -46,6 +46,7 @@ pub mod pull_lists;
 pub mod push;
 pub mod push_lists;
 pub mod remote_spec;
+pub mod remote_stderr;
 pub mod role;
 pub mod rsh;
 pub mod sender_errors;

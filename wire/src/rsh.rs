@@ -2,15 +2,15 @@
 //! spawned child whose stdin/stdout carry the protocol and whose stderr is shown.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::error::{RERR_CRASHED, RERR_TERMINATED, WireError};
+use crate::remote_stderr::RemoteStderr;
 
 /// Bytes read from the remote's stdout at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -184,7 +184,7 @@ pub struct RemoteProcess {
     /// Reused read buffer.
     buf: Vec<u8>,
     stderr_pump: Option<JoinHandle<()>>,
-    stderr_text: Arc<Mutex<Vec<u8>>>,
+    stderr_text: RemoteStderr,
     /// The process was ended by a signal.
     signalled: bool,
 }
@@ -198,8 +198,8 @@ impl RemoteProcess {
             .stderr
             .take()
             .ok_or_else(|| WireError::Spawn("no stderr".into()))?;
-        let stderr_text = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&stderr_text);
+        let stderr_text = RemoteStderr::new();
+        let kept = stderr_text.clone();
         let stderr_pump = std::thread::spawn(move || pump_stderr(stderr, kept));
         Ok(RemoteProcess {
             child: None,
@@ -324,12 +324,7 @@ impl RemoteProcess {
 
     /// Everything the remote wrote to stderr so far.
     pub fn stderr_text(&self) -> String {
-        let kept = self
-            .stderr_text
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default();
-        String::from_utf8_lossy(&kept).into_owned()
+        self.stderr_text.text()
     }
 
     /// Closes stdin, drains stdout, waits for the process and returns its exit code
@@ -375,22 +370,17 @@ impl Drop for RemoteProcess {
     }
 }
 
-fn pump_stderr(stderr: impl Read, kept: Arc<Mutex<Vec<u8>>>) {
-    let mut reader = BufReader::new(stderr);
-    let mut line = Vec::new();
+fn pump_stderr(mut stderr: impl Read, log: RemoteStderr) {
+    let mut buf = vec![0u8; 8192];
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let shown = crate::mux::escape_control_chars(&line);
-                eprintln!("{shown}");
-                if let Ok(mut k) = kept.lock() {
-                    k.extend_from_slice(&line);
-                }
-            }
+        match stderr.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => log.push(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
         }
     }
+    log.finish();
 }
 
 #[cfg(test)]

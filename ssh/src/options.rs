@@ -1,0 +1,418 @@
+//! Where and how to connect: read from an OpenSSH command line (the `-e` of rsync) and
+//! the ssh_config file it names (`-F`, else `~/.ssh/config`), with OpenSSH's precedence —
+//! command line first, then the file, the first value obtained winning, then defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Setting, settings_for};
+use crate::error::SshError;
+
+/// What to do with a host key that no known_hosts file records (`StrictHostKeyChecking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    /// Refuse the host (OpenSSH's `yes`; also its default `ask`, as we never prompt).
+    Yes,
+    /// Record the key in the user's known_hosts file and go on (`accept-new`).
+    AcceptNew,
+    /// Accept any key, recording unknown ones (`no`, `off`); a changed key is still refused.
+    No,
+}
+
+impl StrictHostKeyChecking {
+    fn parse(v: &str) -> Result<Self, SshError> {
+        match v.to_ascii_lowercase().as_str() {
+            "yes" | "ask" => Ok(Self::Yes),
+            "accept-new" => Ok(Self::AcceptNew),
+            "no" | "off" => Ok(Self::No),
+            _ => Err(SshError::Config(format!(
+                "unsupported StrictHostKeyChecking value {v:?}"
+            ))),
+        }
+    }
+}
+
+/// Everything the built-in client needs to reach a host and run a command there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshOptions {
+    /// The host name as given (what `Host` sections match).
+    pub host: String,
+    /// The address dialled (`HostName`, else `host`); also the known_hosts name.
+    pub hostname: String,
+    /// The TCP port.
+    pub port: u16,
+    /// The remote user.
+    pub user: String,
+    /// Private keys to offer, in order.
+    pub identity_files: Vec<PathBuf>,
+    /// known_hosts files to consult; the first one learns new keys.
+    pub known_hosts: Vec<PathBuf>,
+    /// The policy for unknown host keys.
+    pub strict: StrictHostKeyChecking,
+    /// How long to wait for the TCP connection.
+    pub connect_timeout: Option<Duration>,
+    /// Keepalive interval (`ServerAliveInterval`).
+    pub keepalive: Option<Duration>,
+}
+
+/// ssh's single-letter flags that take no value and change nothing we do.
+const HARMLESS_FLAGS: &str = "46aCnqTxvNk";
+
+/// Values gathered in precedence order: the first one set stays.
+#[derive(Debug, Default)]
+struct Gathered {
+    hostname: Option<String>,
+    port: Option<String>,
+    user: Option<String>,
+    identity_files: Vec<String>,
+    user_known_hosts: Option<String>,
+    global_known_hosts: Option<String>,
+    strict: Option<String>,
+    connect_timeout: Option<String>,
+    keepalive: Option<String>,
+}
+
+impl Gathered {
+    fn apply(&mut self, keyword: &str, value: &str) -> Result<(), SshError> {
+        let first = |slot: &mut Option<String>| {
+            if slot.is_none() {
+                *slot = Some(value.to_string());
+            }
+        };
+        match keyword {
+            "hostname" => first(&mut self.hostname),
+            "port" => first(&mut self.port),
+            "user" => first(&mut self.user),
+            // OpenSSH offers every IdentityFile given, in order.
+            "identityfile" => self.identity_files.push(value.to_string()),
+            "userknownhostsfile" => first(&mut self.user_known_hosts),
+            "globalknownhostsfile" => first(&mut self.global_known_hosts),
+            "stricthostkeychecking" => first(&mut self.strict),
+            "connecttimeout" => first(&mut self.connect_timeout),
+            "serveraliveinterval" => first(&mut self.keepalive),
+            // Settings that only matter to an interactive or forwarding ssh.
+            "batchmode"
+            | "identitiesonly"
+            | "loglevel"
+            | "passwordauthentication"
+            | "compression"
+            | "forwardagent"
+            | "forwardx11"
+            | "requesttty"
+            | "serveralivecountmax"
+            | "addkeystoagent"
+            | "controlmaster"
+            | "controlpath"
+            | "controlpersist"
+            | "preferredauthentications"
+            | "pubkeyauthentication"
+            | "hashknownhosts"
+            | "updatehostkeys"
+            | "visualhostkey"
+            | "checkhostip"
+            | "tcpkeepalive"
+            | "kbdinteractiveauthentication" => {}
+            other => {
+                return Err(SshError::Unsupported(format!("ssh option -o {other}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Takes the value of a single-letter option: attached (`-p22`) or the next argument.
+fn option_value<'a>(
+    attached: &'a str,
+    rest: &mut impl Iterator<Item = &'a String>,
+    letter: char,
+) -> Result<&'a str, SshError> {
+    if !attached.is_empty() {
+        return Ok(attached);
+    }
+    rest.next()
+        .map(String::as_str)
+        .ok_or_else(|| SshError::Config(format!("ssh option -{letter} needs a value")))
+}
+
+/// Expands `~/` and the `%d` `%h` `%p` `%r` `%u` `%%` tokens of a path setting.
+fn expand_path(raw: &str, home: &Path, o: &SshOptions, local_user: &str) -> PathBuf {
+    let raw = match raw.strip_prefix("~/") {
+        Some(rest) => format!("{}/{rest}", home.display()),
+        None => raw.to_string(),
+    };
+    let mut out = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out.push_str(&home.display().to_string()),
+            Some('h') => out.push_str(&o.hostname),
+            Some('p') => out.push_str(&o.port.to_string()),
+            Some('r') => out.push_str(&o.user),
+            Some('u') => out.push_str(local_user),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    PathBuf::from(out)
+}
+
+/// The local account: `$USER`, else `$LOGNAME`.
+fn local_user() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+}
+
+impl SshOptions {
+    /// Reads the options of `rsh` (an OpenSSH command line such as `ssh -p 2222 -i key`;
+    /// `None` is plain `ssh`) for `host`, with `user` from `user@host` taking precedence
+    /// over `-l` and `User`, as with OpenSSH. `home` is where `~` and the default files are.
+    pub fn from_command(
+        rsh: Option<&str>,
+        user: Option<&str>,
+        host: &str,
+        home: &Path,
+    ) -> Result<SshOptions, SshError> {
+        let argv = match rsh {
+            Some(cmd) => rdsync_wire::rsh::split_rsh_command(cmd)
+                .map_err(|e| SshError::Config(e.to_string()))?,
+            None => vec!["ssh".to_string()],
+        };
+        let program = argv.first().map(String::as_str).unwrap_or("ssh");
+        if Path::new(program).file_name().and_then(|n| n.to_str()) != Some("ssh") {
+            return Err(SshError::Unsupported(format!(
+                "the remote shell {program:?} (only an ssh command line can be read)"
+            )));
+        }
+        let mut g = Gathered::default();
+        if let Some(u) = user {
+            g.user = Some(u.to_string());
+        }
+        let mut config_file: Option<String> = None;
+        let mut rest = argv.iter().skip(1);
+        while let Some(arg) = rest.next() {
+            let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
+                return Err(SshError::Unsupported(format!(
+                    "the ssh argument {arg:?} in the remote-shell command"
+                )));
+            };
+            for (at, letter) in flags.char_indices() {
+                let attached = flags.get(at + letter.len_utf8()..).unwrap_or("");
+                match letter {
+                    'p' | 'l' | 'i' | 'o' | 'F' => {
+                        let v = option_value(attached, &mut rest, letter)?;
+                        match letter {
+                            'p' => g.apply("port", v)?,
+                            'l' => g.apply("user", v)?,
+                            'i' => g.apply("identityfile", v)?,
+                            'F' => config_file = Some(v.to_string()),
+                            _ => {
+                                let (k, val) = v
+                                    .split_once('=')
+                                    .or_else(|| v.split_once(' '))
+                                    .ok_or_else(|| {
+                                        SshError::Config(format!(
+                                            "ssh option -o {v:?} has no value"
+                                        ))
+                                    })?;
+                                g.apply(&k.trim().to_ascii_lowercase(), val.trim())?;
+                            }
+                        }
+                        break;
+                    }
+                    c if HARMLESS_FLAGS.contains(c) => {}
+                    c => {
+                        return Err(SshError::Unsupported(format!("ssh option -{c}")));
+                    }
+                }
+            }
+        }
+        let (config_path, must_exist) = match &config_file {
+            Some(f) => (PathBuf::from(f), true),
+            None => (home.join(".ssh/config"), false),
+        };
+        match std::fs::read_to_string(&config_path) {
+            Ok(text) => {
+                let source = config_path.display().to_string();
+                for Setting { keyword, value } in settings_for(&text, host, &source)? {
+                    g.apply(&keyword, &value)?;
+                }
+            }
+            Err(e) if must_exist => {
+                return Err(SshError::Config(format!(
+                    "Can't open user config file {}: {e}",
+                    config_path.display()
+                )));
+            }
+            Err(_) => {}
+        }
+        Self::settle(g, host, home)
+    }
+
+    /// Fills in defaults and checks values.
+    fn settle(g: Gathered, host: &str, home: &Path) -> Result<SshOptions, SshError> {
+        let local = local_user();
+        let user = match g.user.or_else(|| local.clone()) {
+            Some(u) => u,
+            None => {
+                return Err(SshError::Config(
+                    "cannot tell the local user name ($USER): give the remote user as user@host"
+                        .into(),
+                ));
+            }
+        };
+        let port = match g.port {
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| SshError::Config(format!("Bad port '{p}'")))?,
+            None => 22,
+        };
+        let seconds = |v: Option<String>, what: &str| -> Result<Option<Duration>, SshError> {
+            v.map(|s| {
+                s.parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| SshError::Config(format!("invalid {what} {s:?}")))
+            })
+            .transpose()
+        };
+        let mut o = SshOptions {
+            host: host.to_string(),
+            hostname: g.hostname.unwrap_or_else(|| host.to_string()),
+            port,
+            user,
+            identity_files: Vec::new(),
+            known_hosts: Vec::new(),
+            strict: match g.strict {
+                Some(v) => StrictHostKeyChecking::parse(&v)?,
+                None => StrictHostKeyChecking::Yes,
+            },
+            connect_timeout: seconds(g.connect_timeout, "ConnectTimeout")?,
+            keepalive: seconds(g.keepalive, "ServerAliveInterval")?.filter(|d| !d.is_zero()),
+        };
+        let local = local.unwrap_or_default();
+        o.identity_files = if g.identity_files.is_empty() {
+            ["id_ed25519", "id_ecdsa", "id_rsa"]
+                .iter()
+                .map(|k| home.join(".ssh").join(k))
+                .filter(|p| p.exists())
+                .collect()
+        } else {
+            g.identity_files
+                .iter()
+                .map(|f| expand_path(f, home, &o, &local))
+                .collect()
+        };
+        let user_files = g
+            .user_known_hosts
+            .unwrap_or_else(|| "~/.ssh/known_hosts ~/.ssh/known_hosts2".into());
+        let global_files = g
+            .global_known_hosts
+            .unwrap_or_else(|| "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2".into());
+        o.known_hosts = user_files
+            .split_whitespace()
+            .chain(global_files.split_whitespace())
+            .filter(|f| *f != "/dev/null" && !f.eq_ignore_ascii_case("none"))
+            .map(|f| expand_path(f, home, &o, &local))
+            .collect();
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> PathBuf {
+        PathBuf::from("/nonexistent-home")
+    }
+
+    #[test]
+    fn command_line_options_are_read() {
+        let o = SshOptions::from_command(
+            Some("ssh -p 2222 -l alice -i /k1 -i/k2 -o StrictHostKeyChecking=accept-new -o 'UserKnownHostsFile /kh' -qT"),
+            None,
+            "h",
+            &home(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.port, 2222);
+        assert_eq!(o.user, "alice");
+        assert_eq!(
+            o.identity_files,
+            [PathBuf::from("/k1"), PathBuf::from("/k2")]
+        );
+        assert_eq!(o.strict, StrictHostKeyChecking::AcceptNew);
+        assert_eq!(o.known_hosts.first(), Some(&PathBuf::from("/kh")));
+        assert_eq!(o.hostname, "h");
+    }
+
+    #[test]
+    fn user_at_host_wins_over_dash_l_and_the_first_port_wins() {
+        let o = SshOptions::from_command(
+            Some("ssh -l bob -p 1 -o Port=2"),
+            Some("carol"),
+            "h",
+            &home(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.user, "carol");
+        assert_eq!(o.port, 1);
+    }
+
+    #[test]
+    fn the_config_file_fills_what_the_command_line_left() {
+        let dir = std::env::temp_dir().join(format!("rdsync-ssh-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let cfg = dir.join("config");
+        std::fs::write(
+            &cfg,
+            "Host box\n  HostName 127.0.0.1\n  Port 2200\n  User u\n  IdentityFile %d/key-%r\n  UserKnownHostsFile /dev/null\n",
+        )
+        .unwrap_or_default();
+        let cmd = format!("ssh -F {} -p 2300", cfg.display());
+        let o = SshOptions::from_command(Some(&cmd), None, "box", Path::new("/home/x"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (o.hostname.as_str(), o.port, o.user.as_str()),
+            ("127.0.0.1", 2300, "u")
+        );
+        assert_eq!(o.identity_files, [PathBuf::from("/home/x/key-u")]);
+        // /dev/null is no file to read; the global files stay.
+        assert_eq!(
+            o.known_hosts.first(),
+            Some(&PathBuf::from("/etc/ssh/ssh_known_hosts"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn what_we_cannot_honour_is_refused() {
+        for cmd in [
+            "ssh -J jump",
+            "ssh -o ProxyCommand=nc",
+            "rsh",
+            "ssh extra-arg",
+            "ssh -L 1:h:2",
+        ] {
+            assert!(
+                SshOptions::from_command(Some(cmd), Some("u"), "h", &home()).is_err(),
+                "{cmd}"
+            );
+        }
+        assert!(SshOptions::from_command(Some("ssh -p 0"), Some("u"), "h", &home()).is_err());
+        assert!(
+            SshOptions::from_command(Some("ssh -F /nonexistent/cfg"), Some("u"), "h", &home())
+                .is_err()
+        );
+    }
+}

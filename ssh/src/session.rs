@@ -1,0 +1,172 @@
+//! Setting up the SSH session: TCP connection, key exchange with the host key checked
+//! against known_hosts, public-key authentication with the identity files, and the exec
+//! channel that runs the remote command.
+
+use std::sync::{Arc, Mutex};
+
+use russh::client::{self, Handle, Msg};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{Channel, Disconnect};
+
+use crate::error::SshError;
+use crate::host_keys::{HostKeyVerdict, known_hosts_name, verify_host_key};
+use crate::options::SshOptions;
+
+/// Checks the server's key during the key exchange and remembers why it refused one.
+struct HostKeyCheck {
+    options: Arc<SshOptions>,
+    refusal: Arc<Mutex<Option<SshError>>>,
+}
+
+impl client::Handler for HostKeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let verdict = match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => verify_host_key(&self.options, key),
+            PublicKeyOrCertificate::Certificate(_) => {
+                Err(SshError::Unsupported("a host certificate".into()))
+            }
+        };
+        match verdict {
+            Ok(HostKeyVerdict::Learned(warning)) => {
+                eprintln!("{warning}");
+                Ok(true)
+            }
+            Ok(_) => Ok(true),
+            Err(e) => {
+                if let Ok(mut r) = self.refusal.lock() {
+                    *r = Some(e);
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// An authenticated SSH session.
+pub struct SshSession {
+    handle: Handle<HostKeyCheck>,
+}
+
+impl SshSession {
+    /// Says goodbye to the server.
+    pub async fn close(self) {
+        let _ = self
+            .handle
+            .disconnect(Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
+
+/// Dials the host, retrying each address it resolves to, with the connect timeout.
+async fn dial(o: &SshOptions) -> Result<tokio::net::TcpStream, SshError> {
+    let failed = |reason: String| SshError::Connect {
+        host: o.hostname.clone(),
+        port: o.port,
+        reason,
+    };
+    let attempt = tokio::net::TcpStream::connect((o.hostname.as_str(), o.port));
+    let stream = match o.connect_timeout {
+        Some(t) => tokio::time::timeout(t, attempt)
+            .await
+            .map_err(|_| failed("Connection timed out".into()))?,
+        None => attempt.await,
+    };
+    let stream = stream.map_err(|e| failed(io_reason(&e)))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// An I/O error as OpenSSH words it ("Connection refused", without Rust's "(os error N)").
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text.get(..at).unwrap_or(&text).to_string(),
+        None => text,
+    }
+}
+
+/// Offers each identity file in turn until the server accepts one.
+async fn authenticate(handle: &mut Handle<HostKeyCheck>, o: &SshOptions) -> Result<(), SshError> {
+    let session_error = |e: russh::Error| SshError::Session(e.to_string());
+    let mut methods = String::from("publickey");
+    for path in &o.identity_files {
+        let key = match russh::keys::load_secret_key(path, None) {
+            Ok(k) => k,
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                eprintln!(
+                    "{}: the key is encrypted; the built-in SSH client asks for no passphrase",
+                    path.display()
+                );
+                continue;
+            }
+            // OpenSSH skips identity files that do not exist or cannot be read.
+            Err(_) => continue,
+        };
+        let hash = handle
+            .best_supported_rsa_hash()
+            .await
+            .map_err(session_error)?
+            .flatten();
+        let result = handle
+            .authenticate_publickey(&o.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await
+            .map_err(session_error)?;
+        match result {
+            client::AuthResult::Success => return Ok(()),
+            client::AuthResult::Failure {
+                remaining_methods, ..
+            } => {
+                let names: Vec<&str> = remaining_methods.iter().map(<&str>::from).collect();
+                if !names.is_empty() {
+                    methods = names.join(",");
+                }
+            }
+        }
+    }
+    Err(SshError::Auth {
+        user: o.user.clone(),
+        host: o.hostname.clone(),
+        methods,
+    })
+}
+
+/// Connects, authenticates and starts `command` on an exec channel.
+pub async fn open_exec_channel(
+    o: &SshOptions,
+    command: &str,
+) -> Result<(SshSession, Channel<Msg>), SshError> {
+    let stream = dial(o).await?;
+    let config = client::Config {
+        keepalive_interval: o.keepalive,
+        nodelay: true,
+        ..Default::default()
+    };
+    let refusal = Arc::new(Mutex::new(None));
+    let handler = HostKeyCheck {
+        options: Arc::new(o.clone()),
+        refusal: Arc::clone(&refusal),
+    };
+    let mut handle = match client::connect_stream(Arc::new(config), stream, handler).await {
+        Ok(h) => h,
+        Err(e) => {
+            let refused = refusal.lock().ok().and_then(|mut r| r.take());
+            return Err(refused
+                .unwrap_or_else(|| SshError::Session(format!("{}: {e}", known_hosts_name(o)))));
+        }
+    };
+    authenticate(&mut handle, o).await?;
+    let channel = handle
+        .channel_open_session()
+        .await
+        .map_err(|e| SshError::Session(format!("opening a session channel: {e}")))?;
+    channel
+        .exec(true, command)
+        .await
+        .map_err(|e| SshError::Session(format!("starting the remote command: {e}")))?;
+    Ok((SshSession { handle }, channel))
+}

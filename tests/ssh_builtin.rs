@@ -1,0 +1,174 @@
+//! `rdsync --builtin-ssh`: the built-in SSH client (russh) against a real OpenSSH sshd on
+//! 127.0.0.1 and the real `rsync --server` behind it, compared with `rsync -e ssh` — the
+//! trees it makes, and what it prints and exits with when the connection cannot be made.
+
+mod sshd_support;
+
+use sshd_support::{Sshd, put_file, rdsync, rdsync_rounds_match_rsync, rsync, scratch, slash};
+
+/// Stderr lines without rsync's " at FILE(LINE) [ROLE=VERSION]" and OpenSSH's "\r".
+fn lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|l| {
+            let l = l.trim_end_matches('\r');
+            l.split(" at ").next().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// Push and pull, first copy and delta with `--delete`, over `--builtin-ssh`: the trees
+/// equal what `rsync -e ssh` makes; a 24 MiB file meets the SSH windows' flow control.
+#[test]
+fn builtin_ssh_pushes_and_pulls_like_rsync_over_openssh() {
+    let sshd = Sshd::start();
+    rdsync_rounds_match_rsync(&sshd, "ssh-builtin", &["--builtin-ssh"], true);
+}
+
+/// What `rsync -e 'ssh …'` prints when ssh cannot get through — ssh's own message, then
+/// rsync's "connection unexpectedly closed" and closing line — and its exit code (ssh's
+/// 255, or the remote shell's 127) are what `rdsync --builtin-ssh` prints and exits with.
+#[test]
+fn builtin_ssh_failures_read_like_rsync_over_openssh() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-builtin-fail");
+    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    let dest = format!("127.0.0.1:{}", slash(&dir.join("dest")));
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("empty_known_hosts"), b"").unwrap_or_else(|e| panic!("{e}"));
+    let other_key = dir.join("other_key");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other_key)
+        .status()
+        .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
+    assert!(keygen.success());
+    let d = sshd.dir.display();
+    // Everything on the command line, no config file: what -F /dev/null leaves.
+    let bare = |extra: &str| {
+        format!(
+            "ssh -F /dev/null -p {} -l {} -o BatchMode=yes -o IdentitiesOnly=yes \
+             -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR {extra}",
+            sshd.port, sshd.user
+        )
+    };
+    let cases = [
+        (
+            "connection refused",
+            format!("{} -p {closed_port}", sshd.rsh),
+            None,
+        ),
+        (
+            "unknown host key",
+            bare(&format!(
+                "-i {d}/client_key -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+                dir.join("empty_known_hosts").display()
+            )),
+            None,
+        ),
+        (
+            "key not accepted",
+            bare(&format!(
+                "-i {} -o UserKnownHostsFile={d}/known_hosts",
+                other_key.display()
+            )),
+            None,
+        ),
+        (
+            "remote rsync missing",
+            sshd.rsh.clone(),
+            Some("--rsync-path=/nonexistent/rsync"),
+        ),
+    ];
+    let expected_codes = [255, 255, 255, 127];
+    for ((what, rsh, extra), expected) in cases.into_iter().zip(expected_codes) {
+        let mut args = vec!["-a", "-e", rsh.as_str()];
+        args.extend(extra);
+        args.extend([src.as_str(), dest.as_str()]);
+        let mut ours = vec!["--builtin-ssh"];
+        ours.extend(&args);
+        let (code, _, err) = rdsync(&ours);
+        // rsync takes the remote shell's status only if ssh has exited by the time it
+        // cleans up (else 12): its runs are repeated until it has. The built-in client
+        // always has the status.
+        let (their_code, _, their_err) = (0..30)
+            .map(|_| rsync(&args))
+            .find(|r| r.0 == code)
+            .unwrap_or_else(|| rsync(&args));
+        assert_eq!(code, expected, "{what}: {err}");
+        assert_eq!(code, their_code, "{what}: ours {err}\nrsync's {their_err}");
+        assert_eq!(lines(&err), lines(&their_err), "{what}");
+    }
+}
+
+/// `StrictHostKeyChecking=accept-new` records the server's key in the known_hosts file
+/// (as OpenSSH does) and the next connection finds it there.
+#[test]
+fn accept_new_records_the_host_key() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-builtin-learn");
+    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
+    let known = dir.join("learned_known_hosts");
+    let rsh = format!(
+        "{} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
+        sshd.rsh,
+        known.display()
+    );
+    let src = slash(&dir.join("src"));
+    let dest = format!("127.0.0.1:{}", slash(&dir.join("dest")));
+    let args = ["--builtin-ssh", "-a", "-e", rsh.as_str(), &src, &dest];
+    let (code, _, err) = rdsync(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Permanently added '[127.0.0.1]:"), "{err}");
+    let host_key = std::fs::read_to_string(sshd.dir.join("host_key.pub")).unwrap_or_default();
+    let key_fields: Vec<&str> = host_key.split_whitespace().take(2).collect();
+    let recorded = std::fs::read_to_string(&known).unwrap_or_default();
+    let want = format!("[127.0.0.1]:{} {}", sshd.port, key_fields.join(" "));
+    assert!(
+        recorded.lines().any(|l| l.trim() == want),
+        "{recorded:?} lacks {want:?}"
+    );
+    let (code, _, err) = rdsync(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("Permanently added"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.join("dest/f")).unwrap_or_default(),
+        b"data\n"
+    );
+}
+
+/// What the built-in client cannot do is a usage error (exit 1) before anything is
+/// dialled: a remote shell that is not ssh, an ssh option it cannot honour, and an rsync
+/// option that would hand the command to the system rsync (which has no such client).
+#[test]
+fn builtin_ssh_refuses_what_it_cannot_honour() {
+    let dir = scratch("ssh-builtin-usage");
+    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    let dest = "127.0.0.1:/nonexistent-dest/";
+    for (extra, says) in [
+        (vec!["-e", "rsh"], "the remote shell \"rsh\""),
+        (vec!["-e", "ssh -J jump -p 9"], "ssh option -J"),
+        (
+            vec!["-e", "ssh -o ProxyCommand=nc -p 9"],
+            "ssh option -o proxycommand",
+        ),
+        (
+            vec!["-e", "ssh -p 9", "--fuzzy"],
+            "--fuzzy is not supported natively",
+        ),
+    ] {
+        let mut args = vec!["--builtin-ssh", "-a"];
+        args.extend(&extra);
+        args.extend([src.as_str(), dest]);
+        let (code, _, err) = rdsync(&args);
+        assert_eq!(code, 1, "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert!(!err.contains("connect to host"), "{extra:?} dialled: {err}");
+        assert!(!err.contains("running /usr/bin/rsync"), "{extra:?}: {err}");
+    }
+}
