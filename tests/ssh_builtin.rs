@@ -172,3 +172,69 @@ fn builtin_ssh_refuses_what_it_cannot_honour() {
         assert!(!err.contains("running /usr/bin/rsync"), "{extra:?}: {err}");
     }
 }
+
+/// Keys held by an ssh-agent (`$SSH_AUTH_SOCK`) are offered, as OpenSSH offers them, and
+/// not under `IdentitiesOnly yes`.
+#[test]
+fn builtin_ssh_authenticates_with_the_agent() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-builtin-agent");
+    put_file(&dir.join("src/f"), b"agent\n", 0o644, 1_600_000_000);
+    // A home without keys: only the agent can authenticate.
+    std::fs::create_dir_all(dir.join("home")).unwrap_or_else(|e| panic!("{e}"));
+    let socket = dir.join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("ssh-agent: {e}"));
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(sshd.dir.join("client_key"))
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap_or_else(|e| panic!("ssh-add: {e}"));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let src = slash(&dir.join("src"));
+    let dest = format!("127.0.0.1:{}", slash(&dir.join("dest")));
+    for (only, expect) in [("no", 0), ("yes", 255)] {
+        let rsh = format!(
+            "ssh -F /dev/null -p {} -l {} -o IdentitiesOnly={only} -o UserKnownHostsFile={}/known_hosts",
+            sshd.port,
+            sshd.user,
+            sshd.dir.display()
+        );
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rdsync"))
+            .args(["--builtin-ssh", "-a", "-e", &rsh, &src, &dest])
+            .env("SSH_AUTH_SOCK", &socket)
+            .env("HOME", dir.join("home"))
+            .output()
+            .unwrap_or_else(|e| panic!("rdsync: {e}"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(expect),
+            "IdentitiesOnly={only}: {err}"
+        );
+        if expect != 0 {
+            assert!(err.contains("Permission denied (publickey)."), "{err}");
+        }
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(
+        std::fs::read(dir.join("dest/f")).unwrap_or_default(),
+        b"agent\n"
+    );
+}

@@ -26,6 +26,8 @@ pub const KNOWN_KEYWORDS: &[&str] = &[
     "globalknownhostsfile",
     "connecttimeout",
     "serveraliveinterval",
+    "identitiesonly",
+    "identityagent",
 ];
 
 /// Keywords that would change where or how we connect and that we cannot honour.

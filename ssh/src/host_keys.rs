@@ -102,6 +102,7 @@ mod tests {
             strict,
             connect_timeout: None,
             keepalive: None,
+            agent: None,
         }
     }
 

@@ -53,6 +53,9 @@ pub struct SshOptions {
     pub connect_timeout: Option<Duration>,
     /// Keepalive interval (`ServerAliveInterval`).
     pub keepalive: Option<Duration>,
+    /// The ssh-agent socket whose keys are offered first (`$SSH_AUTH_SOCK`), unless
+    /// `IdentitiesOnly yes` or `IdentityAgent none`.
+    pub agent: Option<PathBuf>,
 }
 
 /// ssh's single-letter flags that take no value and change nothing we do.
@@ -70,6 +73,8 @@ struct Gathered {
     strict: Option<String>,
     connect_timeout: Option<String>,
     keepalive: Option<String>,
+    identities_only: Option<String>,
+    identity_agent: Option<String>,
 }
 
 impl Gathered {
@@ -90,9 +95,10 @@ impl Gathered {
             "stricthostkeychecking" => first(&mut self.strict),
             "connecttimeout" => first(&mut self.connect_timeout),
             "serveraliveinterval" => first(&mut self.keepalive),
+            "identitiesonly" => first(&mut self.identities_only),
+            "identityagent" => first(&mut self.identity_agent),
             // Settings that only matter to an interactive or forwarding ssh.
             "batchmode"
-            | "identitiesonly"
             | "loglevel"
             | "passwordauthentication"
             | "compression"
@@ -298,6 +304,7 @@ impl SshOptions {
             },
             connect_timeout: seconds(g.connect_timeout, "ConnectTimeout")?,
             keepalive: seconds(g.keepalive, "ServerAliveInterval")?.filter(|d| !d.is_zero()),
+            agent: None,
         };
         let local = local.unwrap_or_default();
         o.identity_files = if g.identity_files.is_empty() {
@@ -311,6 +318,18 @@ impl SshOptions {
                 .iter()
                 .map(|f| expand_path(f, home, &o, &local))
                 .collect()
+        };
+        let identities_only = match g.identities_only.as_deref().map(str::to_ascii_lowercase) {
+            None => false,
+            Some(v) if v == "yes" => true,
+            Some(v) if v == "no" => false,
+            Some(v) => return Err(SshError::Config(format!("invalid IdentitiesOnly {v:?}"))),
+        };
+        o.agent = match g.identity_agent.as_deref() {
+            _ if identities_only => None,
+            Some(a) if a.eq_ignore_ascii_case("none") => None,
+            Some("SSH_AUTH_SOCK") | None => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+            Some(path) => Some(expand_path(path, home, &o, &local)),
         };
         let user_files = g
             .user_known_hosts
@@ -393,6 +412,28 @@ mod tests {
             Some(&PathBuf::from("/etc/ssh/ssh_known_hosts"))
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_agent_is_used_unless_identities_only_or_none() {
+        let agent = |cmd: &str| {
+            SshOptions::from_command(Some(cmd), Some("u"), "h", &home())
+                .map(|o| o.agent)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(
+            agent("ssh -o IdentityAgent=/run/a.sock"),
+            Some(PathBuf::from("/run/a.sock"))
+        );
+        assert_eq!(agent("ssh -o IdentityAgent=none"), None);
+        assert_eq!(
+            agent("ssh -o IdentitiesOnly=yes -o IdentityAgent=/run/a.sock"),
+            None
+        );
+        assert!(
+            SshOptions::from_command(Some("ssh -o IdentitiesOnly=maybe"), Some("u"), "h", &home())
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use russh::client::{self, Handle, Msg};
+use russh::keys::agent::AgentIdentity;
+use russh::keys::agent::client::AgentClient;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{Channel, Disconnect};
 
@@ -90,10 +92,63 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Offers each identity file in turn until the server accepts one.
+/// Remembers the methods a refusing server still offers, for the final error.
+fn note_refusal(result: &client::AuthResult, methods: &mut String) -> bool {
+    match result {
+        client::AuthResult::Success => true,
+        client::AuthResult::Failure {
+            remaining_methods, ..
+        } => {
+            let names: Vec<&str> = remaining_methods.iter().map(<&str>::from).collect();
+            if !names.is_empty() {
+                *methods = names.join(",");
+            }
+            false
+        }
+    }
+}
+
+/// Offers the agent's keys, as OpenSSH does before the identity files; true once one is
+/// accepted. An agent that cannot be reached is skipped.
+async fn authenticate_with_agent(
+    handle: &mut Handle<HostKeyCheck>,
+    o: &SshOptions,
+    methods: &mut String,
+) -> bool {
+    let Some(socket) = &o.agent else {
+        return false;
+    };
+    let Ok(mut agent) = AgentClient::connect_uds(socket).await else {
+        return false;
+    };
+    let Ok(identities) = agent.request_identities().await else {
+        return false;
+    };
+    for identity in identities {
+        let AgentIdentity::PublicKey { key, .. } = identity else {
+            continue;
+        };
+        let Ok(hash) = handle.best_supported_rsa_hash().await else {
+            return false;
+        };
+        match handle
+            .authenticate_publickey_with(&o.user, key, hash.flatten(), &mut agent)
+            .await
+        {
+            Ok(result) if note_refusal(&result, methods) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Offers the agent's keys, then each identity file in turn, until the server accepts one.
 async fn authenticate(handle: &mut Handle<HostKeyCheck>, o: &SshOptions) -> Result<(), SshError> {
     let session_error = |e: russh::Error| SshError::Session(e.to_string());
     let mut methods = String::from("publickey");
+    if authenticate_with_agent(handle, o, &mut methods).await {
+        return Ok(());
+    }
     for path in &o.identity_files {
         let key = match russh::keys::load_secret_key(path, None) {
             Ok(k) => k,
@@ -116,16 +171,8 @@ async fn authenticate(handle: &mut Handle<HostKeyCheck>, o: &SshOptions) -> Resu
             .authenticate_publickey(&o.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
             .await
             .map_err(session_error)?;
-        match result {
-            client::AuthResult::Success => return Ok(()),
-            client::AuthResult::Failure {
-                remaining_methods, ..
-            } => {
-                let names: Vec<&str> = remaining_methods.iter().map(<&str>::from).collect();
-                if !names.is_empty() {
-                    methods = names.join(",");
-                }
-            }
+        if note_refusal(&result, &mut methods) {
+            return Ok(());
         }
     }
     Err(SshError::Auth {
