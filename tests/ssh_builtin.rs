@@ -106,15 +106,16 @@ fn builtin_ssh_failures_read_like_rsync_over_openssh() {
 }
 
 /// `StrictHostKeyChecking=accept-new` records the server's key in the known_hosts file
-/// (as OpenSSH does) and the next connection finds it there.
+/// (as OpenSSH does) and the next connection finds it there; `-c` picks the cipher.
 #[test]
 fn accept_new_records_the_host_key() {
     let sshd = Sshd::start();
     let dir = scratch("ssh-builtin-learn");
     put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
     let known = dir.join("learned_known_hosts");
+    // With a cipher other than the default, which the server must then agree to.
     let rsh = format!(
-        "{} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
+        "{} -c aes256-gcm@openssh.com -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
         sshd.rsh,
         known.display()
     );

@@ -6,13 +6,18 @@
 //! cargo bench --bench side_by_side -- [--rounds N] [--data DIR] [--cases a,b,...]
 //! ```
 //!
-//! Cases: `small_copy`, `small_resync`, `big_copy`, `big_delta`, `mixed_copy`. Data lives on
+//! Cases: `small_copy`, `small_resync`, `big_copy`, `big_delta`, `mixed_copy`; `push_small`,
+//! `pull_small`, `push_delta`, `pull_delta` over pipes to `rsync --server`; `ssh_push_small`,
+//! `ssh_pull_big`, `ssh_push_delta` through a real OpenSSH sshd on 127.0.0.1 started with
+//! throwaway keys (`rsync -e ssh` against `rdsync --builtin-ssh`). Data lives on
 //! tmpfs (`/dev/shm/rdsync-bench` by default) as `shared/docs/baseline.md` advises; before every
 //! timed run the harness syncs, prefaults memory (writes and deletes a tmpfs file) and uses a
 //! fresh destination name; sources are re-read before each case so they are in the page cache.
 
 mod datasets;
 mod measure;
+#[path = "../../tests/sshd_support/mod.rs"]
+mod sshd_support;
 mod verify;
 
 use std::fs;
@@ -32,6 +37,8 @@ struct Case {
     prep: fn(&Path, &Path) -> Vec<String>,
     /// The tree to compare the result against.
     expect: fn(&Path) -> PathBuf,
+    /// Arguments only rdsync gets (`--builtin-ssh`).
+    rdsync_extra: &'static [&'static str],
 }
 
 fn slash(p: &Path) -> String {
@@ -75,6 +82,7 @@ const CASES: &[Case] = &[
         what: "first copy, 20,000 files of 1-16 KiB",
         prep: |data, dst| vec![slash(&data.join("small")), slash(dst)],
         expect: |data| data.join("small"),
+        rdsync_extra: &[],
     },
     Case {
         name: "small_resync",
@@ -84,6 +92,7 @@ const CASES: &[Case] = &[
             vec![slash(&data.join("small")), slash(dst)]
         },
         expect: |data| data.join("small"),
+        rdsync_extra: &[],
     },
     Case {
         name: "big_copy",
@@ -93,6 +102,7 @@ const CASES: &[Case] = &[
             vec![data.join("big/big").display().to_string(), slash(dst)]
         },
         expect: |data| data.join("big"),
+        rdsync_extra: &[],
     },
     Case {
         name: "big_delta",
@@ -106,12 +116,14 @@ const CASES: &[Case] = &[
             ]
         },
         expect: |data| data.join("bigmod"),
+        rdsync_extra: &[],
     },
     Case {
         name: "mixed_copy",
         what: "first copy, 400 MiB of a Python install (source-tree mix)",
         prep: |data, dst| vec![slash(&data.join("mixed")), slash(dst)],
         expect: |data| data.join("mixed"),
+        rdsync_extra: &[],
     },
     Case {
         name: "push_small",
@@ -124,6 +136,7 @@ const CASES: &[Case] = &[
             )
         },
         expect: |data| data.join("small"),
+        rdsync_extra: &[],
     },
     Case {
         name: "pull_small",
@@ -136,6 +149,7 @@ const CASES: &[Case] = &[
             )
         },
         expect: |data| data.join("small"),
+        rdsync_extra: &[],
     },
     Case {
         name: "push_delta",
@@ -149,6 +163,7 @@ const CASES: &[Case] = &[
             )
         },
         expect: |data| data.join("bigmod"),
+        rdsync_extra: &[],
     },
     Case {
         name: "pull_delta",
@@ -162,8 +177,55 @@ const CASES: &[Case] = &[
             )
         },
         expect: |data| data.join("bigmod"),
+        rdsync_extra: &[],
+    },
+    Case {
+        name: "ssh_push_small",
+        what: "push over OpenSSH sshd, 20,000 files: rsync -e ssh vs rdsync --builtin-ssh",
+        prep: |data, dst| {
+            over_ssh(
+                slash(&data.join("small")),
+                format!("127.0.0.1:{}", slash(dst)),
+            )
+        },
+        expect: |data| data.join("small"),
+        rdsync_extra: &["--builtin-ssh"],
+    },
+    Case {
+        name: "ssh_pull_big",
+        what: "pull over OpenSSH sshd, 1 GiB first copy: rsync -e ssh vs rdsync --builtin-ssh",
+        prep: |data, dst| {
+            over_ssh(
+                format!("127.0.0.1:{}", slash(&data.join("big"))),
+                slash(dst),
+            )
+        },
+        expect: |data| data.join("big"),
+        rdsync_extra: &["--builtin-ssh"],
+    },
+    Case {
+        name: "ssh_push_delta",
+        what: "push over OpenSSH sshd, 1 GiB delta: rsync -e ssh vs rdsync --builtin-ssh",
+        prep: |data, dst| {
+            cp_a(&data.join("big"), dst);
+            over_ssh(
+                data.join("bigmod/big").display().to_string(),
+                format!("127.0.0.1:{}", slash(dst)),
+            )
+        },
+        expect: |data| data.join("bigmod"),
+        rdsync_extra: &["--builtin-ssh"],
     },
 ];
+
+/// The `-e` that reaches the harness's sshd (`ssh -F <config>`), set when an `ssh_` case runs.
+static SSH_RSH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `-e <ssh to the harness's sshd>` plus the given source and destination.
+fn over_ssh(src: String, dst: String) -> Vec<String> {
+    let rsh = SSH_RSH.get().expect("sshd started for ssh_ cases").clone();
+    vec!["-e".into(), rsh, src, dst]
+}
 
 fn ensure_data(data: &Path) {
     let done = data.join(".complete");
@@ -250,6 +312,16 @@ fn main() {
         "| case | rsync s, median (min–max) | rdsync s, median (min–max) | median ratio rdsync/rsync | CPU s rsync / rdsync | peak RSS rsync / rdsync (MiB) |\n|---|---|---|---|---|---|\n",
     );
     let mut serial = 0u32;
+    // A real OpenSSH sshd on 127.0.0.1 with throwaway keys, for the ssh_ cases.
+    let wanted = |c: &Case| only.as_ref().is_none_or(|o| o.iter().any(|n| n == c.name));
+    let _sshd = CASES
+        .iter()
+        .any(|c| c.name.starts_with("ssh_") && wanted(c))
+        .then(|| {
+            let sshd = sshd_support::Sshd::start();
+            let _ = SSH_RSH.set(sshd.rsh.clone());
+            sshd
+        });
     for case in CASES {
         if only
             .as_ref()
@@ -270,7 +342,11 @@ fn main() {
                 let rest = (case.prep)(&data, &dst);
                 prefault(&scratch);
                 let mut cmd = Command::new(if tool == "rsync" { "rsync" } else { RDSYNC });
-                cmd.arg("-a").args(&rest);
+                cmd.arg("-a");
+                if tool == "rdsync" {
+                    cmd.args(case.rdsync_extra);
+                }
+                cmd.args(&rest);
                 let sample = run(&mut cmd).unwrap_or_else(|e| panic!("{tool}: {e}"));
                 if round == 0 {
                     // The untimed warm-up round checks the result.

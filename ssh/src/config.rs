@@ -28,6 +28,7 @@ pub const KNOWN_KEYWORDS: &[&str] = &[
     "serveraliveinterval",
     "identitiesonly",
     "identityagent",
+    "ciphers",
 ];
 
 /// Keywords that would change where or how we connect and that we cannot honour.

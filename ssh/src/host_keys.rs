@@ -103,6 +103,7 @@ mod tests {
             connect_timeout: None,
             keepalive: None,
             agent: None,
+            ciphers: vec![],
         }
     }
 

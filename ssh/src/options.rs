@@ -53,6 +53,9 @@ pub struct SshOptions {
     pub connect_timeout: Option<Duration>,
     /// Keepalive interval (`ServerAliveInterval`).
     pub keepalive: Option<Duration>,
+    /// Cipher names in order of preference (`-c`, `Ciphers`); empty: russh's defaults,
+    /// which start like OpenSSH's (chacha20-poly1305 first).
+    pub ciphers: Vec<String>,
     /// The ssh-agent socket whose keys are offered first (`$SSH_AUTH_SOCK`), unless
     /// `IdentitiesOnly yes` or `IdentityAgent none`.
     pub agent: Option<PathBuf>,
@@ -75,6 +78,7 @@ struct Gathered {
     keepalive: Option<String>,
     identities_only: Option<String>,
     identity_agent: Option<String>,
+    ciphers: Option<String>,
 }
 
 impl Gathered {
@@ -97,6 +101,7 @@ impl Gathered {
             "serveraliveinterval" => first(&mut self.keepalive),
             "identitiesonly" => first(&mut self.identities_only),
             "identityagent" => first(&mut self.identity_agent),
+            "ciphers" => first(&mut self.ciphers),
             // Settings that only matter to an interactive or forwarding ssh.
             "batchmode"
             | "loglevel"
@@ -170,6 +175,46 @@ fn expand_path(raw: &str, home: &Path, o: &SshOptions, local_user: &str) -> Path
     PathBuf::from(out)
 }
 
+/// The ciphers the built-in client can use, in OpenSSH's default order of preference.
+pub const SUPPORTED_CIPHERS: &[&str] = &[
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+];
+
+/// Reads a `Ciphers` value: a comma-separated list, or one that changes the default list
+/// (`+` appends, `-` removes, `^` puts first), as OpenSSH reads it.
+fn cipher_list(value: &str) -> Result<Vec<String>, SshError> {
+    let (op, list) = match value.chars().next() {
+        Some(c @ ('+' | '-' | '^')) => (Some(c), value.get(1..).unwrap_or("")),
+        _ => (None, value),
+    };
+    let names: Vec<String> = list.split(',').map(str::to_string).collect();
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !SUPPORTED_CIPHERS.contains(&n.as_str()))
+    {
+        return Err(SshError::Config(format!("Unknown cipher type '{bad}'")));
+    }
+    let defaults = SUPPORTED_CIPHERS.iter().map(|c| c.to_string());
+    Ok(match op {
+        None => names,
+        Some('+') => defaults
+            .filter(|d| !names.contains(d))
+            .chain(names.clone())
+            .collect(),
+        Some('-') => defaults.filter(|d| !names.contains(d)).collect(),
+        _ => names
+            .clone()
+            .into_iter()
+            .chain(defaults.filter(|d| !names.contains(d)))
+            .collect(),
+    })
+}
+
 /// The local account: `$USER`, else `$LOGNAME`.
 fn local_user() -> Option<String> {
     ["USER", "LOGNAME"]
@@ -213,13 +258,14 @@ impl SshOptions {
             for (at, letter) in flags.char_indices() {
                 let attached = flags.get(at + letter.len_utf8()..).unwrap_or("");
                 match letter {
-                    'p' | 'l' | 'i' | 'o' | 'F' => {
+                    'p' | 'l' | 'i' | 'o' | 'F' | 'c' => {
                         let v = option_value(attached, &mut rest, letter)?;
                         match letter {
                             'p' => g.apply("port", v)?,
                             'l' => g.apply("user", v)?,
                             'i' => g.apply("identityfile", v)?,
                             'F' => config_file = Some(v.to_string()),
+                            'c' => g.apply("ciphers", v)?,
                             _ => {
                                 let (k, val) = v
                                     .split_once('=')
@@ -305,6 +351,10 @@ impl SshOptions {
             connect_timeout: seconds(g.connect_timeout, "ConnectTimeout")?,
             keepalive: seconds(g.keepalive, "ServerAliveInterval")?.filter(|d| !d.is_zero()),
             agent: None,
+            ciphers: match &g.ciphers {
+                Some(list) => cipher_list(list)?,
+                None => Vec::new(),
+            },
         };
         let local = local.unwrap_or_default();
         o.identity_files = if g.identity_files.is_empty() {
@@ -412,6 +462,33 @@ mod tests {
             Some(&PathBuf::from("/etc/ssh/ssh_known_hosts"))
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn cipher_lists_are_read_like_openssh() {
+        let ciphers = |cmd: &str| {
+            SshOptions::from_command(Some(cmd), Some("u"), "h", &home()).map(|o| o.ciphers)
+        };
+        assert_eq!(
+            ciphers("ssh -c aes128-gcm@openssh.com,aes128-ctr").ok(),
+            Some(vec![
+                "aes128-gcm@openssh.com".to_string(),
+                "aes128-ctr".into()
+            ])
+        );
+        let first = ciphers("ssh -o Ciphers=^aes256-gcm@openssh.com").unwrap_or_default();
+        assert_eq!(
+            first.first().map(String::as_str),
+            Some("aes256-gcm@openssh.com")
+        );
+        assert_eq!(first.len(), SUPPORTED_CIPHERS.len());
+        let fewer = ciphers("ssh -o Ciphers=-chacha20-poly1305@openssh.com").unwrap_or_default();
+        assert_eq!(fewer.len(), SUPPORTED_CIPHERS.len() - 1);
+        assert!(matches!(
+            ciphers("ssh -c 3des-cbc"),
+            Err(SshError::Config(m)) if m == "Unknown cipher type '3des-cbc'"
+        ));
+        assert_eq!(ciphers("ssh").ok(), Some(vec![]));
     }
 
     #[test]

@@ -64,6 +64,21 @@ impl SshSession {
     }
 }
 
+/// russh's name for a cipher [`SshOptions`] accepted.
+fn cipher_name(name: &str) -> Option<russh::cipher::Name> {
+    use russh::cipher::*;
+    [
+        CHACHA20_POLY1305,
+        AES_128_CTR,
+        AES_192_CTR,
+        AES_256_CTR,
+        AES_128_GCM,
+        AES_256_GCM,
+    ]
+    .into_iter()
+    .find(|n| n.as_ref() == name)
+}
+
 /// Dials the host, retrying each address it resolves to, with the connect timeout.
 async fn dial(o: &SshOptions) -> Result<tokio::net::TcpStream, SshError> {
     let failed = |reason: String| SshError::Connect {
@@ -188,11 +203,15 @@ pub async fn open_exec_channel(
     command: &str,
 ) -> Result<(SshSession, Channel<Msg>), SshError> {
     let stream = dial(o).await?;
-    let config = client::Config {
+    let mut config = client::Config {
         keepalive_interval: o.keepalive,
         nodelay: true,
         ..Default::default()
     };
+    if !o.ciphers.is_empty() {
+        config.preferred.cipher =
+            std::borrow::Cow::Owned(o.ciphers.iter().filter_map(|c| cipher_name(c)).collect());
+    }
     let refusal = Arc::new(Mutex::new(None));
     let handler = HostKeyCheck {
         options: Arc::new(o.clone()),
