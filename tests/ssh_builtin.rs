@@ -109,13 +109,13 @@ fn builtin_ssh_failures_read_like_rsync_over_openssh() {
 /// (as OpenSSH does) and the next connection finds it there; `-c` picks the cipher.
 #[test]
 fn accept_new_records_the_host_key() {
-    let sshd = Sshd::start();
+    let sshd = Sshd::start_logging("DEBUG1");
     let dir = scratch("ssh-builtin-learn");
     put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
     let known = dir.join("learned_known_hosts");
     // With a cipher other than the default, which the server must then agree to.
     let rsh = format!(
-        "{} -c aes256-gcm@openssh.com -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
+        "{} -c aes128-ctr -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
         sshd.rsh,
         known.display()
     );
@@ -125,6 +125,10 @@ fn accept_new_records_the_host_key() {
     let (code, _, err) = rdsync(&args);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("Permanently added '[127.0.0.1]:"), "{err}");
+    assert_eq!(
+        sshd.negotiated_ciphers().last().map(String::as_str),
+        Some("aes128-ctr")
+    );
     let host_key = std::fs::read_to_string(sshd.dir.join("host_key.pub")).unwrap_or_default();
     let key_fields: Vec<&str> = host_key.split_whitespace().take(2).collect();
     let recorded = std::fs::read_to_string(&known).unwrap_or_default();
@@ -237,5 +241,34 @@ fn builtin_ssh_authenticates_with_the_agent() {
     assert_eq!(
         std::fs::read(dir.join("dest/f")).unwrap_or_default(),
         b"agent\n"
+    );
+}
+
+/// With no cipher named, the built-in client puts AES-GCM first where the CPU has AES and
+/// carry-less multiply instructions (about twice chacha20-poly1305's speed on both ends),
+/// and keeps OpenSSH's chacha20-poly1305 first elsewhere; `rsync -e ssh` here negotiates
+/// OpenSSH's default.
+#[test]
+fn the_default_cipher_follows_the_hardware() {
+    let sshd = Sshd::start_logging("DEBUG1");
+    let dir = scratch("ssh-builtin-cipher");
+    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    let dest = format!("127.0.0.1:{}", slash(&dir.join("dest")));
+    let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &sshd.rsh, &src, &dest]);
+    assert_eq!(code, 0, "{err}");
+    #[cfg(target_arch = "x86_64")]
+    let hardware = std::arch::is_x86_feature_detected!("aes")
+        && std::arch::is_x86_feature_detected!("pclmulqdq");
+    #[cfg(not(target_arch = "x86_64"))]
+    let hardware = false;
+    let want = if hardware {
+        "aes256-gcm@openssh.com"
+    } else {
+        "chacha20-poly1305@openssh.com"
+    };
+    assert_eq!(
+        sshd.negotiated_ciphers().last().map(String::as_str),
+        Some(want)
     );
 }

@@ -177,6 +177,26 @@ mod tests {
         assert_eq!(other.len(), 3);
     }
 
+    proptest::proptest! {
+        /// Any file text is read without a panic, and what it yields are known keywords.
+        #[test]
+        fn any_text_reads_without_panic(text in "\\PC{0,400}", host in "[a-z0-9.*?!-]{0,20}") {
+            if let Ok(settings) = settings_for(&text, &host, "fuzz") {
+                for s in settings {
+                    proptest::prop_assert!(KNOWN_KEYWORDS.contains(&s.keyword.as_str()));
+                }
+            }
+        }
+
+        /// A pattern without wildcards matches exactly itself; `*` around it matches any
+        /// text containing it.
+        #[test]
+        fn globs_agree_with_plain_comparison(p in "[a-z.]{0,8}", t in "[a-z.]{0,8}") {
+            proptest::prop_assert_eq!(glob_match(&p, &t), p == t);
+            proptest::prop_assert_eq!(glob_match(&format!("*{p}*"), &t), t.contains(&p));
+        }
+    }
+
     #[test]
     fn a_proxy_for_the_host_is_refused_and_elsewhere_ignored() {
         let text = "Host jump\n  ProxyJump bastion\nHost *\n  Port 22\n";

@@ -79,6 +79,45 @@ fn cipher_name(name: &str) -> Option<russh::cipher::Name> {
     .find(|n| n.as_ref() == name)
 }
 
+/// Whether this CPU has AES and carry-less multiply instructions (AES-GCM in hardware).
+fn hardware_aes_gcm() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+            && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+/// The ciphers offered when the user names none: OpenSSH's defaults, with AES-GCM first
+/// where the CPU does it in hardware (it then runs at about twice chacha20-poly1305's speed
+/// on both ends; chacha20-poly1305, OpenSSH's first choice, stays first elsewhere, where it
+/// is the faster constant-time cipher).
+fn default_ciphers() -> Vec<russh::cipher::Name> {
+    use russh::cipher::*;
+    let mut order = vec![
+        CHACHA20_POLY1305,
+        AES_128_CTR,
+        AES_192_CTR,
+        AES_256_CTR,
+        AES_128_GCM,
+        AES_256_GCM,
+    ];
+    if hardware_aes_gcm() {
+        order.retain(|c| *c != AES_256_GCM && *c != AES_128_GCM);
+        order.splice(0..0, [AES_256_GCM, AES_128_GCM]);
+    }
+    order
+}
+
 /// Dials the host, retrying each address it resolves to, with the connect timeout.
 async fn dial(o: &SshOptions) -> Result<tokio::net::TcpStream, SshError> {
     let failed = |reason: String| SshError::Connect {
@@ -208,10 +247,12 @@ pub async fn open_exec_channel(
         nodelay: true,
         ..Default::default()
     };
-    if !o.ciphers.is_empty() {
-        config.preferred.cipher =
-            std::borrow::Cow::Owned(o.ciphers.iter().filter_map(|c| cipher_name(c)).collect());
-    }
+    let ciphers: Vec<russh::cipher::Name> = if o.ciphers.is_empty() {
+        default_ciphers()
+    } else {
+        o.ciphers.iter().filter_map(|c| cipher_name(c)).collect()
+    };
+    config.preferred.cipher = std::borrow::Cow::Owned(ciphers);
     let refusal = Arc::new(Mutex::new(None));
     let handler = HostKeyCheck {
         options: Arc::new(o.clone()),

@@ -62,6 +62,12 @@ pub struct Sshd {
 impl Sshd {
     /// Generates keys and configs, starts sshd, and waits until a real login works.
     pub fn start() -> Self {
+        Self::start_logging("INFO")
+    }
+
+    /// [`start`](Self::start) with sshd's `LogLevel` (DEBUG1 logs the negotiated ciphers;
+    /// sshd then also sends debug lines to the clients' stderr).
+    pub fn start_logging(level: &str) -> Self {
         require(SSHD, "OpenSSH's sshd (Debian package openssh-server)");
         require("/usr/bin/ssh", "the OpenSSH client");
         require("/usr/bin/ssh-keygen", "ssh-keygen");
@@ -94,7 +100,8 @@ impl Sshd {
                 "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nAllowUsers {user}\nPubkeyAuthentication yes\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 PermitRootLogin prohibit-password\nStrictModes no\nMaxStartups 100:30:200\n"
+                 PermitRootLogin prohibit-password\nStrictModes no\nMaxStartups 100:30:200\n\
+                 LogLevel {level}\n"
             ),
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -143,6 +150,18 @@ impl Sshd {
         };
         sshd.wait_ready();
         sshd
+    }
+
+    /// The cipher of each connection's client-to-server direction so far, oldest first, as
+    /// sshd logged them (started with LogLevel DEBUG1).
+    pub fn negotiated_ciphers(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("sshd.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split("kex: client->server cipher: ").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
     }
 
     fn wait_ready(&self) {

@@ -29,7 +29,9 @@ impl RemoteStderr {
         partial.extend_from_slice(data);
         while let Some(nl) = partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = partial.drain(..=nl).collect();
-            eprintln!("{}", crate::mux::escape_control_chars(&line));
+            // A CRLF line end (sshd's own messages) shows as the terminal shows it.
+            let line = line.strip_suffix(b"\r\n").unwrap_or(&line);
+            eprintln!("{}", crate::mux::escape_control_chars(line));
         }
     }
 
