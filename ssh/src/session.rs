@@ -64,19 +64,22 @@ impl SshSession {
     }
 }
 
+/// The ciphers the built-in client knows, in OpenSSH's default order of preference
+/// (`options::SUPPORTED_CIPHERS` by russh's names).
+const OPENSSH_CIPHER_ORDER: [russh::cipher::Name; 6] = [
+    russh::cipher::CHACHA20_POLY1305,
+    russh::cipher::AES_128_CTR,
+    russh::cipher::AES_192_CTR,
+    russh::cipher::AES_256_CTR,
+    russh::cipher::AES_128_GCM,
+    russh::cipher::AES_256_GCM,
+];
+
 /// russh's name for a cipher [`SshOptions`] accepted.
 fn cipher_name(name: &str) -> Option<russh::cipher::Name> {
-    use russh::cipher::*;
-    [
-        CHACHA20_POLY1305,
-        AES_128_CTR,
-        AES_192_CTR,
-        AES_256_CTR,
-        AES_128_GCM,
-        AES_256_GCM,
-    ]
-    .into_iter()
-    .find(|n| n.as_ref() == name)
+    OPENSSH_CIPHER_ORDER
+        .into_iter()
+        .find(|n| n.as_ref() == name)
 }
 
 /// Whether this CPU has AES and carry-less multiply instructions (AES-GCM in hardware).
@@ -102,15 +105,8 @@ fn hardware_aes_gcm() -> bool {
 /// on both ends; chacha20-poly1305, OpenSSH's first choice, stays first elsewhere, where it
 /// is the faster constant-time cipher).
 fn default_ciphers() -> Vec<russh::cipher::Name> {
-    use russh::cipher::*;
-    let mut order = vec![
-        CHACHA20_POLY1305,
-        AES_128_CTR,
-        AES_192_CTR,
-        AES_256_CTR,
-        AES_128_GCM,
-        AES_256_GCM,
-    ];
+    use russh::cipher::{AES_128_GCM, AES_256_GCM};
+    let mut order = OPENSSH_CIPHER_ORDER.to_vec();
     if hardware_aes_gcm() {
         order.retain(|c| *c != AES_256_GCM && *c != AES_128_GCM);
         order.splice(0..0, [AES_256_GCM, AES_128_GCM]);
