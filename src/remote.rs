@@ -296,6 +296,12 @@ fn shell_for(host: &HostSpec, r: &RemoteOptions) -> rdsync_wire::RemoteShell {
     }
 }
 
+/// The process io.c's `whine_about_eof` names when the connection ends early: our sender in
+/// a push, our (pre-fork) receiver in a pull.
+fn eof_role(sender: bool) -> &'static str {
+    if sender { "sender" } else { "Receiver" }
+}
+
 /// Connects with the built-in SSH client and starts the remote `rsync --server` for
 /// `direction`. On failure prints what `rsync -e ssh` shows (ssh's message, then rsync's
 /// "connection unexpectedly closed" and closing line) and returns the exit code.
@@ -306,11 +312,6 @@ fn ssh_transport(
     remote_paths: &[String],
     r: &RemoteOptions,
 ) -> Result<rdsync_ssh::SshTransport, i32> {
-    let who = if direction == Direction::Push {
-        "sender"
-    } else {
-        "Receiver"
-    };
     let home = std::env::var_os("HOME")
         .map(std::path::PathBuf::from)
         .unwrap_or_default();
@@ -335,8 +336,10 @@ fn ssh_transport(
             }
             _ => {
                 eprintln!("{e}");
+                let closed = rdsync_wire::WireError::ConnectionClosed { received: 0 };
                 eprintln!(
-                    "rsync: connection unexpectedly closed (0 bytes received so far) [{who}]"
+                    "rsync: {closed} [{}]",
+                    eof_role(direction == Direction::Push)
                 );
             }
         }
@@ -409,11 +412,8 @@ pub fn run_remote(o: &crate::Options, plan: &TransferPlan) -> i32 {
     }
     if let Some(e) = &report.error {
         match e {
-            // io.c: whine_about_eof names the process that saw the end: our sender in a
-            // push, our receiver in a pull.
             rdsync_wire::WireError::ConnectionClosed { .. } => {
-                let role = if sender { "sender" } else { "Receiver" };
-                eprintln!("rsync: {e} [{role}]");
+                eprintln!("rsync: {e} [{}]", eof_role(sender));
             }
             rdsync_wire::WireError::SocketWrite { .. } => eprintln!("rsync: {e}"),
             _ => eprintln!("rsync error: {e}"),

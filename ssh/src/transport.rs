@@ -126,14 +126,15 @@ impl SshTransport {
         }
     }
 
-    fn take(&mut self, item: Result<Incoming, ()>) -> Option<Vec<u8>> {
+    /// Hands over one item from the reader; the end (or a vanished reader) ends the input.
+    fn take(&mut self, item: Option<Incoming>) -> Option<Vec<u8>> {
         match item {
-            Ok(Incoming::Data(d)) => {
+            Some(Incoming::Data(d)) => {
                 self.held.bytes.fetch_sub(d.len(), Ordering::AcqRel);
                 self.held.taken.notify_one();
                 Some(d)
             }
-            Ok(Incoming::End) | Err(()) => {
+            Some(Incoming::End) | None => {
                 self.incoming_ended = true;
                 None
             }
@@ -147,7 +148,7 @@ impl SshTransport {
         }
         self.outgoing = None;
         while !self.incoming_ended {
-            let item = self.incoming.recv().map_err(|_| ());
+            let item = self.incoming.recv().ok();
             self.take(item);
         }
         let ending = self
@@ -171,7 +172,7 @@ impl Transport for SshTransport {
         if self.incoming_ended {
             return Ok(None);
         }
-        let item = self.incoming.recv().map_err(|_| ());
+        let item = self.incoming.recv().ok();
         Ok(self.take(item))
     }
 
@@ -180,9 +181,9 @@ impl Transport for SshTransport {
             return None;
         }
         match self.incoming.try_recv() {
-            Ok(item) => self.take(Ok(item)),
+            Ok(item) => self.take(Some(item)),
             Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => self.take(Err(())),
+            Err(mpsc::TryRecvError::Disconnected) => self.take(None),
         }
     }
 
@@ -198,13 +199,6 @@ impl Transport for SshTransport {
 
     fn error_text(&self) -> String {
         self.stderr_text.text()
-    }
-}
-
-impl Drop for SshTransport {
-    fn drop(&mut self) {
-        // Closing our side lets the worker finish; it is not waited for here.
-        self.outgoing = None;
     }
 }
 

@@ -75,17 +75,13 @@ fn send_pending<T: Transport>(
     transport: &mut T,
     s: &mut ProtocolStream,
 ) -> Result<usize, WireError> {
-    let mut failed = None;
-    let sent = s.send_output(|out| match out.is_empty() {
+    let (who, setup) = (s.who_am_i, !s.setup_done);
+    s.send_output(|out| match out.is_empty() {
         true => Ok(()),
         false => transport
             .send(out)
-            .inspect_err(|_| failed = Some(out.len())),
-    });
-    match (sent, failed) {
-        (Err(e), Some(bytes)) => Err(s.write_failure(e, bytes)),
-        (r, _) => r,
-    }
+            .map_err(|e| e.into_socket_write(who, setup, out.len())),
+    })
 }
 
 /// Pending output below this size waits while more input is already available.

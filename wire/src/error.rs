@@ -116,6 +116,24 @@ impl WireError {
         }
     }
 
+    /// A failed write of `bytes` to the peer, named as rsync names it (see
+    /// [`WireError::SocketWrite`]) for the process `who` and the phase; an error without an
+    /// OS error number passes unchanged.
+    pub fn into_socket_write(self, who: &'static str, setup: bool, bytes: usize) -> Self {
+        match &self {
+            WireError::Io(io) => match io.raw_os_error() {
+                Some(errno) => WireError::SocketWrite {
+                    who,
+                    setup,
+                    bytes,
+                    errno,
+                },
+                None => self,
+            },
+            _ => self,
+        }
+    }
+
     /// Shorthand for a protocol error.
     pub fn protocol(msg: impl Into<String>) -> Self {
         WireError::Protocol(msg.into())

@@ -108,23 +108,6 @@ impl ProtocolStream {
         self.ndx_in = NdxDecoder::new(protocol);
     }
 
-    /// Names a failed write to the peer as rsync would (see [`WireError::SocketWrite`]);
-    /// `bytes` is the size of the write. Other errors pass unchanged.
-    pub fn write_failure(&self, e: WireError, bytes: usize) -> WireError {
-        match &e {
-            WireError::Io(io) => match io.raw_os_error() {
-                Some(errno) => WireError::SocketWrite {
-                    who: self.who_am_i,
-                    setup: !self.setup_done,
-                    bytes,
-                    errno,
-                },
-                None => e,
-            },
-            _ => e,
-        }
-    }
-
     /// Turns multiplexing on for input and/or output. Output written from now on is
     /// framed (what is pending stays raw); raw input already received past the handshake
     /// is handed to the deframer (it is the start of the first frames).
