@@ -48,6 +48,21 @@ fn builtin_ssh_failures_read_like_rsync_over_openssh() {
         .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
     assert!(keygen.success());
     let d = sshd.dir.display();
+    // A known_hosts file that records another key for the server (after a comment, so
+    // the line number OpenSSH names is tested), and one that revokes the server's key.
+    let other_pub = std::fs::read_to_string(dir.join("other_key.pub")).unwrap_or_default();
+    let host_pub = std::fs::read_to_string(sshd.dir.join("host_key.pub")).unwrap_or_default();
+    let name = format!("[127.0.0.1]:{}", sshd.port);
+    std::fs::write(
+        dir.join("changed_known_hosts"),
+        format!("# rotated\n\n{name} {other_pub}"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("revoked_known_hosts"),
+        format!("{name} {host_pub}@revoked * {host_pub}"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     // Everything on the command line, no config file: what -F /dev/null leaves.
     let bare = |extra: &str| {
         format!(
@@ -71,6 +86,22 @@ fn builtin_ssh_failures_read_like_rsync_over_openssh() {
             None,
         ),
         (
+            "changed host key",
+            bare(&format!(
+                "-i {d}/client_key -o UserKnownHostsFile={}",
+                dir.join("changed_known_hosts").display()
+            )),
+            None,
+        ),
+        (
+            "revoked host key",
+            bare(&format!(
+                "-i {d}/client_key -o UserKnownHostsFile={}",
+                dir.join("revoked_known_hosts").display()
+            )),
+            None,
+        ),
+        (
             "key not accepted",
             bare(&format!(
                 "-i {} -o UserKnownHostsFile={d}/known_hosts",
@@ -84,7 +115,7 @@ fn builtin_ssh_failures_read_like_rsync_over_openssh() {
             Some("--rsync-path=/nonexistent/rsync"),
         ),
     ];
-    let expected_codes = [255, 255, 255, 127];
+    let expected_codes = [255, 255, 255, 255, 255, 127];
     for ((what, rsh, extra), expected) in cases.into_iter().zip(expected_codes) {
         let mut args = vec!["-a", "-e", rsh.as_str()];
         args.extend(extra);
@@ -144,6 +175,125 @@ fn accept_new_records_the_host_key() {
         std::fs::read(dir.join("dest/f")).unwrap_or_default(),
         b"data\n"
     );
+}
+
+/// known_hosts files as OpenSSH reads and writes them: patterns with wildcards and
+/// negation, tabs and comments, hashed names, several keys for one host; a name recorded
+/// under `HashKnownHosts yes` is hashed and OpenSSH finds it; `StrictHostKeyChecking no`
+/// goes on past a changed key with OpenSSH's warnings and records nothing.
+#[test]
+fn known_hosts_files_are_read_and_written_like_openssh() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-builtin-known-hosts");
+    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    let host_pub = std::fs::read_to_string(sshd.dir.join("host_key.pub")).unwrap_or_default();
+    let other_key = dir.join("other_key");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other_key)
+        .status()
+        .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
+    assert!(keygen.success());
+    let other_pub = std::fs::read_to_string(dir.join("other_key.pub")).unwrap_or_default();
+    let port = sshd.port;
+    let name = format!("[127.0.0.1]:{port}");
+    let rsh = |known: &std::path::Path, strict: &str| {
+        format!(
+            "ssh -F /dev/null -p {port} -l {} -o BatchMode=yes -o IdentitiesOnly=yes \
+             -i {}/client_key -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
+             -o StrictHostKeyChecking={strict} -o UserKnownHostsFile={}",
+            sshd.user,
+            sshd.dir.display(),
+            known.display()
+        )
+    };
+    let run_both = |what: &str, known: &std::path::Path, strict: &str| {
+        let rsh = rsh(known, strict);
+        let dest = format!("127.0.0.1:{}", slash(&dir.join(format!("dest-{what}"))));
+        let args = ["-a", "-e", rsh.as_str(), src.as_str(), dest.as_str()];
+        let theirs = rsync(&args);
+        let mut ours_args = vec!["--builtin-ssh"];
+        ours_args.extend(args);
+        let ours = rdsync(&ours_args);
+        (ours, theirs)
+    };
+    let tabbed = host_pub.replacen(' ', "\t", 1);
+    let cases = [
+        (
+            "patterns",
+            format!("# a comment\n\n[127.0.0.?]:{port},!nothere\t{tabbed}"),
+            0,
+        ),
+        ("negated", format!("[127.0.0.*]:*,!{name} {host_pub}"), 255),
+        (
+            "second-key",
+            format!("{name} {other_pub}{name} {host_pub}"),
+            0,
+        ),
+        ("hashed", format!("{name} {host_pub}"), 0),
+    ];
+    for (what, text, expected) in cases {
+        let known = dir.join(format!("known_hosts-{what}"));
+        std::fs::write(&known, text).unwrap_or_else(|e| panic!("{e}"));
+        if what == "hashed" {
+            let hashed = std::process::Command::new("ssh-keygen")
+                .arg("-H")
+                .arg("-f")
+                .arg(&known)
+                .output()
+                .unwrap_or_else(|e| panic!("ssh-keygen -H: {e}"));
+            assert!(hashed.status.success());
+            let text = std::fs::read_to_string(&known).unwrap_or_default();
+            assert!(text.starts_with("|1|"), "{text}");
+        }
+        let ((code, _, err), (their_code, _, their_err)) = run_both(what, &known, "yes");
+        assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
+        assert_eq!(code, expected, "{what}: {err}");
+        assert_eq!(lines(&err), lines(&their_err), "{what}");
+    }
+
+    // HashKnownHosts yes: the learned name is hashed, and OpenSSH finds it.
+    let learned = dir.join("known_hosts-learned");
+    let rsh_learn = format!("{} -o HashKnownHosts=yes", rsh(&learned, "accept-new"));
+    let dest = format!("127.0.0.1:{}", slash(&dir.join("dest-learned")));
+    let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh_learn, &src, &dest]);
+    assert_eq!(code, 0, "{err}");
+    let recorded = std::fs::read_to_string(&learned).unwrap_or_default();
+    assert!(
+        recorded.starts_with("|1|") && !recorded.contains("127.0.0.1"),
+        "{recorded}"
+    );
+    let found = std::process::Command::new("ssh-keygen")
+        .arg("-F")
+        .arg(&name)
+        .arg("-f")
+        .arg(&learned)
+        .output()
+        .unwrap_or_else(|e| panic!("ssh-keygen -F: {e}"));
+    assert!(
+        found.status.success(),
+        "OpenSSH does not find {name} in {recorded}"
+    );
+    let (their_code, _, their_err) = rsync(&["-a", "-e", &rsh(&learned, "yes"), &src, &dest]);
+    assert_eq!(their_code, 0, "{their_err}");
+
+    // StrictHostKeyChecking no past a changed key: both go on, warn alike, record nothing.
+    let changed = dir.join("known_hosts-changed");
+    let text = format!("{name} {other_pub}");
+    std::fs::write(&changed, &text).unwrap_or_else(|e| panic!("{e}"));
+    let ((code, _, err), (their_code, _, their_err)) = run_both("changed", &changed, "no");
+    assert_eq!(
+        (code, their_code),
+        (0, 0),
+        "ours: {err}\nrsync's: {their_err}"
+    );
+    assert!(
+        err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{err}"
+    );
+    assert_eq!(lines(&err), lines(&their_err));
+    assert_eq!(std::fs::read_to_string(&changed).unwrap_or_default(), text);
 }
 
 /// What the built-in client cannot do is a usage error (exit 1) before anything is

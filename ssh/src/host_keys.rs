@@ -1,9 +1,12 @@
 //! The server's host key against the known_hosts files, under the
 //! [`StrictHostKeyChecking`] policy, with OpenSSH's messages.
 
-use russh::keys::PublicKey;
+use std::path::PathBuf;
+
+use russh::keys::{HashAlg, PublicKey};
 
 use crate::error::SshError;
+use crate::known_hosts::{HostKeyStatus, KnownHostKeys, record_host_key};
 use crate::options::{SshOptions, StrictHostKeyChecking};
 
 /// How a host key was accepted.
@@ -13,18 +16,34 @@ pub enum HostKeyVerdict {
     Known,
     /// The key was unknown and has been recorded (the warning OpenSSH prints).
     Learned(String),
-    /// The key was unknown and accepted without being recorded (no file could take it).
-    Accepted,
+    /// The key is revoked or differs from the recorded one and `StrictHostKeyChecking no`
+    /// lets the connection go on anyway, with OpenSSH's warnings.
+    Unsafe(String),
 }
 
 /// The name OpenSSH uses for a host in known_hosts and its messages: `host`, or
-/// `[host]:port` off port 22.
+/// `[host]:port` off port 22, in lower case.
 pub fn known_hosts_name(o: &SshOptions) -> String {
+    let host = o.hostname.to_ascii_lowercase();
     if o.port == 22 {
-        o.hostname.clone()
+        host
     } else {
-        format!("[{}]:{}", o.hostname, o.port)
+        format!("[{host}]:{}", o.port)
     }
+}
+
+/// The records of every known_hosts file (the user's, then the system's) for the host of
+/// `o`.
+pub fn known_host_keys(o: &SshOptions) -> KnownHostKeys {
+    KnownHostKeys::load(&known_hosts_name(o), &known_hosts_files(o))
+}
+
+fn known_hosts_files(o: &SshOptions) -> Vec<PathBuf> {
+    o.user_known_hosts
+        .iter()
+        .chain(&o.global_known_hosts)
+        .cloned()
+        .collect()
 }
 
 /// The key type as OpenSSH names it in its messages (`sshkey_type`): "ED25519", "ECDSA", …
@@ -41,44 +60,124 @@ pub fn openssh_key_type(key: &PublicKey) -> String {
     }
 }
 
-/// Checks `key` for the host of `o`; learns it under `accept-new` and `no`.
+/// What OpenSSH prints when it goes on without a trusted host key (`continue_unsafe` with
+/// the default authentication settings).
+const CONTINUE_UNSAFE: &str = "Password authentication is disabled to avoid man-in-the-middle attacks.\n\
+     Keyboard-interactive authentication is disabled to avoid man-in-the-middle attacks.";
+
+/// Checks `key` for the host of `o` as OpenSSH's `check_host_key` does, with its messages;
+/// learns a new key under `accept-new` and `no`.
 pub fn verify_host_key(o: &SshOptions, key: &PublicKey) -> Result<HostKeyVerdict, SshError> {
     let name = known_hosts_name(o);
     let alg = openssh_key_type(key);
-    for path in o.known_hosts.iter().filter(|p| p.exists()) {
-        match russh::keys::check_known_hosts_path(&o.hostname, o.port, key, path) {
-            Ok(true) => return Ok(HostKeyVerdict::Known),
-            Ok(false) => {}
-            Err(russh::keys::Error::KeyChanged { line }) => {
-                return Err(SshError::HostKey(format!(
-                    "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!\n\
-                     The {alg} host key for {name} differs from the key recorded in {}:{line}.",
-                    path.display()
-                )));
+    let strict = o.strict != StrictHostKeyChecking::No;
+    let known = known_host_keys(o);
+    match known.status(key) {
+        HostKeyStatus::Known(_) => Ok(HostKeyVerdict::Known),
+        HostKeyStatus::Revoked => {
+            let warning = format!(
+                "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+                 @       WARNING: REVOKED HOST KEY DETECTED!               @\n\
+                 @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+                 The {alg} host key for {name} is marked as revoked.\n\
+                 This could mean that a stolen key is being used to\n\
+                 impersonate this host."
+            );
+            if strict {
+                Err(SshError::HostKey(format!(
+                    "{warning}\n{alg} host key for {name} was revoked and you have requested strict checking."
+                )))
+            } else {
+                Ok(HostKeyVerdict::Unsafe(format!(
+                    "{warning}\n{CONTINUE_UNSAFE}"
+                )))
             }
-            // OpenSSH skips a file it cannot read or parse.
-            Err(_) => {}
         }
-    }
-    match o.strict {
-        StrictHostKeyChecking::Yes => Err(SshError::HostKey(format!(
-            "No {alg} host key is known for {name} and you have requested strict checking."
-        ))),
-        StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::No => {
-            let Some(file) = o.known_hosts.first() else {
-                return Ok(HostKeyVerdict::Accepted);
-            };
-            match russh::keys::known_hosts::learn_known_hosts_path(&o.hostname, o.port, key, file) {
-                Ok(()) => Ok(HostKeyVerdict::Learned(format!(
-                    "Warning: Permanently added '{name}' ({alg}) to the list of known hosts."
-                ))),
-                Err(e) => Ok(HostKeyVerdict::Learned(format!(
-                    "Failed to add the host to the list of known hosts ({}): {e}",
+        HostKeyStatus::Changed(record) => {
+            let fingerprint = key.fingerprint(HashAlg::Sha256);
+            let mut warning = format!(
+                "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+                 @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
+                 @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+                 IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n\
+                 Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n\
+                 It is also possible that a host key has just been changed.\n\
+                 The fingerprint for the {alg} key sent by the remote host is\n\
+                 {fingerprint}.\n\
+                 Please contact your system administrator.\n"
+            );
+            if let Some(file) = known_hosts_files(o).first() {
+                warning.push_str(&format!(
+                    "Add correct host key in {} to get rid of this message.\n",
                     file.display()
-                ))),
+                ));
+            }
+            // OpenSSH 9.2 (Debian 12) also says how to remove the line.
+            warning.push_str(&format!(
+                "Offending {} key in {}:{}\n  remove with:\n  ssh-keygen -f \"{}\" -R \"{name}\"",
+                openssh_key_type(&record.key),
+                record.path.display(),
+                record.line,
+                record.path.display(),
+            ));
+            if strict {
+                Err(SshError::HostKey(format!(
+                    "{warning}\nHost key for {name} has changed and you have requested strict checking."
+                )))
+            } else {
+                Ok(HostKeyVerdict::Unsafe(format!(
+                    "{warning}\n{CONTINUE_UNSAFE}"
+                )))
             }
         }
+        HostKeyStatus::New => {
+            // Off port 22 OpenSSH also accepts a key recorded for the bare host name.
+            if o.port != 22 {
+                let bare =
+                    KnownHostKeys::load(&o.hostname.to_ascii_lowercase(), &known_hosts_files(o));
+                if matches!(bare.status(key), HostKeyStatus::Known(_)) {
+                    return Ok(HostKeyVerdict::Known);
+                }
+            }
+            learn(o, key, &name, &alg)
+        }
     }
+}
+
+/// A key no file records: refused under strict checking, else recorded in the user's first
+/// known_hosts file.
+fn learn(
+    o: &SshOptions,
+    key: &PublicKey,
+    name: &str,
+    alg: &str,
+) -> Result<HostKeyVerdict, SshError> {
+    if o.strict == StrictHostKeyChecking::Yes {
+        return Err(SshError::HostKey(format!(
+            "No {alg} host key is known for {name} and you have requested strict checking."
+        )));
+    }
+    // OpenSSH will not record a key without a user file, nor under a name with
+    // characters that would corrupt the file.
+    let recordable = !o
+        .hostname
+        .contains(['@', '?', '*', '#', '[', ']', '|', '\'', '"', '\\']);
+    let Some(file) = o.user_known_hosts.first().filter(|_| recordable) else {
+        return Err(SshError::HostKey(format!(
+            "No {alg} host key is known for {name} and it cannot be recorded (UserKnownHostsFile none)."
+        )));
+    };
+    Ok(HostKeyVerdict::Learned(
+        match record_host_key(file, name, key, o.hash_known_hosts) {
+            Ok(()) => {
+                format!("Warning: Permanently added '{name}' ({alg}) to the list of known hosts.")
+            }
+            Err(_) => format!(
+                "Failed to add the host to the list of known hosts ({}).",
+                file.display()
+            ),
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -98,7 +197,9 @@ mod tests {
             port: 2222,
             user: "u".into(),
             identity_files: vec![],
-            known_hosts: vec![dir.join("known_hosts")],
+            user_known_hosts: vec![dir.join("known_hosts")],
+            global_known_hosts: vec![],
+            hash_known_hosts: false,
             strict,
             connect_timeout: None,
             keepalive: None,
@@ -162,6 +263,27 @@ mod tests {
         );
         // A learned key is not replaced by another.
         assert!(verify_host_key(&o, &key(OTHER_KEY)).is_err());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_key_recorded_without_the_port_is_known_and_none_records_nothing() {
+        let d = scratch("c");
+        std::fs::write(d.join("known_hosts"), format!("127.0.0.1 {HOST_KEY}\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let o = options(&d, StrictHostKeyChecking::Yes);
+        assert_eq!(
+            verify_host_key(&o, &key(HOST_KEY)).ok(),
+            Some(HostKeyVerdict::Known)
+        );
+        // With no user file (UserKnownHostsFile none) a new key cannot be recorded.
+        let mut none = options(&d, StrictHostKeyChecking::No);
+        none.user_known_hosts.clear();
+        let refused = verify_host_key(&none, &key(OTHER_KEY));
+        assert!(
+            matches!(&refused, Err(SshError::HostKey(m)) if m.contains("cannot be recorded")),
+            "{refused:?}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }

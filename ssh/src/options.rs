@@ -45,8 +45,13 @@ pub struct SshOptions {
     pub user: String,
     /// Private keys to offer, in order.
     pub identity_files: Vec<PathBuf>,
-    /// known_hosts files to consult; the first one learns new keys.
-    pub known_hosts: Vec<PathBuf>,
+    /// The user's known_hosts files (`UserKnownHostsFile`), consulted first; the first one
+    /// learns new keys. Empty (`none`): a new key cannot be recorded and is refused.
+    pub user_known_hosts: Vec<PathBuf>,
+    /// The system's known_hosts files (`GlobalKnownHostsFile`), only read.
+    pub global_known_hosts: Vec<PathBuf>,
+    /// Record new host names hashed (`HashKnownHosts yes`).
+    pub hash_known_hosts: bool,
     /// The policy for unknown host keys.
     pub strict: StrictHostKeyChecking,
     /// How long to wait for the TCP connection.
@@ -79,6 +84,7 @@ struct Gathered {
     identities_only: Option<String>,
     identity_agent: Option<String>,
     ciphers: Option<String>,
+    hash_known_hosts: Option<String>,
 }
 
 impl Gathered {
@@ -102,6 +108,7 @@ impl Gathered {
             "identitiesonly" => first(&mut self.identities_only),
             "identityagent" => first(&mut self.identity_agent),
             "ciphers" => first(&mut self.ciphers),
+            "hashknownhosts" => first(&mut self.hash_known_hosts),
             // Settings that only matter to an interactive or forwarding ssh.
             "batchmode"
             | "loglevel"
@@ -117,7 +124,6 @@ impl Gathered {
             | "controlpersist"
             | "preferredauthentications"
             | "pubkeyauthentication"
-            | "hashknownhosts"
             | "updatehostkeys"
             | "visualhostkey"
             | "checkhostip"
@@ -213,6 +219,15 @@ fn cipher_list(value: &str) -> Result<Vec<String>, SshError> {
             .chain(defaults.filter(|d| !names.contains(d)))
             .collect(),
     })
+}
+
+/// Reads a `yes`/`no` setting (absent: no).
+fn yes_no(value: Option<&str>, keyword: &str) -> Result<bool, SshError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("no") => Ok(false),
+        Some("yes") => Ok(true),
+        Some(v) => Err(SshError::Config(format!("invalid {keyword} {v:?}"))),
+    }
 }
 
 /// The local account: `$USER`, else `$LOGNAME`.
@@ -343,7 +358,9 @@ impl SshOptions {
             port,
             user,
             identity_files: Vec::new(),
-            known_hosts: Vec::new(),
+            user_known_hosts: Vec::new(),
+            global_known_hosts: Vec::new(),
+            hash_known_hosts: yes_no(g.hash_known_hosts.as_deref(), "HashKnownHosts")?,
             strict: match g.strict {
                 Some(v) => StrictHostKeyChecking::parse(&v)?,
                 None => StrictHostKeyChecking::Yes,
@@ -369,12 +386,7 @@ impl SshOptions {
                 .map(|f| expand_path(f, home, &o, &local))
                 .collect()
         };
-        let identities_only = match g.identities_only.as_deref().map(str::to_ascii_lowercase) {
-            None => false,
-            Some(v) if v == "yes" => true,
-            Some(v) if v == "no" => false,
-            Some(v) => return Err(SshError::Config(format!("invalid IdentitiesOnly {v:?}"))),
-        };
+        let identities_only = yes_no(g.identities_only.as_deref(), "IdentitiesOnly")?;
         o.agent = match g.identity_agent.as_deref() {
             _ if identities_only => None,
             Some(a) if a.eq_ignore_ascii_case("none") => None,
@@ -387,12 +399,15 @@ impl SshOptions {
         let global_files = g
             .global_known_hosts
             .unwrap_or_else(|| "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2".into());
-        o.known_hosts = user_files
-            .split_whitespace()
-            .chain(global_files.split_whitespace())
-            .filter(|f| *f != "/dev/null" && !f.eq_ignore_ascii_case("none"))
-            .map(|f| expand_path(f, home, &o, &local))
-            .collect();
+        let files = |list: &str| -> Vec<PathBuf> {
+            list.split_whitespace()
+                .filter(|f| !f.eq_ignore_ascii_case("none"))
+                .map(|f| expand_path(f, home, &o, &local))
+                .collect()
+        };
+        let (user_known_hosts, global_known_hosts) = (files(&user_files), files(&global_files));
+        o.user_known_hosts = user_known_hosts;
+        o.global_known_hosts = global_known_hosts;
         Ok(o)
     }
 }
@@ -421,7 +436,8 @@ mod tests {
             [PathBuf::from("/k1"), PathBuf::from("/k2")]
         );
         assert_eq!(o.strict, StrictHostKeyChecking::AcceptNew);
-        assert_eq!(o.known_hosts.first(), Some(&PathBuf::from("/kh")));
+        assert_eq!(o.user_known_hosts, [PathBuf::from("/kh")]);
+        assert!(!o.hash_known_hosts);
         assert_eq!(o.hostname, "h");
     }
 
@@ -456,11 +472,19 @@ mod tests {
             ("127.0.0.1", 2300, "u")
         );
         assert_eq!(o.identity_files, [PathBuf::from("/home/x/key-u")]);
-        // /dev/null is no file to read; the global files stay.
+        // /dev/null is the file new keys go to (none are kept), never a global file.
+        assert_eq!(o.user_known_hosts, [PathBuf::from("/dev/null")]);
         assert_eq!(
-            o.known_hosts.first(),
-            Some(&PathBuf::from("/etc/ssh/ssh_known_hosts"))
+            o.global_known_hosts,
+            [
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts2")
+            ]
         );
+        let cmd = "ssh -F /dev/null -o UserKnownHostsFile=none -o HashKnownHosts=yes";
+        let o = SshOptions::from_command(Some(cmd), Some("u"), "box", Path::new("/home/x"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(o.user_known_hosts.is_empty() && o.hash_known_hosts);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

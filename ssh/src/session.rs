@@ -11,7 +11,7 @@ use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{Channel, Disconnect};
 
 use crate::error::SshError;
-use crate::host_keys::{HostKeyVerdict, known_hosts_name, verify_host_key};
+use crate::host_keys::{HostKeyVerdict, known_host_keys, known_hosts_name, verify_host_key};
 use crate::options::SshOptions;
 
 /// Checks the server's key during the key exchange and remembers why it refused one.
@@ -34,7 +34,7 @@ impl client::Handler for HostKeyCheck {
             }
         };
         match verdict {
-            Ok(HostKeyVerdict::Learned(warning)) => {
+            Ok(HostKeyVerdict::Learned(warning) | HostKeyVerdict::Unsafe(warning)) => {
                 eprintln!("{warning}");
                 Ok(true)
             }
@@ -249,6 +249,9 @@ pub async fn open_exec_channel(
         o.ciphers.iter().filter_map(|c| cipher_name(c)).collect()
     };
     config.preferred.cipher = std::borrow::Cow::Owned(ciphers);
+    // Ask for the kind of host key we already know, as OpenSSH does.
+    let key_order = known_host_keys(o).prefer_known(&config.preferred.key);
+    config.preferred.key = std::borrow::Cow::Owned(key_order);
     let refusal = Arc::new(Mutex::new(None));
     let handler = HostKeyCheck {
         options: Arc::new(o.clone()),
