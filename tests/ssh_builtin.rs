@@ -178,7 +178,8 @@ fn accept_new_records_the_host_key() {
 }
 
 /// known_hosts files as OpenSSH reads and writes them: patterns with wildcards and
-/// negation, tabs and comments, hashed names, several keys for one host; a name recorded
+/// negation, tabs and comments, hashed names, several keys for one host, a server whose
+/// only known key is not of the preferred type; a name recorded
 /// under `HashKnownHosts yes` is hashed and OpenSSH finds it; `StrictHostKeyChecking no`
 /// goes on past a changed key with OpenSSH's warnings and records nothing.
 #[test]
@@ -218,6 +219,8 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
         let ours = rdsync(&ours_args);
         (ours, theirs)
     };
+    let ecdsa_pub =
+        std::fs::read_to_string(sshd.dir.join("host_key_ecdsa.pub")).unwrap_or_default();
     let tabbed = host_pub.replacen(' ', "\t", 1);
     let cases = [
         (
@@ -232,6 +235,8 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
             0,
         ),
         ("hashed", format!("{name} {host_pub}"), 0),
+        // Only the server's other (ECDSA) key is known: it must be the one asked for.
+        ("other-type", format!("{name} {ecdsa_pub}"), 0),
     ];
     for (what, text, expected) in cases {
         let known = dir.join(format!("known_hosts-{what}"));

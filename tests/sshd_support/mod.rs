@@ -80,6 +80,13 @@ impl Sshd {
                     .arg(dir.join(key)),
             );
         }
+        // A second host key of another type: a client that knows only that one must ask
+        // for it (OpenSSH orders its host key algorithms by what known_hosts holds).
+        check(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
+                .arg(dir.join("host_key_ecdsa")),
+        );
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -97,7 +104,7 @@ impl Sshd {
         std::fs::write(
             dir.join("sshd_config"),
             format!(
-                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nHostKey {d}/host_key_ecdsa\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nAllowUsers {user}\nPubkeyAuthentication yes\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nStrictModes no\nMaxStartups 100:30:200\n\
