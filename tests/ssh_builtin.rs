@@ -301,6 +301,56 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
     assert_eq!(std::fs::read_to_string(&changed).unwrap_or_default(), text);
 }
 
+/// Without `-F` the system's /etc/ssh/ssh_config is read after the user's, as by ssh:
+/// Debian's (an `Include`, `SendEnv`, `GSSAPIAuthentication`, `HashKnownHosts yes`) is
+/// accepted, and a key learned under `accept-new` is recorded hashed or plain exactly as
+/// OpenSSH records it.
+#[test]
+fn the_system_ssh_config_is_read_like_openssh() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-builtin-system-config");
+    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    assert!(
+        std::path::Path::new("/etc/ssh/ssh_config").exists(),
+        "/etc/ssh/ssh_config is missing (Debian package openssh-client)"
+    );
+    let rsh = |known: &str| {
+        format!(
+            "ssh -p {} -l {} -i {}/client_key -o IdentitiesOnly=yes -o BatchMode=yes \
+             -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}/{known} \
+             -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            sshd.port,
+            sshd.user,
+            sshd.dir.display(),
+            dir.display()
+        )
+    };
+    let dest = |n: &str| format!("127.0.0.1:{}", slash(&dir.join(n)));
+    let (their_code, _, their_err) = rsync(&["-a", "-e", &rsh("theirs"), &src, &dest("d1")]);
+    assert_eq!(their_code, 0, "{their_err}");
+    let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh("ours"), &src, &dest("d2")]);
+    assert_eq!(code, 0, "{err}");
+    let theirs = std::fs::read_to_string(dir.join("theirs")).unwrap_or_default();
+    let ours = std::fs::read_to_string(dir.join("ours")).unwrap_or_default();
+    assert_eq!(theirs.lines().count(), 1, "{theirs}");
+    assert_eq!(ours.lines().count(), 1, "{ours}");
+    assert_eq!(
+        ours.starts_with("|1|"),
+        theirs.starts_with("|1|"),
+        "OpenSSH recorded {theirs:?}, we recorded {ours:?}"
+    );
+    // The rest of the line (key type and key) is the same.
+    let key = |l: &str| {
+        l.split_whitespace()
+            .skip(1)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(key(&ours), key(&theirs));
+}
+
 /// What the built-in client cannot do is a usage error (exit 1) before anything is
 /// dialled: a remote shell that is not ssh, an ssh option it cannot honour, and an rsync
 /// option that would hand the command to the system rsync (which has no such client).

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{Setting, settings_for};
+use crate::config::{ConfigOrigin, Setting, settings_for};
 use crate::error::SshError;
 
 /// What to do with a host key that no known_hosts file records (`StrictHostKeyChecking`).
@@ -65,6 +65,9 @@ pub struct SshOptions {
     /// `IdentitiesOnly yes` or `IdentityAgent none`.
     pub agent: Option<PathBuf>,
 }
+
+/// OpenSSH's system-wide client configuration, read after the user's.
+pub const SYSTEM_CONFIG: &str = "/etc/ssh/ssh_config";
 
 /// ssh's single-letter flags that take no value and change nothing we do.
 const HARMLESS_FLAGS: &str = "46aCnqTxvNk";
@@ -240,12 +243,24 @@ fn local_user() -> Option<String> {
 impl SshOptions {
     /// Reads the options of `rsh` (an OpenSSH command line such as `ssh -p 2222 -i key`;
     /// `None` is plain `ssh`) for `host`, with `user` from `user@host` taking precedence
-    /// over `-l` and `User`, as with OpenSSH. `home` is where `~` and the default files are.
+    /// over `-l` and `User`, as with OpenSSH. `home` is where `~` and the default files are;
+    /// without `-F` the user's `~/.ssh/config` and then [`SYSTEM_CONFIG`] are read.
     pub fn from_command(
         rsh: Option<&str>,
         user: Option<&str>,
         host: &str,
         home: &Path,
+    ) -> Result<SshOptions, SshError> {
+        Self::from_command_with_system_config(rsh, user, host, home, Path::new(SYSTEM_CONFIG))
+    }
+
+    /// [`from_command`](Self::from_command) with another system-wide configuration file.
+    pub fn from_command_with_system_config(
+        rsh: Option<&str>,
+        user: Option<&str>,
+        host: &str,
+        home: &Path,
+        system_config: &Path,
     ) -> Result<SshOptions, SshError> {
         let argv = match rsh {
             Some(cmd) => rdsync_wire::rsh::split_rsh_command(cmd)
@@ -302,24 +317,34 @@ impl SshOptions {
                 }
             }
         }
-        let (config_path, must_exist) = match &config_file {
-            Some(f) => (PathBuf::from(f), true),
-            None => (home.join(".ssh/config"), false),
+        // As ssh: `-F file` alone (`-F none`: no file), else the user's file and then the
+        // system's, both optional.
+        let files: Vec<(PathBuf, ConfigOrigin, bool)> = match &config_file {
+            Some(f) if f.eq_ignore_ascii_case("none") => Vec::new(),
+            Some(f) => vec![(PathBuf::from(f), ConfigOrigin::User, true)],
+            None => vec![
+                (home.join(".ssh/config"), ConfigOrigin::User, false),
+                (system_config.to_path_buf(), ConfigOrigin::System, false),
+            ],
         };
-        match std::fs::read_to_string(&config_path) {
-            Ok(text) => {
-                let source = config_path.display().to_string();
-                for Setting { keyword, value } in settings_for(&text, host, &source)? {
-                    g.apply(&keyword, &value)?;
+        for (path, origin, must_exist) in files {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let source = path.display().to_string();
+                    for Setting { keyword, value } in
+                        settings_for(&text, host, &source, home, origin)?
+                    {
+                        g.apply(&keyword, &value)?;
+                    }
                 }
+                Err(e) if must_exist => {
+                    return Err(SshError::Config(format!(
+                        "Can't open user config file {}: {e}",
+                        path.display()
+                    )));
+                }
+                Err(_) => {}
             }
-            Err(e) if must_exist => {
-                return Err(SshError::Config(format!(
-                    "Can't open user config file {}: {e}",
-                    config_path.display()
-                )));
-            }
-            Err(_) => {}
         }
         Self::settle(g, host, home)
     }
@@ -416,13 +441,29 @@ impl SshOptions {
 mod tests {
     use super::*;
 
+    /// `from_command` without the machine's /etc/ssh/ssh_config.
+    fn options_for(
+        rsh: Option<&str>,
+        user: Option<&str>,
+        host: &str,
+        home: &Path,
+    ) -> Result<SshOptions, SshError> {
+        SshOptions::from_command_with_system_config(
+            rsh,
+            user,
+            host,
+            home,
+            Path::new("/nonexistent-system-config"),
+        )
+    }
+
     fn home() -> PathBuf {
         PathBuf::from("/nonexistent-home")
     }
 
     #[test]
     fn command_line_options_are_read() {
-        let o = SshOptions::from_command(
+        let o = options_for(
             Some("ssh -p 2222 -l alice -i /k1 -i/k2 -o StrictHostKeyChecking=accept-new -o 'UserKnownHostsFile /kh' -qT"),
             None,
             "h",
@@ -443,7 +484,7 @@ mod tests {
 
     #[test]
     fn user_at_host_wins_over_dash_l_and_the_first_port_wins() {
-        let o = SshOptions::from_command(
+        let o = options_for(
             Some("ssh -l bob -p 1 -o Port=2"),
             Some("carol"),
             "h",
@@ -465,7 +506,7 @@ mod tests {
         )
         .unwrap_or_default();
         let cmd = format!("ssh -F {} -p 2300", cfg.display());
-        let o = SshOptions::from_command(Some(&cmd), None, "box", Path::new("/home/x"))
+        let o = options_for(Some(&cmd), None, "box", Path::new("/home/x"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (o.hostname.as_str(), o.port, o.user.as_str()),
@@ -482,7 +523,7 @@ mod tests {
             ]
         );
         let cmd = "ssh -F /dev/null -o UserKnownHostsFile=none -o HashKnownHosts=yes";
-        let o = SshOptions::from_command(Some(cmd), Some("u"), "box", Path::new("/home/x"))
+        let o = options_for(Some(cmd), Some("u"), "box", Path::new("/home/x"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(o.user_known_hosts.is_empty() && o.hash_known_hosts);
         let _ = std::fs::remove_dir_all(&dir);
@@ -490,9 +531,8 @@ mod tests {
 
     #[test]
     fn cipher_lists_are_read_like_openssh() {
-        let ciphers = |cmd: &str| {
-            SshOptions::from_command(Some(cmd), Some("u"), "h", &home()).map(|o| o.ciphers)
-        };
+        let ciphers =
+            |cmd: &str| options_for(Some(cmd), Some("u"), "h", &home()).map(|o| o.ciphers);
         assert_eq!(
             ciphers("ssh -c aes128-gcm@openssh.com,aes128-ctr").ok(),
             Some(vec![
@@ -518,7 +558,7 @@ mod tests {
     #[test]
     fn the_agent_is_used_unless_identities_only_or_none() {
         let agent = |cmd: &str| {
-            SshOptions::from_command(Some(cmd), Some("u"), "h", &home())
+            options_for(Some(cmd), Some("u"), "h", &home())
                 .map(|o| o.agent)
                 .unwrap_or_else(|e| panic!("{e}"))
         };
@@ -531,10 +571,7 @@ mod tests {
             agent("ssh -o IdentitiesOnly=yes -o IdentityAgent=/run/a.sock"),
             None
         );
-        assert!(
-            SshOptions::from_command(Some("ssh -o IdentitiesOnly=maybe"), Some("u"), "h", &home())
-                .is_err()
-        );
+        assert!(options_for(Some("ssh -o IdentitiesOnly=maybe"), Some("u"), "h", &home()).is_err());
     }
 
     #[test]
@@ -547,14 +584,40 @@ mod tests {
             "ssh -L 1:h:2",
         ] {
             assert!(
-                SshOptions::from_command(Some(cmd), Some("u"), "h", &home()).is_err(),
+                options_for(Some(cmd), Some("u"), "h", &home()).is_err(),
                 "{cmd}"
             );
         }
-        assert!(SshOptions::from_command(Some("ssh -p 0"), Some("u"), "h", &home()).is_err());
-        assert!(
-            SshOptions::from_command(Some("ssh -F /nonexistent/cfg"), Some("u"), "h", &home())
-                .is_err()
+        assert!(options_for(Some("ssh -p 0"), Some("u"), "h", &home()).is_err());
+        assert!(options_for(Some("ssh -F /nonexistent/cfg"), Some("u"), "h", &home()).is_err());
+    }
+
+    #[test]
+    fn the_system_file_comes_after_the_user_file_and_not_with_dash_f() {
+        let home = std::env::temp_dir().join(format!("rdsync-ssh-sys-{}", std::process::id()));
+        std::fs::create_dir_all(home.join(".ssh")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(home.join(".ssh/config"), "Port 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let system = home.join("ssh_config");
+        std::fs::write(
+            &system,
+            "Host *\n  SendEnv LANG LC_*\n  Port 2\n  User sys\n  HashKnownHosts yes\n  GSSAPIAuthentication yes\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let o = SshOptions::from_command_with_system_config(Some("ssh"), None, "h", &home, &system)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (o.port, o.user.as_str(), o.hash_known_hosts),
+            (1, "sys", true)
         );
+        let o = SshOptions::from_command_with_system_config(
+            Some("ssh -F none -l u"),
+            None,
+            "h",
+            &home,
+            &system,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((o.port, o.hash_known_hosts), (22, false));
+        let _ = std::fs::remove_dir_all(&home);
     }
 }
