@@ -351,6 +351,65 @@ fn the_system_ssh_config_is_read_like_openssh() {
     assert_eq!(key(&ours), key(&theirs));
 }
 
+/// `-J` (one hop and two) and a `ProxyCommand` (OpenSSH's own `ssh -W`) reach the server
+/// the way `ssh` does: the transfers equal rsync's, and sshd logs as many forwarded
+/// (direct-tcpip) connections for our run as for OpenSSH's.
+#[test]
+fn proxy_jump_and_proxy_command_reach_the_server_like_openssh() {
+    let sshd = Sshd::start_logging("DEBUG1");
+    let dir = scratch("ssh-builtin-proxy");
+    put_file(
+        &dir.join("src/f"),
+        b"through a jump\n",
+        0o644,
+        1_600_000_000,
+    );
+    let src = slash(&dir.join("src"));
+    let forwarded = || {
+        std::fs::read_to_string(sshd.dir.join("sshd.log"))
+            .unwrap_or_default()
+            .matches("server_request_direct_tcpip")
+            .count()
+    };
+    let cfg = sshd.dir.join("ssh_config");
+    let cases = [
+        ("jump", format!("{} -J jumphost", sshd.rsh), 1),
+        ("two-hops", format!("{} -J hop1,hop2", sshd.rsh), 2),
+        (
+            "command",
+            format!(
+                "{} -o 'ProxyCommand=ssh -F {} -W %h:%p jumphost'",
+                sshd.rsh,
+                cfg.display()
+            ),
+            1,
+        ),
+    ];
+    for (what, rsh, hops) in cases {
+        let dest = |who: &str| format!("127.0.0.1:{}", slash(&dir.join(format!("{who}-{what}"))));
+        let before = forwarded();
+        let (their_code, _, their_err) = rsync(&["-a", "-e", &rsh, &src, &dest("theirs")]);
+        assert_eq!(their_code, 0, "{what}: rsync -e ssh: {their_err}");
+        let middle = forwarded();
+        let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh, &src, &dest("ours")]);
+        assert_eq!(code, 0, "{what}: {err}");
+        let after = forwarded();
+        assert_eq!(
+            middle - before,
+            hops,
+            "{what}: OpenSSH's forwarded connections"
+        );
+        assert_eq!(after - middle, hops, "{what}: our forwarded connections");
+        for who in ["theirs", "ours"] {
+            assert_eq!(
+                std::fs::read(dir.join(format!("{who}-{what}/f"))).unwrap_or_default(),
+                b"through a jump\n",
+                "{what}: {who}"
+            );
+        }
+    }
+}
+
 /// What the built-in client cannot do is a usage error (exit 1) before anything is
 /// dialled: a remote shell that is not ssh, an ssh option it cannot honour, and an rsync
 /// option that would hand the command to the system rsync (which has no such client).
@@ -362,10 +421,10 @@ fn builtin_ssh_refuses_what_it_cannot_honour() {
     let dest = "127.0.0.1:/nonexistent-dest/";
     for (extra, says) in [
         (vec!["-e", "rsh"], "the remote shell \"rsh\""),
-        (vec!["-e", "ssh -J jump -p 9"], "ssh option -J"),
+        (vec!["-e", "ssh -W h:9 -p 9"], "ssh option -W"),
         (
-            vec!["-e", "ssh -o ProxyCommand=nc -p 9"],
-            "ssh option -o proxycommand",
+            vec!["-e", "ssh -o RemoteCommand=x -p 9"],
+            "ssh option -o remotecommand",
         ),
         (
             vec!["-e", "ssh -p 9", "--fuzzy"],

@@ -2,8 +2,8 @@
 //! sections with glob patterns, `Include` (globs, relative to `~/.ssh` in the user's file
 //! and `/etc/ssh` in the system's, at most 16 deep) and the keywords of [`Setting`]. As in
 //! OpenSSH, the first value obtained for a keyword wins. Keywords that change how the
-//! connection is made and that this client cannot honour (`ProxyCommand`, `ProxyJump`,
-//! `Match`) are refused rather than ignored; the rest are ignored.
+//! connection is made and that this client cannot honour (`Match`, `RemoteCommand`,
+//! `HostKeyAlias`, `CertificateFile`) are refused rather than ignored; the rest are ignored.
 
 use std::path::{Path, PathBuf};
 
@@ -33,17 +33,12 @@ pub const KNOWN_KEYWORDS: &[&str] = &[
     "identityagent",
     "ciphers",
     "hashknownhosts",
+    "proxyjump",
+    "proxycommand",
 ];
 
 /// Keywords that would change where or how we connect and that we cannot honour.
-const REFUSED_KEYWORDS: &[&str] = &[
-    "proxycommand",
-    "proxyjump",
-    "match",
-    "remotecommand",
-    "hostkeyalias",
-    "certificatefile",
-];
+const REFUSED_KEYWORDS: &[&str] = &["match", "remotecommand", "hostkeyalias", "certificatefile"];
 
 /// Splits one line into keyword and value (`Keyword value`, `Keyword=value`, quotes).
 fn split_line(line: &str) -> Option<(String, String)> {
@@ -303,8 +298,8 @@ mod tests {
     }
 
     #[test]
-    fn a_proxy_for_the_host_is_refused_and_elsewhere_ignored() {
-        let text = "Host jump\n  ProxyJump bastion\nHost *\n  Port 22\n";
+    fn a_match_for_the_host_is_refused_and_elsewhere_ignored() {
+        let text = "Host jump\n  Match user x\nHost *\n  Port 22\n";
         assert!(matches!(read(text, "jump"), Err(SshError::Unsupported(_))));
         assert!(read(text, "other").is_ok());
     }
@@ -330,7 +325,7 @@ mod tests {
         );
         write(&home.join("abs.conf"), "HostName abs.example\n");
         // Read only inside a section that applies: this one would be refused.
-        write(&home.join(".ssh/jump.conf"), "ProxyJump bastion\n");
+        write(&home.join(".ssh/jump.conf"), "Match all\n");
         let text = format!(
             "Host nomatch\n  Include jump.conf\nHost box\n  Include conf.d/*.conf {}/abs.conf\n  Port 3\n",
             home.display()

@@ -3,12 +3,13 @@
 //!
 //! * [`options::SshOptions`] reads where and how to connect from the same OpenSSH command
 //!   line a user gives rsync's `-e` (`ssh -p 2222 -i key -o …`, `-F config`) and from
-//!   ssh_config ([`config`]); what it cannot honour (proxies, port forwards) is refused.
+//!   ssh_config ([`config`]); what it cannot honour (`Match`, port forwards) is refused.
 //! * [`host_keys`] checks the server's key against known_hosts under
 //!   `StrictHostKeyChecking` (`yes`, `accept-new`, `no`), with OpenSSH's messages;
 //!   [`known_hosts`] reads those files as OpenSSH does (patterns, hashed names, `@revoked`)
 //!   and records new keys (hashed under `HashKnownHosts yes`).
-//! * [`session`] dials, authenticates with the identity files and starts the command.
+//! * [`session`] dials (or runs the `ProxyCommand`, or goes through the `ProxyJump` hosts
+//!   over [`proxy`] streams), authenticates with the identity files and starts the command.
 //! * [`transport::SshTransport`] is a blocking [`rdsync_wire::Transport`] over the exec
 //!   channel: hand it to [`rdsync_wire::push_over`] or [`rdsync_wire::pull_over`].
 #![deny(
@@ -24,6 +25,7 @@ pub mod error;
 pub mod host_keys;
 pub mod known_hosts;
 pub mod options;
+pub mod proxy;
 pub mod session;
 pub mod transport;
 

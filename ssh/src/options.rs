@@ -15,7 +15,8 @@ pub enum StrictHostKeyChecking {
     Yes,
     /// Record the key in the user's known_hosts file and go on (`accept-new`).
     AcceptNew,
-    /// Accept any key, recording unknown ones (`no`, `off`); a changed key is still refused.
+    /// Accept any key, recording unknown ones (`no`, `off`); a changed or revoked key is
+    /// used with OpenSSH's warnings and not recorded.
     No,
 }
 
@@ -52,6 +53,12 @@ pub struct SshOptions {
     pub global_known_hosts: Vec<PathBuf>,
     /// Record new host names hashed (`HashKnownHosts yes`).
     pub hash_known_hosts: bool,
+    /// How the connection is carried when not dialled directly.
+    pub proxy: Option<Proxy>,
+    /// The configuration files read, in order (a jump host's settings come from them).
+    pub config_files: Vec<ConfigFile>,
+    /// The home directory (`~`).
+    pub home: PathBuf,
     /// The policy for unknown host keys.
     pub strict: StrictHostKeyChecking,
     /// How long to wait for the TCP connection.
@@ -64,6 +71,83 @@ pub struct SshOptions {
     /// The ssh-agent socket whose keys are offered first (`$SSH_AUTH_SOCK`), unless
     /// `IdentitiesOnly yes` or `IdentityAgent none`.
     pub agent: Option<PathBuf>,
+}
+
+/// One configuration file to read: its path, whose it is, and whether it must exist
+/// (`-F`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The user's or the system's (where relative `Include`s are taken from).
+    pub origin: ConfigOrigin,
+    /// A missing file is an error (the file named by `-F`).
+    pub required: bool,
+}
+
+/// How the TCP connection to the server is made when not dialled directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proxy {
+    /// `ProxyJump` / `-J`: through an SSH connection to the last of these hosts
+    /// (`[user@]host[:port]` or `ssh://…`), which is itself reached through the ones before.
+    Jump(String),
+    /// `ProxyCommand`: a shell command whose standard input and output carry the
+    /// connection; `%h`, `%p`, `%r`, `%n` and `%%` are already expanded.
+    Command(String),
+}
+
+/// One `ProxyJump` hop: `[user@]host[:port]` or `ssh://[user@]host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpHop {
+    /// The user named in the hop, if any.
+    pub user: Option<String>,
+    /// The host (a name the configuration files may describe).
+    pub host: String,
+    /// The port named in the hop, if any.
+    pub port: Option<u16>,
+}
+
+impl JumpHop {
+    /// Reads one hop as OpenSSH's `parse_jump` does.
+    pub fn parse(spec: &str) -> Result<JumpHop, SshError> {
+        let bad = || SshError::Config(format!("Invalid ProxyJump \"{spec}\""));
+        let rest = spec.strip_prefix("ssh://").unwrap_or(spec);
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (user, host_port) = match rest.rsplit_once('@') {
+            Some((u, hp)) if !u.is_empty() => (Some(u.to_string()), hp),
+            Some(_) => return Err(bad()),
+            None => (None, rest),
+        };
+        let (host, port) = if let Some(inner) = host_port.strip_prefix('[') {
+            let (h, after) = inner.split_once(']').ok_or_else(bad)?;
+            match after.strip_prefix(':') {
+                Some(p) => (h, Some(p)),
+                None if after.is_empty() => (h, None),
+                None => return Err(bad()),
+            }
+        } else {
+            match host_port.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (host_port, None),
+            }
+        };
+        let port = port
+            .map(|p| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad))
+            .transpose()?;
+        let valid = !host.is_empty()
+            && !host.starts_with('-')
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._:%".contains(c));
+        if !valid || user.as_deref().is_some_and(|u| u.starts_with('-')) {
+            return Err(bad());
+        }
+        Ok(JumpHop {
+            user,
+            host: host.to_string(),
+            port,
+        })
+    }
 }
 
 /// OpenSSH's system-wide client configuration, read after the user's.
@@ -88,6 +172,8 @@ struct Gathered {
     identity_agent: Option<String>,
     ciphers: Option<String>,
     hash_known_hosts: Option<String>,
+    proxy_jump: Option<String>,
+    proxy_command: Option<String>,
 }
 
 impl Gathered {
@@ -112,6 +198,20 @@ impl Gathered {
             "identityagent" => first(&mut self.identity_agent),
             "ciphers" => first(&mut self.ciphers),
             "hashknownhosts" => first(&mut self.hash_known_hosts),
+            // ProxyJump and ProxyCommand exclude each other: the first one obtained wins
+            // (`ProxyJump none` only clears ProxyJump), as in OpenSSH's readconf.c.
+            "proxyjump" => {
+                if value.eq_ignore_ascii_case("none") {
+                    first(&mut self.proxy_jump);
+                } else if self.proxy_jump.is_none() && self.proxy_command.is_none() {
+                    for hop in value.split(',') {
+                        JumpHop::parse(hop)?;
+                    }
+                    self.proxy_jump = Some(value.to_string());
+                    self.proxy_command = Some("none".into());
+                }
+            }
+            "proxycommand" => first(&mut self.proxy_command),
             // Settings that only matter to an interactive or forwarding ssh.
             "batchmode"
             | "loglevel"
@@ -224,6 +324,61 @@ fn cipher_list(value: &str) -> Result<Vec<String>, SshError> {
     })
 }
 
+/// Applies the settings for `host` of each configuration file in turn.
+fn read_config_files(
+    g: &mut Gathered,
+    files: &[ConfigFile],
+    host: &str,
+    home: &Path,
+) -> Result<(), SshError> {
+    for file in files {
+        match std::fs::read_to_string(&file.path) {
+            Ok(text) => {
+                let source = file.path.display().to_string();
+                for Setting { keyword, value } in
+                    settings_for(&text, host, &source, home, file.origin)?
+                {
+                    g.apply(&keyword, &value)?;
+                }
+            }
+            Err(e) if file.required => {
+                return Err(SshError::Config(format!(
+                    "Can't open user config file {}: {e}",
+                    file.path.display()
+                )));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Expands the tokens `ProxyCommand` accepts: `%h` (the host dialled), `%p`, `%r`, `%n`
+/// (the name as given) and `%%`.
+fn proxy_command_tokens(command: &str, o: &SshOptions) -> String {
+    let mut out = String::new();
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('h') => out.push_str(&o.hostname),
+            Some('p') => out.push_str(&o.port.to_string()),
+            Some('r') => out.push_str(&o.user),
+            Some('n') => out.push_str(&o.host),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
 /// Reads a `yes`/`no` setting (absent: no).
 fn yes_no(value: Option<&str>, keyword: &str) -> Result<bool, SshError> {
     match value.map(str::to_ascii_lowercase).as_deref() {
@@ -233,11 +388,19 @@ fn yes_no(value: Option<&str>, keyword: &str) -> Result<bool, SshError> {
     }
 }
 
-/// The local account: `$USER`, else `$LOGNAME`.
+/// The local account: the passwd entry of our user id, as OpenSSH takes it, else `$USER`
+/// or `$LOGNAME`.
 fn local_user() -> Option<String> {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    let uid = rustix::process::getuid().as_raw();
+    rdsync_wire::flist::IdNames::load(true)
+        .name_of(uid)
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .map(str::to_string)
+        .or_else(|| {
+            ["USER", "LOGNAME"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        })
 }
 
 impl SshOptions {
@@ -288,7 +451,7 @@ impl SshOptions {
             for (at, letter) in flags.char_indices() {
                 let attached = flags.get(at + letter.len_utf8()..).unwrap_or("");
                 match letter {
-                    'p' | 'l' | 'i' | 'o' | 'F' | 'c' => {
+                    'p' | 'l' | 'i' | 'o' | 'F' | 'c' | 'J' => {
                         let v = option_value(attached, &mut rest, letter)?;
                         match letter {
                             'p' => g.apply("port", v)?,
@@ -296,6 +459,7 @@ impl SshOptions {
                             'i' => g.apply("identityfile", v)?,
                             'F' => config_file = Some(v.to_string()),
                             'c' => g.apply("ciphers", v)?,
+                            'J' => g.apply("proxyjump", v)?,
                             _ => {
                                 let (k, val) = v
                                     .split_once('=')
@@ -319,38 +483,61 @@ impl SshOptions {
         }
         // As ssh: `-F file` alone (`-F none`: no file), else the user's file and then the
         // system's, both optional.
-        let files: Vec<(PathBuf, ConfigOrigin, bool)> = match &config_file {
+        let files: Vec<ConfigFile> = match &config_file {
             Some(f) if f.eq_ignore_ascii_case("none") => Vec::new(),
-            Some(f) => vec![(PathBuf::from(f), ConfigOrigin::User, true)],
+            Some(f) => vec![ConfigFile {
+                path: PathBuf::from(f),
+                origin: ConfigOrigin::User,
+                required: true,
+            }],
             None => vec![
-                (home.join(".ssh/config"), ConfigOrigin::User, false),
-                (system_config.to_path_buf(), ConfigOrigin::System, false),
+                ConfigFile {
+                    path: home.join(".ssh/config"),
+                    origin: ConfigOrigin::User,
+                    required: false,
+                },
+                ConfigFile {
+                    path: system_config.to_path_buf(),
+                    origin: ConfigOrigin::System,
+                    required: false,
+                },
             ],
         };
-        for (path, origin, must_exist) in files {
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let source = path.display().to_string();
-                    for Setting { keyword, value } in
-                        settings_for(&text, host, &source, home, origin)?
-                    {
-                        g.apply(&keyword, &value)?;
-                    }
-                }
-                Err(e) if must_exist => {
-                    return Err(SshError::Config(format!(
-                        "Can't open user config file {}: {e}",
-                        path.display()
-                    )));
-                }
-                Err(_) => {}
-            }
+        read_config_files(&mut g, &files, host, home)?;
+        Self::settle(g, host, home, files)
+    }
+
+    /// The options for the last hop of a `ProxyJump` value, as OpenSSH's implicit
+    /// `ssh [-l user] [-p port] [-J earlier,hops] [-F file] -W … host` gets them: the hop's
+    /// user and port, the hops before it as its own jump, the rest from the same
+    /// configuration files; nothing else of our command line.
+    pub fn jump_host_options(&self, spec: &str) -> Result<SshOptions, SshError> {
+        let (earlier, last) = match spec.rsplit_once(',') {
+            Some((e, l)) => (Some(e), l),
+            None => (None, spec),
+        };
+        let hop = JumpHop::parse(last)?;
+        let mut g = Gathered::default();
+        if let Some(u) = &hop.user {
+            g.apply("user", u)?;
         }
-        Self::settle(g, host, home)
+        if let Some(p) = hop.port {
+            g.apply("port", &p.to_string())?;
+        }
+        if let Some(e) = earlier {
+            g.apply("proxyjump", e)?;
+        }
+        read_config_files(&mut g, &self.config_files, &hop.host, &self.home)?;
+        Self::settle(g, &hop.host, &self.home, self.config_files.clone())
     }
 
     /// Fills in defaults and checks values.
-    fn settle(g: Gathered, host: &str, home: &Path) -> Result<SshOptions, SshError> {
+    fn settle(
+        g: Gathered,
+        host: &str,
+        home: &Path,
+        config_files: Vec<ConfigFile>,
+    ) -> Result<SshOptions, SshError> {
         let local = local_user();
         let user = match g.user.or_else(|| local.clone()) {
             Some(u) => u,
@@ -386,6 +573,9 @@ impl SshOptions {
             user_known_hosts: Vec::new(),
             global_known_hosts: Vec::new(),
             hash_known_hosts: yes_no(g.hash_known_hosts.as_deref(), "HashKnownHosts")?,
+            proxy: None,
+            config_files,
+            home: home.to_path_buf(),
             strict: match g.strict {
                 Some(v) => StrictHostKeyChecking::parse(&v)?,
                 None => StrictHostKeyChecking::Yes,
@@ -433,6 +623,14 @@ impl SshOptions {
         let (user_known_hosts, global_known_hosts) = (files(&user_files), files(&global_files));
         o.user_known_hosts = user_known_hosts;
         o.global_known_hosts = global_known_hosts;
+        fn set(v: &Option<String>) -> Option<&String> {
+            v.as_ref().filter(|v| !v.eq_ignore_ascii_case("none"))
+        }
+        o.proxy = match (set(&g.proxy_jump), set(&g.proxy_command)) {
+            (Some(jump), _) => Some(Proxy::Jump(jump.clone())),
+            (None, Some(command)) => Some(Proxy::Command(proxy_command_tokens(command, &o))),
+            (None, None) => None,
+        };
         Ok(o)
     }
 }
@@ -577,8 +775,11 @@ mod tests {
     #[test]
     fn what_we_cannot_honour_is_refused() {
         for cmd in [
-            "ssh -J jump",
-            "ssh -o ProxyCommand=nc",
+            "ssh -J -jump",
+            "ssh -J user@",
+            "ssh -J h:0",
+            "ssh -o RemoteCommand=x",
+            "ssh -W h:2",
             "rsh",
             "ssh extra-arg",
             "ssh -L 1:h:2",
@@ -619,5 +820,87 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((o.port, o.hash_known_hosts), (22, false));
         let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn jump_hops_are_read_like_openssh() {
+        let hop = |s: &str| JumpHop::parse(s).ok();
+        assert_eq!(
+            hop("alice@bastion:2222"),
+            Some(JumpHop {
+                user: Some("alice".into()),
+                host: "bastion".into(),
+                port: Some(2222)
+            })
+        );
+        assert_eq!(
+            hop("ssh://b@[::1]:22"),
+            Some(JumpHop {
+                user: Some("b".into()),
+                host: "::1".into(),
+                port: Some(22)
+            })
+        );
+        assert_eq!(
+            hop("bastion"),
+            Some(JumpHop {
+                user: None,
+                host: "bastion".into(),
+                port: None
+            })
+        );
+        for bad in ["", "@h", "h:x", "h:70000", "-oProxyCommand=x", "h;rm", "[h"] {
+            assert_eq!(hop(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxies_come_from_the_first_setting_and_jump_hosts_from_the_config() {
+        let dir = std::env::temp_dir().join(format!("rdsync-ssh-jump-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = dir.join("config");
+        std::fs::write(
+            &cfg,
+            "Host target\n  ProxyCommand nc %h %p\n  HostName 10.0.0.9\n\
+             Host bastion\n  HostName 192.0.2.1\n  User jumper\n  IdentityFile /jump-key\n\
+             Host inner\n  ProxyJump outer\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let read = |cmd: &str, host: &str| {
+            options_for(
+                Some(&format!("ssh -F {} {cmd}", cfg.display())),
+                Some("u"),
+                host,
+                &home(),
+            )
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+        };
+        // From the config alone: ProxyCommand with its tokens expanded.
+        let o = read("-p 2200", "target");
+        assert_eq!(o.proxy, Some(Proxy::Command("nc 10.0.0.9 2200".into())));
+        // -J comes first and wins over the config's ProxyCommand; none clears it.
+        let o = read("-J bastion -i /mine", "target");
+        assert_eq!(o.proxy, Some(Proxy::Jump("bastion".into())));
+        assert_eq!(read("-o ProxyCommand=none", "target").proxy, None);
+        // The jump host's options: from the config, not from our -i.
+        let jump = o
+            .jump_host_options("first,bastion")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (jump.hostname.as_str(), jump.user.as_str(), jump.port),
+            ("192.0.2.1", "jumper", 22)
+        );
+        assert_eq!(jump.identity_files, [PathBuf::from("/jump-key")]);
+        assert_eq!(jump.proxy, Some(Proxy::Jump("first".into())));
+        let jump = o
+            .jump_host_options("me@bastion:2")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((jump.user.as_str(), jump.port, jump.proxy), ("me", 2, None));
+        // A jump host's own ProxyJump is followed.
+        let inner = o
+            .jump_host_options("inner")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(inner.proxy, Some(Proxy::Jump("outer".into())));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,7 +1,10 @@
-//! Setting up the SSH session: TCP connection, key exchange with the host key checked
+//! Setting up the SSH session: TCP connection (or `ProxyCommand`, or a channel through
+//! `ProxyJump` hosts, each with its own session), key exchange with the host key checked
 //! against known_hosts, public-key authentication with the identity files, and the exec
 //! channel that runs the remote command.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use russh::client::{self, Handle, Msg};
@@ -12,7 +15,8 @@ use russh::{Channel, Disconnect};
 
 use crate::error::SshError;
 use crate::host_keys::{HostKeyVerdict, known_host_keys, known_hosts_name, verify_host_key};
-use crate::options::SshOptions;
+use crate::options::{Proxy, SshOptions};
+use crate::proxy::{BoxedStream, JumpStream, spawn_proxy_command};
 
 /// Checks the server's key during the key exchange and remembers why it refused one.
 struct HostKeyCheck {
@@ -134,7 +138,7 @@ async fn dial(o: &SshOptions) -> Result<tokio::net::TcpStream, SshError> {
 }
 
 /// An I/O error as OpenSSH words it ("Connection refused", without Rust's "(os error N)").
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.find(" (os error") {
         Some(at) => text.get(..at).unwrap_or(&text).to_string(),
@@ -232,12 +236,57 @@ async fn authenticate(handle: &mut Handle<HostKeyCheck>, o: &SshOptions) -> Resu
     })
 }
 
-/// Connects, authenticates and starts `command` on an exec channel.
-pub async fn open_exec_channel(
+/// How many `ProxyJump` hops (counting those a jump host's own configuration adds) are
+/// followed before the chain is taken for a loop.
+const MAX_JUMP_DEPTH: usize = 16;
+
+/// The stream to the server of `o`: dialled, through its `ProxyCommand`, or through a
+/// session with its jump host (`hops` jumps deep already).
+fn server_stream(
     o: &SshOptions,
-    command: &str,
-) -> Result<(SshSession, Channel<Msg>), SshError> {
-    let stream = dial(o).await?;
+    hops: usize,
+) -> Pin<Box<dyn Future<Output = Result<BoxedStream, SshError>> + Send + '_>> {
+    Box::pin(async move {
+        match &o.proxy {
+            None => Ok(Box::new(dial(o).await?) as BoxedStream),
+            Some(Proxy::Command(command)) => {
+                Ok(Box::new(spawn_proxy_command(command)?) as BoxedStream)
+            }
+            Some(Proxy::Jump(spec)) => {
+                let jump = o.jump_host_options(spec)?;
+                if hops >= MAX_JUMP_DEPTH
+                    || (jump.host == o.host && jump.port == o.port && jump.user == o.user)
+                {
+                    return Err(SshError::Config(format!("jumphost loop via {}", jump.host)));
+                }
+                let handle = authenticated_session(&jump, hops + 1).await?;
+                let channel = handle
+                    .channel_open_direct_tcpip(
+                        o.hostname.as_str(),
+                        u32::from(o.port),
+                        "127.0.0.1",
+                        0,
+                    )
+                    .await
+                    .map_err(|e| {
+                        SshError::Session(format!(
+                            "channel to {}:{} through {}: {e}",
+                            o.hostname, o.port, jump.host
+                        ))
+                    })?;
+                Ok(Box::new(JumpStream::new(handle, channel)) as BoxedStream)
+            }
+        }
+    })
+}
+
+/// Reaches the server of `o` (directly or through its proxy), checks its host key and
+/// authenticates.
+async fn authenticated_session(
+    o: &SshOptions,
+    hops: usize,
+) -> Result<Handle<HostKeyCheck>, SshError> {
+    let stream = server_stream(o, hops).await?;
     let mut config = client::Config {
         keepalive_interval: o.keepalive,
         nodelay: true,
@@ -266,6 +315,15 @@ pub async fn open_exec_channel(
         }
     };
     authenticate(&mut handle, o).await?;
+    Ok(handle)
+}
+
+/// Connects, authenticates and starts `command` on an exec channel.
+pub async fn open_exec_channel(
+    o: &SshOptions,
+    command: &str,
+) -> Result<(SshSession, Channel<Msg>), SshError> {
+    let handle = authenticated_session(o, 0).await?;
     let channel = handle
         .channel_open_session()
         .await
