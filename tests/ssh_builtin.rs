@@ -4,7 +4,9 @@
 
 mod sshd_support;
 
-use sshd_support::{Sshd, put_file, rdsync, rdsync_rounds_match_rsync, rsync, scratch, slash};
+use sshd_support::{
+    Sshd, put_file, rdsync, rdsync_rounds_match_rsync, rsync, run_with_env, scratch, slash,
+};
 
 /// Stderr lines without rsync's " at FILE(LINE) [ROLE=VERSION]" and OpenSSH's "\r".
 fn lines(stderr: &str) -> Vec<String> {
@@ -408,6 +410,89 @@ fn proxy_jump_and_proxy_command_reach_the_server_like_openssh() {
             );
         }
     }
+}
+
+/// An encrypted identity file, as OpenSSH handles one: the passphrase is asked for with its
+/// prompt (here through `SSH_ASKPASS`, `SSH_ASKPASS_REQUIRE=force`) only for a key the server
+/// accepts, a wrong one up to three times before giving up, and never under `BatchMode`.
+/// The prompts asked, the exit codes and the messages equal those of `rsync -e ssh`.
+#[test]
+fn encrypted_keys_are_unlocked_like_openssh() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-builtin-passphrase");
+    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    for (key, passphrase) in [("enc_key", "open sesame"), ("stranger_key", "other")] {
+        let keygen = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", passphrase, "-f"])
+            .arg(dir.join(key))
+            .status()
+            .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
+        assert!(keygen.success());
+    }
+    // The server accepts enc_key only; stranger_key is offered first and must not be asked.
+    let accepted = std::fs::read_to_string(dir.join("enc_key.pub")).unwrap_or_default();
+    let mut keys = std::fs::read_to_string(sshd.dir.join("authorized_keys")).unwrap_or_default();
+    keys.push_str(&accepted);
+    std::fs::write(sshd.dir.join("authorized_keys"), keys).unwrap_or_else(|e| panic!("{e}"));
+    let askpass = dir.join("askpass");
+    std::fs::write(
+        &askpass,
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> \"$PROMPTS\"\nprintf '%s\\n' \"$ANSWER\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let d = dir.display();
+    let askpass = askpass.display().to_string();
+    for (what, answer, batch, expected) in [
+        ("right", "open sesame", "no", 0),
+        ("wrong", "nope", "no", 255),
+        ("batch", "open sesame", "yes", 255),
+    ] {
+        let rsh = format!(
+            "ssh -F /dev/null -p {} -l {} -o IdentitiesOnly=yes -o BatchMode={batch} \
+             -i {d}/stranger_key -i {d}/enc_key -o UserKnownHostsFile={}/known_hosts \
+             -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            sshd.port,
+            sshd.user,
+            sshd.dir.display()
+        );
+        let mut runs = Vec::new();
+        for who in ["theirs", "ours"] {
+            let prompts = dir.join(format!("prompts-{what}-{who}"));
+            let prompts_text = prompts.display().to_string();
+            let dest = format!(
+                "127.0.0.1:{}",
+                slash(&dir.join(format!("dest-{what}-{who}")))
+            );
+            let mut args = vec!["-a", "-e", rsh.as_str(), src.as_str(), dest.as_str()];
+            let program = if who == "ours" {
+                args.insert(0, "--builtin-ssh");
+                env!("CARGO_BIN_EXE_rdsync")
+            } else {
+                "/usr/bin/rsync"
+            };
+            let env = [
+                ("SSH_ASKPASS", askpass.as_str()),
+                ("SSH_ASKPASS_REQUIRE", "force"),
+                ("ANSWER", answer),
+                ("PROMPTS", prompts_text.as_str()),
+            ];
+            let (code, _, err) = run_with_env(program, &args, &env);
+            let asked = std::fs::read_to_string(&prompts).unwrap_or_default();
+            runs.push((code, lines(&err), asked));
+        }
+        let (theirs, ours) = (&runs[0], &runs[1]);
+        assert_eq!(theirs.0, expected, "{what}: rsync -e ssh: {:?}", theirs.1);
+        assert_eq!(ours, theirs, "{what}: ours, then rsync's");
+    }
+    let prompt = format!("Enter passphrase for key '{d}/enc_key': \n");
+    let asked = std::fs::read_to_string(dir.join("prompts-wrong-ours")).unwrap_or_default();
+    assert_eq!(asked, prompt.repeat(3));
 }
 
 /// What the built-in client cannot do is a usage error (exit 1) before anything is

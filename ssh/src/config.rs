@@ -35,6 +35,8 @@ pub const KNOWN_KEYWORDS: &[&str] = &[
     "hashknownhosts",
     "proxyjump",
     "proxycommand",
+    "batchmode",
+    "numberofpasswordprompts",
 ];
 
 /// Keywords that would change where or how we connect and that we cannot honour.

@@ -201,6 +201,8 @@ mod tests {
             global_known_hosts: vec![],
             hash_known_hosts: false,
             proxy: None,
+            batch_mode: true,
+            password_prompts: 3,
             config_files: vec![],
             home: PathBuf::new(),
             strict,

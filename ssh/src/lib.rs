@@ -9,7 +9,9 @@
 //!   [`known_hosts`] reads those files as OpenSSH does (patterns, hashed names, `@revoked`)
 //!   and records new keys (hashed under `HashKnownHosts yes`).
 //! * [`session`] dials (or runs the `ProxyCommand`, or goes through the `ProxyJump` hosts
-//!   over [`proxy`] streams), authenticates with the identity files and starts the command.
+//!   over [`proxy`] streams), authenticates with the agent's keys and the identity files
+//!   (an [`encrypted_key`] unlocked with a [`passphrase`] once the server accepts it) and
+//!   starts the command.
 //! * [`transport::SshTransport`] is a blocking [`rdsync_wire::Transport`] over the exec
 //!   channel: hand it to [`rdsync_wire::push_over`] or [`rdsync_wire::pull_over`].
 #![deny(
@@ -21,10 +23,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
 pub mod config;
+pub mod encrypted_key;
 pub mod error;
 pub mod host_keys;
 pub mod known_hosts;
 pub mod options;
+pub mod passphrase;
 pub mod proxy;
 pub mod session;
 pub mod transport;

@@ -55,6 +55,10 @@ pub struct SshOptions {
     pub hash_known_hosts: bool,
     /// How the connection is carried when not dialled directly.
     pub proxy: Option<Proxy>,
+    /// Never ask the user anything (`BatchMode yes`): an encrypted key is skipped.
+    pub batch_mode: bool,
+    /// How many times a passphrase is asked for (`NumberOfPasswordPrompts`, default 3).
+    pub password_prompts: u32,
     /// The configuration files read, in order (a jump host's settings come from them).
     pub config_files: Vec<ConfigFile>,
     /// The home directory (`~`).
@@ -174,6 +178,8 @@ struct Gathered {
     hash_known_hosts: Option<String>,
     proxy_jump: Option<String>,
     proxy_command: Option<String>,
+    batch_mode: Option<String>,
+    password_prompts: Option<String>,
 }
 
 impl Gathered {
@@ -212,9 +218,10 @@ impl Gathered {
                 }
             }
             "proxycommand" => first(&mut self.proxy_command),
+            "batchmode" => first(&mut self.batch_mode),
+            "numberofpasswordprompts" => first(&mut self.password_prompts),
             // Settings that only matter to an interactive or forwarding ssh.
-            "batchmode"
-            | "loglevel"
+            "loglevel"
             | "passwordauthentication"
             | "compression"
             | "forwardagent"
@@ -574,6 +581,13 @@ impl SshOptions {
             global_known_hosts: Vec::new(),
             hash_known_hosts: yes_no(g.hash_known_hosts.as_deref(), "HashKnownHosts")?,
             proxy: None,
+            batch_mode: yes_no(g.batch_mode.as_deref(), "BatchMode")?,
+            password_prompts: match &g.password_prompts {
+                Some(n) => n.parse::<u32>().map_err(|_| {
+                    SshError::Config(format!("invalid NumberOfPasswordPrompts {n:?}"))
+                })?,
+                None => 3,
+            },
             config_files,
             home: home.to_path_buf(),
             strict: match g.strict {

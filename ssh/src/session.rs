@@ -13,6 +13,7 @@ use russh::keys::agent::client::AgentClient;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{Channel, Disconnect};
 
+use crate::encrypted_key::EncryptedKey;
 use crate::error::SshError;
 use crate::host_keys::{HostKeyVerdict, known_host_keys, known_hosts_name, verify_host_key};
 use crate::options::{Proxy, SshOptions};
@@ -206,12 +207,25 @@ async fn authenticate(handle: &mut Handle<HostKeyCheck>, o: &SshOptions) -> Resu
     for path in &o.identity_files {
         let key = match russh::keys::load_secret_key(path, None) {
             Ok(k) => k,
-            Err(russh::keys::Error::KeyIsEncrypted) => {
-                eprintln!(
-                    "{}: the key is encrypted; the built-in SSH client asks for no passphrase",
-                    path.display()
-                );
-                continue;
+            // OpenSSH offers the public key and asks for the passphrase only if the
+            // server accepts it; in batch mode it asks nothing and skips the key.
+            Err(russh::keys::Error::KeyIsEncrypted) if !o.batch_mode => {
+                let Some(mut encrypted) = EncryptedKey::open(path, o.password_prompts) else {
+                    continue;
+                };
+                let hash = handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .map_err(session_error)?
+                    .flatten();
+                let public = encrypted.public_key().clone();
+                match handle
+                    .authenticate_publickey_with(&o.user, public, hash, &mut encrypted)
+                    .await
+                {
+                    Ok(result) if note_refusal(&result, &mut methods) => return Ok(()),
+                    _ => continue,
+                }
             }
             // OpenSSH skips identity files that do not exist or cannot be read.
             Err(_) => continue,

@@ -335,23 +335,22 @@ pub fn rsync_over_ssh(sshd: &Sshd, args: &[&str], from: &str, to: &str) {
 
 /// Runs the system rsync; returns (exit code, stdout, stderr).
 pub fn rsync(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new("/usr/bin/rsync")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("rsync: {e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_with_env("/usr/bin/rsync", args, &[])
 }
 
 /// Runs the `rdsync` command; returns (exit code, stdout, stderr).
 pub fn rdsync(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rdsync"))
+    run_with_env(env!("CARGO_BIN_EXE_rdsync"), args, &[])
+}
+
+/// Runs `program` with `args` and these environment variables added; returns (exit code,
+/// stdout, stderr).
+pub fn run_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .output()
-        .unwrap_or_else(|e| panic!("rdsync: {e}"));
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
