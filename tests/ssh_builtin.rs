@@ -495,6 +495,52 @@ fn encrypted_keys_are_unlocked_like_openssh() {
     assert_eq!(asked, prompt.repeat(3));
 }
 
+/// `Match` sections as ssh evaluates them — `originalhost`, `host` after the `HostName`
+/// they set, `exec`, `all` — pick the port, user and key: with the flag file present the
+/// login works, without it `Match all` names a user the server refuses, for both clients.
+#[test]
+fn match_sections_choose_like_openssh() {
+    let sshd = Sshd::start();
+    let dir = scratch("ssh-builtin-match");
+    put_file(&dir.join("src/f"), b"matched\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    let d = sshd.dir.display();
+    let flag = dir.join("flag");
+    let cfg = dir.join("config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Match originalhost viamatch\n  HostName 127.0.0.1\n  Port {}\n\
+             Match host 127.0.0.1 exec \"test -f {}\"\n  User {}\n  IdentityFile {d}/client_key\n\
+             Match all\n  User nobody-here\n  IdentityFile {d}/client_key\n  IdentitiesOnly yes\n\
+             \x20 BatchMode yes\n  UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n\
+             \x20 StrictHostKeyChecking yes\n  LogLevel ERROR\n",
+            sshd.port,
+            flag.display(),
+            sshd.user
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rsh = format!("ssh -F {}", cfg.display());
+    for (what, with_flag, expected) in [("flag", true, 0), ("no-flag", false, 255)] {
+        if with_flag {
+            std::fs::write(&flag, b"").unwrap_or_else(|e| panic!("{e}"));
+        } else {
+            let _ = std::fs::remove_file(&flag);
+        }
+        let dest = |who: &str| format!("viamatch:{}", slash(&dir.join(format!("{who}-{what}"))));
+        let (their_code, _, their_err) = rsync(&["-a", "-e", &rsh, &src, &dest("theirs")]);
+        let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh, &src, &dest("ours")]);
+        assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
+        assert_eq!(code, expected, "{what}: {err}");
+        assert_eq!(lines(&err), lines(&their_err), "{what}");
+    }
+    assert_eq!(
+        std::fs::read(dir.join("ours-flag/f")).unwrap_or_default(),
+        b"matched\n"
+    );
+}
+
 /// What the built-in client cannot do is a usage error (exit 1) before anything is
 /// dialled: a remote shell that is not ssh, an ssh option it cannot honour, and an rsync
 /// option that would hand the command to the system rsync (which has no such client).

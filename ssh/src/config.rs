@@ -1,12 +1,14 @@
 //! A reader for the part of OpenSSH's `ssh_config` the built-in client honours: `Host`
-//! sections with glob patterns, `Include` (globs, relative to `~/.ssh` in the user's file
-//! and `/etc/ssh` in the system's, at most 16 deep) and the keywords of [`Setting`]. As in
-//! OpenSSH, the first value obtained for a keyword wins. Keywords that change how the
-//! connection is made and that this client cannot honour (`Match`, `RemoteCommand`,
-//! `HostKeyAlias`, `CertificateFile`) are refused rather than ignored; the rest are ignored.
+//! sections with glob patterns, `Match` sections ([`crate::config_match`]), `Include`
+//! (globs, relative to `~/.ssh` in the user's file and `/etc/ssh` in the system's, at most
+//! 16 deep) and the keywords of [`KNOWN_KEYWORDS`]. As in OpenSSH, the first value obtained
+//! for a keyword wins. Keywords that change how the connection is made and that this
+//! client cannot honour (`RemoteCommand`, `HostKeyAlias`, `CertificateFile`) are refused
+//! rather than ignored; the rest are ignored.
 
 use std::path::{Path, PathBuf};
 
+use crate::config_match::{MatchContext, evaluate_match};
 use crate::error::SshError;
 
 /// One `Keyword value` line that applies to a host.
@@ -40,7 +42,7 @@ pub const KNOWN_KEYWORDS: &[&str] = &[
 ];
 
 /// Keywords that would change where or how we connect and that we cannot honour.
-const REFUSED_KEYWORDS: &[&str] = &["match", "remotecommand", "hostkeyalias", "certificatefile"];
+const REFUSED_KEYWORDS: &[&str] = &["remotecommand", "hostkeyalias", "certificatefile"];
 
 /// Splits one line into keyword and value (`Keyword value`, `Keyword=value`, quotes).
 fn split_line(line: &str) -> Option<(String, String)> {
@@ -124,10 +126,15 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// Gathers the settings that apply to one host from a configuration file and the files it
 /// includes.
 struct ConfigReader<'a> {
-    host: &'a str,
+    /// The name `Host` lines are matched against: the name given, or in the final pass
+    /// the final host name.
+    host: String,
+    /// What `Match` lines test; `hostname`, `user` and `port` follow the settings read.
+    ctx: MatchContext,
     home: &'a Path,
     origin: ConfigOrigin,
     out: Vec<Setting>,
+    wants_final: bool,
 }
 
 impl ConfigReader<'_> {
@@ -140,7 +147,13 @@ impl ConfigReader<'_> {
                 continue;
             };
             if keyword == "host" {
-                active = host_matches(&value, self.host);
+                active = host_matches(&value, &self.host);
+                continue;
+            }
+            if keyword == "match" {
+                let outcome = evaluate_match(&value, &self.ctx, source, n + 1)?;
+                active = outcome.matched;
+                self.wants_final |= outcome.wants_final;
                 continue;
             }
             if !active {
@@ -157,6 +170,16 @@ impl ConfigReader<'_> {
                 )));
             }
             if KNOWN_KEYWORDS.contains(&keyword.as_str()) {
+                // Later `Match host`/`user` lines see the first value obtained.
+                let slot = match keyword.as_str() {
+                    "hostname" => Some(&mut self.ctx.hostname),
+                    "user" => Some(&mut self.ctx.user),
+                    "port" => Some(&mut self.ctx.port),
+                    _ => None,
+                };
+                if let Some(slot) = slot.filter(|s| s.is_none()) {
+                    *slot = Some(value.clone());
+                }
                 self.out.push(Setting { keyword, value });
             }
         }
@@ -209,35 +232,74 @@ impl ConfigReader<'_> {
     }
 }
 
-/// The settings of `text` (an ssh_config file's content, from `source`) that apply to
-/// `host`, in file order, with the files it includes read in place. Lines before the
-/// first `Host` apply to every host; `home` anchors `~` and the user's relative includes.
+/// What one configuration file gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigRead {
+    /// The settings that apply, in file order.
+    pub settings: Vec<Setting>,
+    /// A `Match final` asks for a final pass.
+    pub wants_final: bool,
+}
+
+/// The settings of `text` (an ssh_config file's content, from `source`) that apply to the
+/// host of `ctx`, in file order, with the files it includes read in place. Lines before the
+/// first `Host` or `Match` apply to every host; `home` anchors `~` and the user's relative
+/// includes.
 pub fn settings_for(
     text: &str,
-    host: &str,
     source: &str,
     home: &Path,
     origin: ConfigOrigin,
-) -> Result<Vec<Setting>, SshError> {
+    ctx: &MatchContext,
+) -> Result<ConfigRead, SshError> {
     let mut reader = ConfigReader {
-        host,
+        host: if ctx.final_pass {
+            ctx.host()
+        } else {
+            ctx.original_host.clone()
+        },
+        ctx: ctx.clone(),
         home,
         origin,
         out: Vec::new(),
+        wants_final: false,
     };
     reader.read_text(text, source, 0)?;
-    Ok(reader.out)
+    Ok(ConfigRead {
+        settings: reader.out,
+        wants_final: reader.wants_final,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn context(host: &str) -> MatchContext {
+        MatchContext {
+            original_host: host.into(),
+            hostname: None,
+            user: None,
+            port: None,
+            local_user: "me".into(),
+            home: "/nonexistent-home".into(),
+            final_pass: false,
+        }
+    }
+
+    fn read_from(
+        text: &str,
+        host: &str,
+        home: &Path,
+        origin: ConfigOrigin,
+    ) -> Result<Vec<Setting>, SshError> {
+        settings_for(text, "cfg", home, origin, &context(host)).map(|r| r.settings)
+    }
+
     fn read(text: &str, host: &str) -> Result<Vec<Setting>, SshError> {
-        settings_for(
+        read_from(
             text,
             host,
-            "cfg",
             Path::new("/nonexistent-home"),
             ConfigOrigin::User,
         )
@@ -300,10 +362,50 @@ mod tests {
     }
 
     #[test]
-    fn a_match_for_the_host_is_refused_and_elsewhere_ignored() {
-        let text = "Host jump\n  Match user x\nHost *\n  Port 22\n";
-        assert!(matches!(read(text, "jump"), Err(SshError::Unsupported(_))));
-        assert!(read(text, "other").is_ok());
+    fn match_sections_apply_by_their_criteria() {
+        // A Match after a Host that does not apply is still evaluated (it starts its own
+        // section), and it sees the HostName obtained before it.
+        let text = "Host other\n  Port 1\nHost box\n  HostName box.example.org\n\
+                    Match host *.example.org\n  User admin\nMatch originalhost nomatch\n  Port 2\n\
+                    Match all\n  Port 3\n  RemoteCommand x\n";
+        let got = read(text, "box");
+        assert!(
+            matches!(&got, Err(SshError::Unsupported(m)) if m.contains("line 11")),
+            "{got:?}"
+        );
+        let text = text.replace("  RemoteCommand x\n", "");
+        let got = read(&text, "box").unwrap_or_else(|e| panic!("{e}"));
+        let pairs: Vec<(&str, &str)> = got
+            .iter()
+            .map(|s| (s.keyword.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("hostname", "box.example.org"),
+                ("user", "admin"),
+                ("port", "3")
+            ]
+        );
+        // `Match final` is read in the final pass only, where Host lines see the HostName.
+        let text = "Host box\n  HostName real\nMatch final\n  User late\nHost real\n  Port 9\n";
+        let first = settings_for(
+            text,
+            "cfg",
+            Path::new("/"),
+            ConfigOrigin::User,
+            &context("box"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(first.wants_final);
+        assert_eq!(first.settings.len(), 1);
+        let mut last = context("box");
+        last.hostname = Some("real".into());
+        last.final_pass = true;
+        let second = settings_for(text, "cfg", Path::new("/"), ConfigOrigin::User, &last)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let keys: Vec<&str> = second.settings.iter().map(|s| s.keyword.as_str()).collect();
+        assert_eq!(keys, ["user", "port"]);
     }
 
     fn scratch_home(name: &str) -> PathBuf {
@@ -327,13 +429,13 @@ mod tests {
         );
         write(&home.join("abs.conf"), "HostName abs.example\n");
         // Read only inside a section that applies: this one would be refused.
-        write(&home.join(".ssh/jump.conf"), "Match all\n");
+        write(&home.join(".ssh/jump.conf"), "RemoteCommand x\n");
         let text = format!(
             "Host nomatch\n  Include jump.conf\nHost box\n  Include conf.d/*.conf {}/abs.conf\n  Port 3\n",
             home.display()
         );
-        let got = settings_for(&text, "box", "cfg", &home, ConfigOrigin::User)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let got =
+            read_from(&text, "box", &home, ConfigOrigin::User).unwrap_or_else(|e| panic!("{e}"));
         let pairs: Vec<(&str, &str)> = got
             .iter()
             .map(|s| (s.keyword.as_str(), s.value.as_str()))
@@ -352,20 +454,11 @@ mod tests {
         );
         let jump = "Include jump.conf\n";
         assert!(matches!(
-            settings_for(jump, "box", "cfg", &home, ConfigOrigin::User),
+            read_from(jump, "box", &home, ConfigOrigin::User),
             Err(SshError::Unsupported(_))
         ));
         // Nothing matching an Include pattern is no error.
-        assert!(
-            settings_for(
-                "Include none/*.conf\n",
-                "box",
-                "cfg",
-                &home,
-                ConfigOrigin::User
-            )
-            .is_ok()
-        );
+        assert!(read_from("Include none/*.conf\n", "box", &home, ConfigOrigin::User).is_ok());
         let _ = std::fs::remove_dir_all(&home);
     }
 
@@ -374,18 +467,12 @@ mod tests {
         let home = scratch_home("loop");
         let me = home.join(".ssh/loop.conf");
         write(&me, "Include loop.conf\n");
-        let looped = settings_for("Include loop.conf\n", "h", "cfg", &home, ConfigOrigin::User);
+        let looped = read_from("Include loop.conf\n", "h", &home, ConfigOrigin::User);
         assert!(
             matches!(&looped, Err(SshError::Config(m)) if m.contains("too many recursive")),
             "{looped:?}"
         );
-        let tilde = settings_for(
-            "Include ~/x.conf\n",
-            "h",
-            "sys",
-            &home,
-            ConfigOrigin::System,
-        );
+        let tilde = read_from("Include ~/x.conf\n", "h", &home, ConfigOrigin::System);
         assert!(
             matches!(&tilde, Err(SshError::Config(m)) if m.contains("bad include path")),
             "{tilde:?}"

@@ -23,6 +23,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
 pub mod config;
+pub mod config_match;
 pub mod encrypted_key;
 pub mod error;
 pub mod host_keys;

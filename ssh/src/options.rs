@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{ConfigOrigin, Setting, settings_for};
+use crate::config_match::{MatchContext, expand_hostname};
 use crate::error::SshError;
 
 /// What to do with a host key that no known_hosts file records (`StrictHostKeyChecking`).
@@ -193,8 +194,12 @@ impl Gathered {
             "hostname" => first(&mut self.hostname),
             "port" => first(&mut self.port),
             "user" => first(&mut self.user),
-            // OpenSSH offers every IdentityFile given, in order.
-            "identityfile" => self.identity_files.push(value.to_string()),
+            // OpenSSH offers every IdentityFile given, in order, a repeated one once.
+            "identityfile" => {
+                if !self.identity_files.iter().any(|f| f == value) {
+                    self.identity_files.push(value.to_string());
+                }
+            }
             "userknownhostsfile" => first(&mut self.user_known_hosts),
             "globalknownhostsfile" => first(&mut self.global_known_hosts),
             "stricthostkeychecking" => first(&mut self.strict),
@@ -331,30 +336,45 @@ fn cipher_list(value: &str) -> Result<Vec<String>, SshError> {
     })
 }
 
-/// Applies the settings for `host` of each configuration file in turn.
+/// Applies the settings for `host` of each configuration file in turn, and once more in a
+/// final pass when a `Match final` asked for one (as ssh does; the first value still wins).
 fn read_config_files(
     g: &mut Gathered,
     files: &[ConfigFile],
     host: &str,
     home: &Path,
 ) -> Result<(), SshError> {
-    for file in files {
-        match std::fs::read_to_string(&file.path) {
-            Ok(text) => {
-                let source = file.path.display().to_string();
-                for Setting { keyword, value } in
-                    settings_for(&text, host, &source, home, file.origin)?
-                {
-                    g.apply(&keyword, &value)?;
+    let mut wants_final = false;
+    for final_pass in [false, true] {
+        if final_pass && !wants_final {
+            break;
+        }
+        for file in files {
+            let text = match std::fs::read_to_string(&file.path) {
+                Ok(text) => text,
+                Err(e) if file.required => {
+                    return Err(SshError::Config(format!(
+                        "Can't open user config file {}: {e}",
+                        file.path.display()
+                    )));
                 }
+                Err(_) => continue,
+            };
+            let ctx = MatchContext {
+                original_host: host.to_string(),
+                hostname: g.hostname.clone(),
+                user: g.user.clone(),
+                port: g.port.clone(),
+                local_user: local_user().unwrap_or_default(),
+                home: home.display().to_string(),
+                final_pass,
+            };
+            let source = file.path.display().to_string();
+            let read = settings_for(&text, &source, home, file.origin, &ctx)?;
+            wants_final |= read.wants_final;
+            for Setting { keyword, value } in read.settings {
+                g.apply(&keyword, &value)?;
             }
-            Err(e) if file.required => {
-                return Err(SshError::Config(format!(
-                    "Can't open user config file {}: {e}",
-                    file.path.display()
-                )));
-            }
-            Err(_) => {}
         }
     }
     Ok(())
@@ -573,7 +593,10 @@ impl SshOptions {
         };
         let mut o = SshOptions {
             host: host.to_string(),
-            hostname: g.hostname.unwrap_or_else(|| host.to_string()),
+            hostname: match &g.hostname {
+                Some(h) => expand_hostname(h, host),
+                None => host.to_string(),
+            },
             port,
             user,
             identity_files: Vec::new(),
