@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use russh::keys::{HashAlg, PublicKey};
+use russh::keys::{Certificate, HashAlg, PublicKey};
+
+use crate::config::glob_match;
 
 use crate::error::SshError;
 use crate::known_hosts::{HostKeyStatus, KnownHostKeys, record_host_key};
@@ -60,6 +62,85 @@ pub fn openssh_key_type(key: &PublicKey) -> String {
     }
 }
 
+/// A revoked key (type `alg`, host `name`): refused with OpenSSH's warning, or used after
+/// it under `StrictHostKeyChecking no`.
+fn revoked(o: &SshOptions, alg: &str, name: &str) -> Result<HostKeyVerdict, SshError> {
+    let warning = format!(
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+         @       WARNING: REVOKED HOST KEY DETECTED!               @\n\
+         @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+         The {alg} host key for {name} is marked as revoked.\n\
+         This could mean that a stolen key is being used to\n\
+         impersonate this host."
+    );
+    if o.strict != StrictHostKeyChecking::No {
+        Err(SshError::HostKey(format!(
+            "{warning}\n{alg} host key for {name} was revoked and you have requested strict checking."
+        )))
+    } else {
+        Ok(HostKeyVerdict::Unsafe(format!(
+            "{warning}\n{CONTINUE_UNSAFE}"
+        )))
+    }
+}
+
+/// Why a host certificate is not valid for `host` at `now` (OpenSSH's
+/// `sshkey_cert_check_host` reasons), or `None` when it is.
+pub fn certificate_problem(cert: &Certificate, host: &str, now: u64) -> Option<&'static str> {
+    use russh::keys::ssh_key::certificate::CertType;
+    if cert.verify_signature().is_err() {
+        return Some("Certificate invalid: bad signature");
+    }
+    if cert.cert_type() != CertType::Host {
+        return Some("Certificate invalid: not a host certificate");
+    }
+    if now < cert.valid_after() {
+        return Some("Certificate invalid: not yet valid");
+    }
+    if now >= cert.valid_before() {
+        return Some("Certificate invalid: expired");
+    }
+    if cert.valid_principals().is_empty() {
+        return Some("Certificate lacks principal list");
+    }
+    if !cert.valid_principals().iter().any(|p| glob_match(p, host)) {
+        return Some("Certificate invalid: name is not a listed principal");
+    }
+    if !cert.critical_options().is_empty() {
+        return Some("Certificate contains unsupported critical options");
+    }
+    None
+}
+
+/// Checks a host certificate as OpenSSH does: a revoked certificate key or authority is
+/// refused; one signed by an `@cert-authority` key recorded for the host, valid now and
+/// naming the host is accepted; otherwise (after saying why, if an authority matched) the
+/// key inside it is checked as a plain host key.
+pub fn verify_host_certificate(
+    o: &SshOptions,
+    cert: &Certificate,
+) -> Result<HostKeyVerdict, SshError> {
+    let name = known_hosts_name(o);
+    let known = known_host_keys(o);
+    let plain = PublicKey::new(cert.public_key().clone(), "");
+    let authority = PublicKey::new(cert.signature_key().clone(), "");
+    let alg = format!("{}-CERT", openssh_key_type(&plain));
+    if known.is_revoked(&plain) || known.is_revoked(&authority) {
+        return revoked(o, &alg, &name);
+    }
+    if known.authority(&authority).is_some() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        match certificate_problem(cert, &o.hostname.to_ascii_lowercase(), now) {
+            None => return Ok(HostKeyVerdict::Known),
+            Some(problem) => eprintln!("{problem}"),
+        }
+    }
+    verify_host_key(o, &plain)
+}
+
 /// What OpenSSH prints when it goes on without a trusted host key (`continue_unsafe` with
 /// the default authentication settings).
 const CONTINUE_UNSAFE: &str = "Password authentication is disabled to avoid man-in-the-middle attacks.\n\
@@ -74,25 +155,7 @@ pub fn verify_host_key(o: &SshOptions, key: &PublicKey) -> Result<HostKeyVerdict
     let known = known_host_keys(o);
     match known.status(key) {
         HostKeyStatus::Known(_) => Ok(HostKeyVerdict::Known),
-        HostKeyStatus::Revoked => {
-            let warning = format!(
-                "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
-                 @       WARNING: REVOKED HOST KEY DETECTED!               @\n\
-                 @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
-                 The {alg} host key for {name} is marked as revoked.\n\
-                 This could mean that a stolen key is being used to\n\
-                 impersonate this host."
-            );
-            if strict {
-                Err(SshError::HostKey(format!(
-                    "{warning}\n{alg} host key for {name} was revoked and you have requested strict checking."
-                )))
-            } else {
-                Ok(HostKeyVerdict::Unsafe(format!(
-                    "{warning}\n{CONTINUE_UNSAFE}"
-                )))
-            }
-        }
+        HostKeyStatus::Revoked => revoked(o, &alg, &name),
         HostKeyStatus::Changed(record) => {
             let fingerprint = key.fingerprint(HashAlg::Sha256);
             let mut warning = format!(
@@ -288,6 +351,70 @@ mod tests {
         assert!(
             matches!(&refused, Err(SshError::HostKey(m)) if m.contains("cannot be recorded")),
             "{refused:?}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Signs a fresh key with a fresh CA using OpenSSH's ssh-keygen and `args`.
+    fn certificate(d: &std::path::Path, name: &str, args: &[&str]) -> Certificate {
+        let run = |args: &[&str]| {
+            let ok = std::process::Command::new("ssh-keygen")
+                .args(args)
+                .current_dir(d)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map(|s| s.success());
+            assert!(matches!(ok, Ok(true)), "ssh-keygen {args:?}");
+        };
+        if !d.join("ca").exists() {
+            run(&["-q", "-t", "ed25519", "-N", "", "-f", "ca"]);
+        }
+        run(&["-q", "-t", "ed25519", "-N", "", "-f", name]);
+        let public = format!("{name}.pub");
+        let mut sign = vec!["-q", "-s", "ca", "-I", "id"];
+        sign.extend(args);
+        sign.push(&public);
+        run(&sign);
+        let text = std::fs::read_to_string(d.join(format!("{name}-cert.pub")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Certificate::from_openssh(text.trim()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn certificates_are_judged_like_openssh() {
+        let d = scratch("cert");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| t.as_secs())
+            .unwrap_or(0);
+        let problem = |name: &str, args: &[&str], host: &str| {
+            certificate_problem(&certificate(&d, name, args), host, now)
+        };
+        assert_eq!(problem("good", &["-h", "-n", "h1,h2"], "h2"), None);
+        assert_eq!(
+            problem("wild", &["-h", "-n", "*.example.org"], "a.example.org"),
+            None
+        );
+        assert_eq!(
+            problem("other", &["-h", "-n", "h1"], "h3"),
+            Some("Certificate invalid: name is not a listed principal")
+        );
+        assert_eq!(
+            problem("user", &["-n", "h1"], "h1"),
+            Some("Certificate invalid: not a host certificate")
+        );
+        assert_eq!(
+            problem("old", &["-h", "-n", "h1", "-V", "-2d:-1d"], "h1"),
+            Some("Certificate invalid: expired")
+        );
+        assert_eq!(
+            problem("new", &["-h", "-n", "h1", "-V", "+1d:+2d"], "h1"),
+            Some("Certificate invalid: not yet valid")
+        );
+        assert_eq!(
+            problem("anyone", &["-h"], "h1"),
+            Some("Certificate lacks principal list")
         );
         let _ = std::fs::remove_dir_all(&d);
     }

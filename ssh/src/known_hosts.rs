@@ -93,15 +93,32 @@ impl KnownHostKeys {
             }
             status = HostKeyStatus::Changed(record);
         }
-        let revoked = self
-            .records
-            .iter()
-            .any(|r| r.marker == Some(Marker::Revoked) && r.key.key_data() == key.key_data());
-        if revoked {
+        if self.is_revoked(key) {
             HostKeyStatus::Revoked
         } else {
             status
         }
+    }
+
+    /// The `@cert-authority` record of `ca` (a certificate's signing key), if there is one.
+    pub fn authority(&self, ca: &PublicKey) -> Option<&HostKeyRecord> {
+        self.records
+            .iter()
+            .find(|r| r.marker == Some(Marker::CertAuthority) && r.key.key_data() == ca.key_data())
+    }
+
+    /// Whether any `@cert-authority` record applies to the host.
+    pub fn has_authorities(&self) -> bool {
+        self.records
+            .iter()
+            .any(|r| r.marker == Some(Marker::CertAuthority))
+    }
+
+    /// Whether an `@revoked` record names `key`.
+    pub fn is_revoked(&self, key: &PublicKey) -> bool {
+        self.records
+            .iter()
+            .any(|r| r.marker == Some(Marker::Revoked) && r.key.key_data() == key.key_data())
     }
 
     /// Orders `offered` (host key algorithms in preference order) so that those the host

@@ -15,7 +15,9 @@ use russh::{Channel, Disconnect};
 
 use crate::encrypted_key::EncryptedKey;
 use crate::error::SshError;
-use crate::host_keys::{HostKeyVerdict, known_host_keys, known_hosts_name, verify_host_key};
+use crate::host_keys::{
+    HostKeyVerdict, known_host_keys, known_hosts_name, verify_host_certificate, verify_host_key,
+};
 use crate::options::{Proxy, SshOptions};
 use crate::proxy::{BoxedStream, JumpStream, spawn_proxy_command};
 
@@ -34,8 +36,8 @@ impl client::Handler for HostKeyCheck {
     ) -> Result<bool, Self::Error> {
         let verdict = match server_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => verify_host_key(&self.options, key),
-            PublicKeyOrCertificate::Certificate(_) => {
-                Err(SshError::Unsupported("a host certificate".into()))
+            PublicKeyOrCertificate::Certificate(cert) => {
+                verify_host_certificate(&self.options, cert)
             }
         };
         match verdict {
@@ -313,7 +315,13 @@ async fn authenticated_session(
     };
     config.preferred.cipher = std::borrow::Cow::Owned(ciphers);
     // Ask for the kind of host key we already know, as OpenSSH does.
-    let key_order = known_host_keys(o).prefer_known(&config.preferred.key);
+    let known = known_host_keys(o);
+    let key_order = known.prefer_known(&config.preferred.key);
+    // Certificates are asked for only where a certificate authority is recorded for the
+    // host (OpenSSH asks always and checks a certificate without one as its plain key).
+    if known.has_authorities() {
+        config.preferred.host_key_certificates = std::borrow::Cow::Owned(key_order.clone());
+    }
     config.preferred.key = std::borrow::Cow::Owned(key_order);
     let refusal = Arc::new(Mutex::new(None));
     let handler = HostKeyCheck {

@@ -68,6 +68,13 @@ impl Sshd {
     /// [`start`](Self::start) with sshd's `LogLevel` (DEBUG1 logs the negotiated ciphers;
     /// sshd then also sends debug lines to the clients' stderr).
     pub fn start_logging(level: &str) -> Self {
+        Self::start_with(level, |_| String::new())
+    }
+
+    /// [`start_logging`](Self::start_logging) with more sshd_config lines, which `extra`
+    /// returns after the keys are made in the directory it is given (a host certificate,
+    /// for instance).
+    pub fn start_with(level: &str, extra: impl FnOnce(&Path) -> String) -> Self {
         require(SSHD, "OpenSSH's sshd (Debian package openssh-server)");
         require("/usr/bin/ssh", "the OpenSSH client");
         require("/usr/bin/ssh-keygen", "ssh-keygen");
@@ -108,7 +115,8 @@ impl Sshd {
                  AuthorizedKeysFile {d}/authorized_keys\nAllowUsers {user}\nPubkeyAuthentication yes\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nStrictModes no\nMaxStartups 100:30:200\n\
-                 LogLevel {level}\n"
+                 LogLevel {level}\n{}",
+                extra(&dir)
             ),
         )
         .unwrap_or_else(|e| panic!("{e}"));
