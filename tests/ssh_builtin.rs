@@ -5,7 +5,8 @@
 mod sshd_support;
 
 use sshd_support::{
-    Sshd, put_file, rdsync, rdsync_rounds_match_rsync, rsync, run_with_env, scratch, slash,
+    Sshd, new_key, put_file, rdsync, rdsync_rounds_match_rsync, rsync, rsync_expecting,
+    run_with_env, scratch, slash, ssh_keygen,
 };
 
 /// Stderr lines without rsync's " at FILE(LINE) [ROLE=VERSION]" and OpenSSH's "\r".
@@ -43,12 +44,7 @@ fn builtin_ssh_failures_read_like_rsync_over_openssh() {
         .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("empty_known_hosts"), b"").unwrap_or_else(|e| panic!("{e}"));
     let other_key = dir.join("other_key");
-    let keygen = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other_key)
-        .status()
-        .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
-    assert!(keygen.success());
+    new_key(&other_key, "ed25519", "");
     let d = sshd.dir.display();
     // A known_hosts file that records another key for the server (after a comment, so
     // the line number OpenSSH names is tested), and one that revokes the server's key.
@@ -125,13 +121,8 @@ fn builtin_ssh_failures_read_like_rsync_over_openssh() {
         let mut ours = vec!["--builtin-ssh"];
         ours.extend(&args);
         let (code, _, err) = rdsync(&ours);
-        // rsync takes the remote shell's status only if ssh has exited by the time it
-        // cleans up (else 12): its runs are repeated until it has. The built-in client
-        // always has the status.
-        let (their_code, _, their_err) = (0..30)
-            .map(|_| rsync(&args))
-            .find(|r| r.0 == code)
-            .unwrap_or_else(|| rsync(&args));
+        // The built-in client always has ssh's status; rsync only when ssh exits first.
+        let (their_code, _, their_err) = rsync_expecting(expected, &args, &[]);
         assert_eq!(code, expected, "{what}: {err}");
         assert_eq!(code, their_code, "{what}: ours {err}\nrsync's {their_err}");
         assert_eq!(lines(&err), lines(&their_err), "{what}");
@@ -192,12 +183,7 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
     let src = slash(&dir.join("src"));
     let host_pub = std::fs::read_to_string(sshd.dir.join("host_key.pub")).unwrap_or_default();
     let other_key = dir.join("other_key");
-    let keygen = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other_key)
-        .status()
-        .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
-    assert!(keygen.success());
+    new_key(&other_key, "ed25519", "");
     let other_pub = std::fs::read_to_string(dir.join("other_key.pub")).unwrap_or_default();
     let port = sshd.port;
     let name = format!("[127.0.0.1]:{port}");
@@ -211,11 +197,11 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
             known.display()
         )
     };
-    let run_both = |what: &str, known: &std::path::Path, strict: &str| {
+    let run_both = |what: &str, known: &std::path::Path, strict: &str, want: i32| {
         let rsh = rsh(known, strict);
         let dest = format!("127.0.0.1:{}", slash(&dir.join(format!("dest-{what}"))));
         let args = ["-a", "-e", rsh.as_str(), src.as_str(), dest.as_str()];
-        let theirs = rsync(&args);
+        let theirs = rsync_expecting(want, &args, &[]);
         let mut ours_args = vec!["--builtin-ssh"];
         ours_args.extend(args);
         let ours = rdsync(&ours_args);
@@ -244,17 +230,11 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
         let known = dir.join(format!("known_hosts-{what}"));
         std::fs::write(&known, text).unwrap_or_else(|e| panic!("{e}"));
         if what == "hashed" {
-            let hashed = std::process::Command::new("ssh-keygen")
-                .arg("-H")
-                .arg("-f")
-                .arg(&known)
-                .output()
-                .unwrap_or_else(|e| panic!("ssh-keygen -H: {e}"));
-            assert!(hashed.status.success());
+            ssh_keygen(&dir, &["-H", "-f", &known.display().to_string()]);
             let text = std::fs::read_to_string(&known).unwrap_or_default();
             assert!(text.starts_with("|1|"), "{text}");
         }
-        let ((code, _, err), (their_code, _, their_err)) = run_both(what, &known, "yes");
+        let ((code, _, err), (their_code, _, their_err)) = run_both(what, &known, "yes", expected);
         assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
         assert_eq!(code, expected, "{what}: {err}");
         assert_eq!(lines(&err), lines(&their_err), "{what}");
@@ -271,17 +251,8 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
         recorded.starts_with("|1|") && !recorded.contains("127.0.0.1"),
         "{recorded}"
     );
-    let found = std::process::Command::new("ssh-keygen")
-        .arg("-F")
-        .arg(&name)
-        .arg("-f")
-        .arg(&learned)
-        .output()
-        .unwrap_or_else(|e| panic!("ssh-keygen -F: {e}"));
-    assert!(
-        found.status.success(),
-        "OpenSSH does not find {name} in {recorded}"
-    );
+    // ssh-keygen -F fails when OpenSSH does not find the name.
+    ssh_keygen(&dir, &["-F", &name, "-f", &learned.display().to_string()]);
     let (their_code, _, their_err) = rsync(&["-a", "-e", &rsh(&learned, "yes"), &src, &dest]);
     assert_eq!(their_code, 0, "{their_err}");
 
@@ -289,7 +260,7 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
     let changed = dir.join("known_hosts-changed");
     let text = format!("{name} {other_pub}");
     std::fs::write(&changed, &text).unwrap_or_else(|e| panic!("{e}"));
-    let ((code, _, err), (their_code, _, their_err)) = run_both("changed", &changed, "no");
+    let ((code, _, err), (their_code, _, their_err)) = run_both("changed", &changed, "no", 0);
     assert_eq!(
         (code, their_code),
         (0, 0),
@@ -423,12 +394,7 @@ fn encrypted_keys_are_unlocked_like_openssh() {
     put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
     let src = slash(&dir.join("src"));
     for (key, passphrase) in [("enc_key", "open sesame"), ("stranger_key", "other")] {
-        let keygen = std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", passphrase, "-f"])
-            .arg(dir.join(key))
-            .status()
-            .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
-        assert!(keygen.success());
+        new_key(&dir.join(key), "ed25519", passphrase);
     }
     // The server accepts enc_key only; stranger_key is offered first and must not be asked.
     let accepted = std::fs::read_to_string(dir.join("enc_key.pub")).unwrap_or_default();
@@ -482,9 +448,20 @@ fn encrypted_keys_are_unlocked_like_openssh() {
                 ("ANSWER", answer),
                 ("PROMPTS", prompts_text.as_str()),
             ];
-            let (code, _, err) = run_with_env(program, &args, &env);
-            let asked = std::fs::read_to_string(&prompts).unwrap_or_default();
-            runs.push((code, lines(&err), asked));
+            // rsync reports ssh's 255 only when ssh exits first: repeat its failing runs
+            // (each with a fresh prompt log) until it does.
+            let mut run = (-1, Vec::new(), String::new());
+            for _ in 0..30 {
+                let _ = std::fs::remove_file(&prompts);
+                let (code, _, err) = run_with_env(program, &args, &env);
+                let asked = std::fs::read_to_string(&prompts).unwrap_or_default();
+                run = (code, lines(&err), asked);
+                // Our client is run once: it always has ssh's status.
+                if code == expected || who == "ours" {
+                    break;
+                }
+            }
+            runs.push(run);
         }
         let (theirs, ours) = (&runs[0], &runs[1]);
         assert_eq!(theirs.0, expected, "{what}: rsync -e ssh: {:?}", theirs.1);
@@ -529,7 +506,8 @@ fn match_sections_choose_like_openssh() {
             let _ = std::fs::remove_file(&flag);
         }
         let dest = |who: &str| format!("viamatch:{}", slash(&dir.join(format!("{who}-{what}"))));
-        let (their_code, _, their_err) = rsync(&["-a", "-e", &rsh, &src, &dest("theirs")]);
+        let theirs_args = ["-a", "-e", rsh.as_str(), src.as_str(), &dest("theirs")];
+        let (their_code, _, their_err) = rsync_expecting(expected, &theirs_args, &[]);
         let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh, &src, &dest("ours")]);
         assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
         assert_eq!(code, expected, "{what}: {err}");
@@ -548,27 +526,10 @@ fn match_sections_choose_like_openssh() {
 #[test]
 fn host_certificates_are_checked_like_openssh() {
     let sshd = Sshd::start_with("INFO", |dir| {
-        let keygen = |args: &[&str]| {
-            let ok = std::process::Command::new("ssh-keygen")
-                .args(args)
-                .current_dir(dir)
-                .status()
-                .map(|s| s.success());
-            assert!(matches!(ok, Ok(true)), "ssh-keygen {args:?}");
-        };
-        keygen(&["-q", "-t", "ed25519", "-N", "", "-f", "ca"]);
-        keygen(&["-q", "-t", "ed25519", "-N", "", "-f", "other_ca"]);
-        keygen(&[
-            "-q",
-            "-s",
-            "ca",
-            "-I",
-            "test-host",
-            "-h",
-            "-n",
-            "127.0.0.1",
-            "host_key.pub",
-        ]);
+        new_key(&dir.join("ca"), "ed25519", "");
+        new_key(&dir.join("other_ca"), "ed25519", "");
+        let sign = "-q -s ca -I test-host -h -n 127.0.0.1 host_key.pub";
+        ssh_keygen(dir, &sign.split(' ').collect::<Vec<_>>());
         format!("HostCertificate {}/host_key-cert.pub\n", dir.display())
     });
     let dir = scratch("ssh-builtin-host-cert");
@@ -617,13 +578,8 @@ fn host_certificates_are_checked_like_openssh() {
         );
         let dest = |who: &str| format!("{host}:{}", slash(&dir.join(format!("{who}-{what}"))));
         let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh, &src, &dest("ours")]);
-        // rsync reports ssh's 255 only when ssh has exited before rsync cleans up (else
-        // 12): its failing runs are repeated until it does.
         let theirs_args = ["-a", "-e", rsh.as_str(), src.as_str(), &dest("theirs")];
-        let (their_code, _, their_err) = (0..30)
-            .map(|_| rsync(&theirs_args))
-            .find(|r| r.0 == expected)
-            .unwrap_or_else(|| rsync(&theirs_args));
+        let (their_code, _, their_err) = rsync_expecting(expected, &theirs_args, &[]);
         assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
         assert_eq!(code, expected, "{what}: {err}");
         assert_eq!(lines(&err), lines(&their_err), "{what}");

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 
 use crate::config::host_matches;
 use crate::error::SshError;
+use crate::tokens::percent_expand;
 
 /// What `Match` criteria are evaluated against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,27 +112,17 @@ fn pattern_list_matches(text: &str, patterns: &str) -> bool {
 }
 
 /// Expands the tokens of a `Match exec` command: `%%`, `%h`, `%n`, `%p`, `%r`, `%u`, `%d`.
-fn exec_tokens(command: &str, ctx: &MatchContext) -> Result<String, String> {
-    let mut out = String::new();
-    let mut chars = command.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('%') => out.push('%'),
-            Some('h') => out.push_str(&ctx.host()),
-            Some('n') => out.push_str(&ctx.original_host),
-            Some('p') => out.push_str(ctx.port.as_deref().unwrap_or("22")),
-            Some('r') => out.push_str(ctx.remote_user()),
-            Some('u') => out.push_str(&ctx.local_user),
-            Some('d') => out.push_str(&ctx.home),
-            Some(other) => return Err(format!("the token %{other}")),
-            None => return Err("a lone %".into()),
-        }
-    }
-    Ok(out)
+fn exec_tokens(command: &str, ctx: &MatchContext) -> Result<String, SshError> {
+    let host = ctx.host();
+    let values = [
+        ('h', host.as_str()),
+        ('n', ctx.original_host.as_str()),
+        ('p', ctx.port.as_deref().unwrap_or("22")),
+        ('r', ctx.remote_user()),
+        ('u', ctx.local_user.as_str()),
+        ('d', ctx.home.as_str()),
+    ];
+    percent_expand(command, &values, "Match exec")
 }
 
 /// Runs `command` as OpenSSH's `execute_in_shell` does (`$SHELL -c`, no input, output
@@ -219,7 +210,7 @@ pub fn evaluate_match(
                     // OpenSSH skips the command once an earlier criterion failed.
                     continue;
                 }
-                let command = exec_tokens(&arg, ctx).map_err(|e| unsupported(&e))?;
+                let command = exec_tokens(&arg, ctx)?;
                 exec_succeeds(&command).map_err(config_error)?
             }
             "localnetwork" | "version" | "command" => return Err(unsupported(&attrib)),

@@ -32,6 +32,7 @@ pub mod options;
 pub mod passphrase;
 pub mod proxy;
 pub mod session;
+pub mod tokens;
 pub mod transport;
 
 pub use error::SshError;

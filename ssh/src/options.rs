@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::config::{ConfigOrigin, Setting, settings_for};
 use crate::config_match::{MatchContext, expand_hostname};
 use crate::error::SshError;
+use crate::tokens::percent_expand;
 
 /// What to do with a host key that no known_hosts file records (`StrictHostKeyChecking`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,33 +268,26 @@ fn option_value<'a>(
 }
 
 /// Expands `~/` and the `%d` `%h` `%p` `%r` `%u` `%%` tokens of a path setting.
-fn expand_path(raw: &str, home: &Path, o: &SshOptions, local_user: &str) -> PathBuf {
+fn expand_path(
+    raw: &str,
+    home: &Path,
+    o: &SshOptions,
+    local_user: &str,
+) -> Result<PathBuf, SshError> {
     let raw = match raw.strip_prefix("~/") {
         Some(rest) => format!("{}/{rest}", home.display()),
         None => raw.to_string(),
     };
-    let mut out = String::new();
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('d') => out.push_str(&home.display().to_string()),
-            Some('h') => out.push_str(&o.hostname),
-            Some('p') => out.push_str(&o.port.to_string()),
-            Some('r') => out.push_str(&o.user),
-            Some('u') => out.push_str(local_user),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    PathBuf::from(out)
+    let home = home.display().to_string();
+    let port = o.port.to_string();
+    let values = [
+        ('d', home.as_str()),
+        ('h', o.hostname.as_str()),
+        ('p', port.as_str()),
+        ('r', o.user.as_str()),
+        ('u', local_user),
+    ];
+    percent_expand(&raw, &values, &raw).map(PathBuf::from)
 }
 
 /// The ciphers the built-in client can use, in OpenSSH's default order of preference.
@@ -382,28 +376,15 @@ fn read_config_files(
 
 /// Expands the tokens `ProxyCommand` accepts: `%h` (the host dialled), `%p`, `%r`, `%n`
 /// (the name as given) and `%%`.
-fn proxy_command_tokens(command: &str, o: &SshOptions) -> String {
-    let mut out = String::new();
-    let mut chars = command.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('h') => out.push_str(&o.hostname),
-            Some('p') => out.push_str(&o.port.to_string()),
-            Some('r') => out.push_str(&o.user),
-            Some('n') => out.push_str(&o.host),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
+fn proxy_command_tokens(command: &str, o: &SshOptions) -> Result<String, SshError> {
+    let port = o.port.to_string();
+    let values = [
+        ('h', o.hostname.as_str()),
+        ('p', port.as_str()),
+        ('r', o.user.as_str()),
+        ('n', o.host.as_str()),
+    ];
+    percent_expand(command, &values, "ProxyCommand")
 }
 
 /// Reads a `yes`/`no` setting (absent: no).
@@ -636,14 +617,14 @@ impl SshOptions {
             g.identity_files
                 .iter()
                 .map(|f| expand_path(f, home, &o, &local))
-                .collect()
+                .collect::<Result<_, _>>()?
         };
         let identities_only = yes_no(g.identities_only.as_deref(), "IdentitiesOnly")?;
         o.agent = match g.identity_agent.as_deref() {
             _ if identities_only => None,
             Some(a) if a.eq_ignore_ascii_case("none") => None,
             Some("SSH_AUTH_SOCK") | None => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
-            Some(path) => Some(expand_path(path, home, &o, &local)),
+            Some(path) => Some(expand_path(path, home, &o, &local)?),
         };
         let user_files = g
             .user_known_hosts
@@ -651,13 +632,13 @@ impl SshOptions {
         let global_files = g
             .global_known_hosts
             .unwrap_or_else(|| "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2".into());
-        let files = |list: &str| -> Vec<PathBuf> {
+        let files = |list: &str| -> Result<Vec<PathBuf>, SshError> {
             list.split_whitespace()
                 .filter(|f| !f.eq_ignore_ascii_case("none"))
                 .map(|f| expand_path(f, home, &o, &local))
                 .collect()
         };
-        let (user_known_hosts, global_known_hosts) = (files(&user_files), files(&global_files));
+        let (user_known_hosts, global_known_hosts) = (files(&user_files)?, files(&global_files)?);
         o.user_known_hosts = user_known_hosts;
         o.global_known_hosts = global_known_hosts;
         fn set(v: &Option<String>) -> Option<&String> {
@@ -665,7 +646,7 @@ impl SshOptions {
         }
         o.proxy = match (set(&g.proxy_jump), set(&g.proxy_command)) {
             (Some(jump), _) => Some(Proxy::Jump(jump.clone())),
-            (None, Some(command)) => Some(Proxy::Command(proxy_command_tokens(command, &o))),
+            (None, Some(command)) => Some(Proxy::Command(proxy_command_tokens(command, &o)?)),
             (None, None) => None,
         };
         Ok(o)

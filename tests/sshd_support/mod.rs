@@ -32,6 +32,21 @@ fn check(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Makes a key pair of `kind` at `path` (and `path.pub`), encrypted with `passphrase`
+/// unless it is empty.
+pub fn new_key(path: &Path, kind: &str, passphrase: &str) {
+    check(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", passphrase, "-f"])
+            .arg(path),
+    );
+}
+
+/// Runs `ssh-keygen` with `args` in `dir`; a failure fails the test. Returns its output.
+pub fn ssh_keygen(dir: &Path, args: &[&str]) -> String {
+    check(Command::new("ssh-keygen").args(args).current_dir(dir))
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh scratch directory.
@@ -81,19 +96,11 @@ impl Sshd {
         require("/usr/bin/rsync", "rsync");
         let dir = scratch("sshd");
         for key in ["host_key", "client_key"] {
-            check(
-                Command::new("ssh-keygen")
-                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                    .arg(dir.join(key)),
-            );
+            new_key(&dir.join(key), "ed25519", "");
         }
         // A second host key of another type: a client that knows only that one must ask
         // for it (OpenSSH orders its host key algorithms by what known_hosts holds).
-        check(
-            Command::new("ssh-keygen")
-                .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
-                .arg(dir.join("host_key_ecdsa")),
-        );
+        new_key(&dir.join("host_key_ecdsa"), "ecdsa", "");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -349,6 +356,21 @@ pub fn rsync(args: &[&str]) -> (i32, String, String) {
 /// Runs the `rdsync` command; returns (exit code, stdout, stderr).
 pub fn rdsync(args: &[&str]) -> (i32, String, String) {
     run_with_env(env!("CARGO_BIN_EXE_rdsync"), args, &[])
+}
+
+/// Runs `rsync` with `args` and `env` until it exits with `want` (at most 30 runs) and
+/// returns the last run. rsync reports the remote shell's status (ssh's 255) only when ssh
+/// has exited by the time rsync cleans up, else its own 12, so a failing run is repeated
+/// until ssh was first.
+pub fn rsync_expecting(want: i32, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut run = run_with_env("/usr/bin/rsync", args, env);
+    for _ in 1..30 {
+        if run.0 == want {
+            break;
+        }
+        run = run_with_env("/usr/bin/rsync", args, env);
+    }
+    run
 }
 
 /// Runs `program` with `args` and these environment variables added; returns (exit code,
