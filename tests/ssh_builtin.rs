@@ -586,6 +586,37 @@ fn host_certificates_are_checked_like_openssh() {
     }
 }
 
+/// `-C` and `Compression yes` ask for zlib (`zlib@openssh.com`), as ssh does; without them
+/// the connection is not compressed: sshd's log shows the same choice for both clients.
+#[test]
+fn compression_is_asked_for_like_openssh() {
+    let sshd = Sshd::start_logging("DEBUG1");
+    let dir = scratch("ssh-builtin-compression");
+    put_file(&dir.join("src/f"), b"squeeze me\n", 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    for (what, extra) in [
+        ("plain", ""),
+        ("dash-c", " -C"),
+        ("option", " -o Compression=yes"),
+    ] {
+        let rsh = format!("{}{extra}", sshd.rsh);
+        let dest = |who: &str| format!("127.0.0.1:{}", slash(&dir.join(format!("{who}-{what}"))));
+        let (their_code, _, their_err) = rsync(&["-a", "-e", &rsh, &src, &dest("theirs")]);
+        assert_eq!(their_code, 0, "{what}: {their_err}");
+        let theirs = sshd.negotiated_compressions().last().cloned();
+        let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh, &src, &dest("ours")]);
+        assert_eq!(code, 0, "{what}: {err}");
+        let ours = sshd.negotiated_compressions().last().cloned();
+        let want = if extra.is_empty() {
+            "none"
+        } else {
+            "zlib@openssh.com"
+        };
+        assert_eq!(theirs.as_deref(), Some(want), "{what}: OpenSSH");
+        assert_eq!(ours.as_deref(), Some(want), "{what}: ours");
+    }
+}
+
 /// What the built-in client cannot do is a usage error (exit 1) before anything is
 /// dialled: a remote shell that is not ssh, an ssh option it cannot honour, and an rsync
 /// option that would hand the command to the system rsync (which has no such client).

@@ -39,6 +39,7 @@ pub const KNOWN_KEYWORDS: &[&str] = &[
     "proxycommand",
     "batchmode",
     "numberofpasswordprompts",
+    "compression",
 ];
 
 /// Keywords that would change where or how we connect and that we cannot honour.

@@ -265,6 +265,7 @@ mod tests {
             hash_known_hosts: false,
             proxy: None,
             batch_mode: true,
+            compression: false,
             password_prompts: 3,
             config_files: vec![],
             home: PathBuf::new(),

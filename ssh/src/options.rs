@@ -57,6 +57,8 @@ pub struct SshOptions {
     pub hash_known_hosts: bool,
     /// How the connection is carried when not dialled directly.
     pub proxy: Option<Proxy>,
+    /// Ask for zlib compression of the connection (`-C`, `Compression yes`).
+    pub compression: bool,
     /// Never ask the user anything (`BatchMode yes`): an encrypted key is skipped.
     pub batch_mode: bool,
     /// How many times a passphrase is asked for (`NumberOfPasswordPrompts`, default 3).
@@ -160,7 +162,7 @@ impl JumpHop {
 pub const SYSTEM_CONFIG: &str = "/etc/ssh/ssh_config";
 
 /// ssh's single-letter flags that take no value and change nothing we do.
-const HARMLESS_FLAGS: &str = "46aCnqTxvNk";
+const HARMLESS_FLAGS: &str = "46anqTxvNk";
 
 /// Values gathered in precedence order: the first one set stays.
 #[derive(Debug, Default)]
@@ -182,6 +184,7 @@ struct Gathered {
     proxy_command: Option<String>,
     batch_mode: Option<String>,
     password_prompts: Option<String>,
+    compression: Option<String>,
 }
 
 impl Gathered {
@@ -225,11 +228,11 @@ impl Gathered {
             }
             "proxycommand" => first(&mut self.proxy_command),
             "batchmode" => first(&mut self.batch_mode),
+            "compression" => first(&mut self.compression),
             "numberofpasswordprompts" => first(&mut self.password_prompts),
             // Settings that only matter to an interactive or forwarding ssh.
             "loglevel"
             | "passwordauthentication"
-            | "compression"
             | "forwardagent"
             | "forwardx11"
             | "requesttty"
@@ -482,6 +485,7 @@ impl SshOptions {
                         }
                         break;
                     }
+                    'C' => g.apply("compression", "yes")?,
                     c if HARMLESS_FLAGS.contains(c) => {}
                     c => {
                         return Err(SshError::Unsupported(format!("ssh option -{c}")));
@@ -586,6 +590,7 @@ impl SshOptions {
             hash_known_hosts: yes_no(g.hash_known_hosts.as_deref(), "HashKnownHosts")?,
             proxy: None,
             batch_mode: yes_no(g.batch_mode.as_deref(), "BatchMode")?,
+            compression: yes_no(g.compression.as_deref(), "Compression")?,
             password_prompts: match &g.password_prompts {
                 Some(n) => n.parse::<u32>().map_err(|_| {
                     SshError::Config(format!("invalid NumberOfPasswordPrompts {n:?}"))

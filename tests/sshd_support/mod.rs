@@ -177,10 +177,22 @@ impl Sshd {
     /// The cipher of each connection's client-to-server direction so far, oldest first, as
     /// sshd logged them (started with LogLevel DEBUG1).
     pub fn negotiated_ciphers(&self) -> Vec<String> {
+        self.negotiated("cipher:")
+    }
+
+    /// The compression of each connection's client-to-server direction so far, oldest
+    /// first (LogLevel DEBUG1).
+    pub fn negotiated_compressions(&self) -> Vec<String> {
+        self.negotiated("compression:")
+    }
+
+    /// The word after `field` in sshd's "kex: client->server" lines.
+    fn negotiated(&self, field: &str) -> Vec<String> {
         std::fs::read_to_string(self.dir.join("sshd.log"))
             .unwrap_or_default()
             .lines()
-            .filter_map(|l| l.split("kex: client->server cipher: ").nth(1))
+            .filter_map(|l| l.split("kex: client->server ").nth(1))
+            .filter_map(|rest| rest.split(field).nth(1))
             .filter_map(|rest| rest.split_whitespace().next())
             .map(str::to_string)
             .collect()
