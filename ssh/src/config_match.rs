@@ -332,4 +332,13 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        /// Any Match value without `exec` is evaluated or refused without a panic.
+        #[test]
+        fn any_value_evaluates_without_panic(value in "\\PC{0,80}") {
+            proptest::prop_assume!(!value.to_lowercase().contains("exec"));
+            let _ = evaluate_match(&value, &ctx(), "cfg", 1);
+        }
+    }
 }

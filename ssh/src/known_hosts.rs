@@ -404,4 +404,18 @@ mod tests {
         let ordered = keys("h", rsa).prefer_known(&offered);
         assert_eq!(ordered.first(), offered.get(1));
     }
+
+    proptest::proptest! {
+        /// Any file text is read without a panic, and every record read is for a line that
+        /// exists.
+        #[test]
+        fn any_text_reads_without_panic(text in "\\PC{0,300}", name in "[a-z0-9.\\[\\]:]{0,20}") {
+            let k = keys(&name, &text);
+            let lines = text.split('\n').count();
+            for r in k.records() {
+                proptest::prop_assert!(r.line >= 1 && r.line <= lines);
+            }
+            let _ = k.status(&key(KEY_A));
+        }
+    }
 }
