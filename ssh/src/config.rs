@@ -40,10 +40,41 @@ pub const KNOWN_KEYWORDS: &[&str] = &[
     "batchmode",
     "numberofpasswordprompts",
     "compression",
+    "tag",
+    "hostkeyalgorithms",
+    "canonicalizehostname",
 ];
 
-/// Keywords that would change where or how we connect and that we cannot honour.
-const REFUSED_KEYWORDS: &[&str] = &["remotecommand", "hostkeyalias", "certificatefile"];
+/// Keywords that would change where or how we connect, or which keys we trust, and that we
+/// cannot honour.
+const REFUSED_KEYWORDS: &[&str] = &[
+    "remotecommand",
+    "hostkeyalias",
+    "certificatefile",
+    "revokedhostkeys",
+    "knownhostscommand",
+    "casignaturealgorithms",
+];
+
+/// Reads a configuration file; bytes that are not UTF-8 only spoil their own line, as
+/// OpenSSH reads lines of bytes.
+pub fn read_config_text(path: &Path) -> std::io::Result<String> {
+    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// OpenSSH's check on the user's configuration and included files: owned by us or root,
+/// and writable by nobody else.
+pub fn check_permissions(path: &Path) -> Result<(), SshError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let me = rustix::process::getuid().as_raw();
+    if (meta.uid() != 0 && meta.uid() != me) || meta.mode() & 0o022 != 0 {
+        return Err(SshError::BadPermissions(path.display().to_string()));
+    }
+    Ok(())
+}
 
 /// Splits one line into keyword and value (`Keyword value`, `Keyword=value`, quotes).
 fn split_line(line: &str) -> Option<(String, String)> {
@@ -121,7 +152,7 @@ pub enum ConfigOrigin {
     System,
 }
 
-/// OpenSSH's limit on nested `Include`s.
+/// OpenSSH's limit on nested `Include`s (`READCONF_MAX_DEPTH`).
 const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// Gathers the settings that apply to one host from a configuration file and the files it
@@ -176,6 +207,7 @@ impl ConfigReader<'_> {
                     "hostname" => Some(&mut self.ctx.hostname),
                     "user" => Some(&mut self.ctx.user),
                     "port" => Some(&mut self.ctx.port),
+                    "tag" => Some(&mut self.ctx.tag),
                     _ => None,
                 };
                 if let Some(slot) = slot.filter(|s| s.is_none()) {
@@ -196,9 +228,9 @@ impl ConfigReader<'_> {
         line: usize,
         depth: usize,
     ) -> Result<(), SshError> {
-        if depth + 1 >= MAX_INCLUDE_DEPTH {
+        if depth + 1 > MAX_INCLUDE_DEPTH {
             return Err(SshError::Config(format!(
-                "{source} line {line}: too many recursive configuration includes"
+                "{source} line {line}: Too many recursive configuration includes"
             )));
         }
         for arg in value.split_whitespace() {
@@ -214,13 +246,20 @@ impl ConfigReader<'_> {
                 (None, ConfigOrigin::System) => Path::new("/etc/ssh").join(arg),
             };
             let pattern = pattern.to_string_lossy().into_owned();
-            let files = glob::glob(&pattern).map_err(|e| {
+            // glob(3) as OpenSSH calls it: a leading dot is matched only literally.
+            let options = glob::MatchOptions {
+                require_literal_leading_dot: true,
+                ..glob::MatchOptions::new()
+            };
+            let files = glob::glob_with(&pattern, options).map_err(|e| {
                 SshError::Config(format!(
                     "{source} line {line}: glob failed for {pattern}: {e}"
                 ))
             })?;
-            for file in files.flatten() {
-                let text = std::fs::read_to_string(&file).map_err(|e| {
+            // A directory yields no lines in OpenSSH; it is skipped here.
+            for file in files.flatten().filter(|f| !f.is_dir()) {
+                check_permissions(&file)?;
+                let text = read_config_text(&file).map_err(|e| {
                     SshError::Config(format!(
                         "{source} line {line}: Can't open user config file {}: {e}",
                         file.display()
@@ -282,6 +321,7 @@ mod tests {
             hostname: None,
             user: None,
             port: None,
+            tag: None,
             local_user: "me".into(),
             home: "/nonexistent-home".into(),
             final_pass: false,
@@ -473,7 +513,7 @@ mod tests {
         write(&me, "Include loop.conf\n");
         let looped = read_from("Include loop.conf\n", "h", &home, ConfigOrigin::User);
         assert!(
-            matches!(&looped, Err(SshError::Config(m)) if m.contains("too many recursive")),
+            matches!(&looped, Err(SshError::Config(m)) if m.contains("Too many recursive")),
             "{looped:?}"
         );
         let tilde = read_from("Include ~/x.conf\n", "h", &home, ConfigOrigin::System);

@@ -2,7 +2,7 @@
 //! criterion must hold (`!` negates one); `all`; `canonical` and `final` (true only in the
 //! final pass, which a non-negated `final` asks for); `host` (the `HostName` obtained so
 //! far, else the name given), `originalhost`, `user` (the remote user so far, else the
-//! local one), `localuser`, `tagged` (no tag is ever set), `sessiontype` (always `exec`) and
+//! local one), `localuser`, `tagged` (`Tag`, `-P`), `sessiontype` (always `exec`) and
 //! `exec` (a shell command, true when it exits 0). `localnetwork`, `version` and
 //! `command` are refused.
 
@@ -23,6 +23,8 @@ pub struct MatchContext {
     pub user: Option<String>,
     /// The port as obtained so far.
     pub port: Option<String>,
+    /// `Tag` (or `-P`) as obtained so far.
+    pub tag: Option<String>,
     /// The local account's name.
     pub local_user: String,
     /// The home directory (`%d`).
@@ -36,7 +38,7 @@ impl MatchContext {
     /// given.
     pub fn host(&self) -> String {
         match &self.hostname {
-            Some(h) => expand_hostname(h, &self.original_host),
+            Some(h) => expand_hostname(h, &self.original_host).unwrap_or_else(|_| h.clone()),
             None => self.original_host.clone(),
         }
     }
@@ -46,12 +48,10 @@ impl MatchContext {
     }
 }
 
-/// `HostName` with its `%h` (the name given) and `%%` expanded.
-pub fn expand_hostname(hostname: &str, original: &str) -> String {
-    hostname
-        .replace("%%", "\u{0}")
-        .replace("%h", original)
-        .replace('\u{0}', "%")
+/// `HostName` with its `%h` (the name given) and `%%` expanded; another token is an error,
+/// as in OpenSSH.
+pub fn expand_hostname(hostname: &str, original: &str) -> Result<String, SshError> {
+    percent_expand(hostname, &[('h', original)], "HostName")
 }
 
 /// The outcome of one `Match` line.
@@ -155,6 +155,7 @@ pub fn evaluate_match(
     let mut matched = true;
     let mut wants_final = false;
     let mut criteria = 0usize;
+    let mut only_pass_criteria = true;
     let mut saw_all = false;
     let mut rest = words.iter();
     while let Some(word) = rest.next() {
@@ -172,8 +173,9 @@ pub fn evaluate_match(
         let attrib = attrib.to_ascii_lowercase();
         let holds = |result: bool| result != negate;
         if attrib == "all" {
+            // `all` stands alone or right after `canonical` or `final`.
             let more = rest.clone().any(|w| !w.starts_with('#'));
-            if criteria > 0 || more {
+            if criteria > 1 || (criteria == 1 && !only_pass_criteria) || more {
                 return Err(config_error(format!(
                     "'{word}' cannot be combined with other Match attributes"
                 )));
@@ -184,12 +186,14 @@ pub fn evaluate_match(
         }
         criteria += 1;
         if attrib == "canonical" || attrib == "final" {
+            only_pass_criteria &= criteria == 1;
             if attrib == "final" && !negate {
                 wants_final = true;
             }
             matched = matched && holds(ctx.final_pass);
             continue;
         }
+        only_pass_criteria = false;
         let arg = match inline_arg {
             Some(a) => a,
             None => rest
@@ -202,8 +206,11 @@ pub fn evaluate_match(
             "originalhost" => host_matches(&arg, &ctx.original_host),
             "user" => pattern_list_matches(ctx.remote_user(), &arg),
             "localuser" => pattern_list_matches(&ctx.local_user, &arg),
-            // No Tag is ever set: only an empty pattern matches.
-            "tagged" => arg.is_empty(),
+            // Without a tag only an empty pattern matches.
+            "tagged" => match ctx.tag.as_deref().filter(|t| !t.is_empty()) {
+                None => arg.is_empty(),
+                Some(tag) => pattern_list_matches(tag, &arg),
+            },
             "sessiontype" => pattern_list_matches("exec", &arg),
             "exec" => {
                 if !matched {
@@ -241,6 +248,7 @@ mod tests {
             hostname: Some("%h.example.org".into()),
             user: None,
             port: Some("2222".into()),
+            tag: None,
             local_user: "me".into(),
             home: "/home/me".into(),
             final_pass: false,
@@ -266,6 +274,8 @@ mod tests {
         assert!(!matches("canonical"));
         assert!(matches("!final"));
         assert!(matches("tagged \"\""));
+        assert!(!matches("canonical all"));
+        assert!(matches("!canonical all"));
         assert!(!matches("tagged prod"));
     }
 
@@ -322,7 +332,15 @@ mod tests {
                 "{value}"
             );
         }
-        for value in ["", "host", "all host x", "bogus x", "exec \"unterminated"] {
+        for value in [
+            "",
+            "host",
+            "all host x",
+            "host x all",
+            "user x final all",
+            "bogus x",
+            "exec \"unterminated",
+        ] {
             assert!(
                 matches!(
                     evaluate_match(value, &ctx(), "cfg", 1),

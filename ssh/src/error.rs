@@ -36,6 +36,9 @@ pub enum SshError {
         /// The methods the server offered, comma-separated.
         methods: String,
     },
+    /// A configuration file others could change (OpenSSH refuses it).
+    #[error("Bad owner or permissions on {0}")]
+    BadPermissions(String),
     /// The SSH session failed after it was set up.
     #[error("ssh: {0}")]
     Session(String),

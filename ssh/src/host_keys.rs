@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use russh::keys::{Certificate, HashAlg, PublicKey};
+use russh::keys::{Algorithm, Certificate, HashAlg, PublicKey};
 
 use crate::config::glob_match;
 
@@ -108,6 +108,10 @@ pub fn certificate_problem(cert: &Certificate, host: &str, now: u64) -> Option<&
     }
     if !cert.critical_options().is_empty() {
         return Some("Certificate contains unsupported critical options");
+    }
+    // OpenSSH's default CASignatureAlgorithms leave out ssh-rsa (RSA with SHA-1).
+    if cert.signature().algorithm() == (Algorithm::Rsa { hash: None }) {
+        return Some("Certificate signed with disallowed algorithm");
     }
     None
 }
@@ -222,10 +226,14 @@ fn learn(
     }
     // OpenSSH will not record a key without a user file, nor under a name with
     // characters that would corrupt the file.
-    let recordable = !o
-        .hostname
-        .contains(['@', '?', '*', '#', '[', ']', '|', '\'', '"', '\\']);
-    let Some(file) = o.user_known_hosts.first().filter(|_| recordable) else {
+    if o.hostname
+        .contains(['@', '?', '*', '#', '[', ']', '|', '\'', '"', '\\'])
+    {
+        return Err(SshError::HostKey(format!(
+            "No {alg} host key is known for {name}, and the name cannot be recorded."
+        )));
+    }
+    let Some(file) = o.user_known_hosts.first() else {
         return Err(SshError::HostKey(format!(
             "No {alg} host key is known for {name} and it cannot be recorded (UserKnownHostsFile none)."
         )));
@@ -356,7 +364,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
-    /// Signs a fresh key with a fresh CA using OpenSSH's ssh-keygen and `args`.
+    /// Signs a fresh key with a fresh CA (`ca`, Ed25519; `rsa_ca` with `-s rsa_ca`) using
+    /// OpenSSH's ssh-keygen and `args`.
     fn certificate(d: &std::path::Path, name: &str, args: &[&str]) -> Certificate {
         let run = |args: &[&str]| {
             let ok = std::process::Command::new("ssh-keygen")
@@ -370,10 +379,14 @@ mod tests {
         };
         if !d.join("ca").exists() {
             run(&["-q", "-t", "ed25519", "-N", "", "-f", "ca"]);
+            run(&["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", "rsa_ca"]);
         }
         run(&["-q", "-t", "ed25519", "-N", "", "-f", name]);
         let public = format!("{name}.pub");
-        let mut sign = vec!["-q", "-s", "ca", "-I", "id"];
+        let mut sign = vec!["-q", "-I", "id"];
+        if !args.contains(&"-s") {
+            sign.extend(["-s", "ca"]);
+        }
         sign.extend(args);
         sign.push(&public);
         run(&sign);
@@ -416,6 +429,14 @@ mod tests {
         assert_eq!(
             problem("anyone", &["-h"], "h1"),
             Some("Certificate lacks principal list")
+        );
+        // An RSA authority may sign with SHA-2, not with SHA-1 (ssh-rsa).
+        let rsa = ["-s", "rsa_ca", "-h", "-n", "h1", "-t"];
+        let with = |alg: &'static str| [&rsa[..], &[alg]].concat();
+        assert_eq!(problem("sha2", &with("rsa-sha2-512"), "h1"), None);
+        assert_eq!(
+            problem("sha1", &with("ssh-rsa"), "h1"),
+            Some("Certificate signed with disallowed algorithm")
         );
         let _ = std::fs::remove_dir_all(&d);
     }

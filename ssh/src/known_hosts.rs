@@ -52,8 +52,9 @@ impl KnownHostKeys {
     pub fn load(name: &str, files: &[PathBuf]) -> Self {
         let mut keys = Self::default();
         for path in files {
-            if let Ok(text) = std::fs::read_to_string(path) {
-                keys.add_text(name, path, &text);
+            // Bytes that are not UTF-8 spoil only their own line, as in OpenSSH.
+            if let Ok(bytes) = std::fs::read(path) {
+                keys.add_text(name, path, &String::from_utf8_lossy(&bytes));
             }
         }
         keys

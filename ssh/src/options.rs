@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{ConfigOrigin, Setting, settings_for};
+use crate::config::{ConfigOrigin, Setting, check_permissions, read_config_text, settings_for};
 use crate::config_match::{MatchContext, expand_hostname};
 use crate::error::SshError;
 use crate::tokens::percent_expand;
@@ -91,6 +91,8 @@ pub struct ConfigFile {
     pub origin: ConfigOrigin,
     /// A missing file is an error (the file named by `-F`).
     pub required: bool,
+    /// Refused if others could change it (`~/.ssh/config`; OpenSSH's `SSHCONF_CHECKPERM`).
+    pub check_permissions: bool,
 }
 
 /// How the TCP connection to the server is made when not dialled directly.
@@ -185,6 +187,7 @@ struct Gathered {
     batch_mode: Option<String>,
     password_prompts: Option<String>,
     compression: Option<String>,
+    tag: Option<String>,
 }
 
 impl Gathered {
@@ -229,6 +232,10 @@ impl Gathered {
             "proxycommand" => first(&mut self.proxy_command),
             "batchmode" => first(&mut self.batch_mode),
             "compression" => first(&mut self.compression),
+            "tag" => first(&mut self.tag),
+            // Adding algorithms changes nothing we offer; narrowing them we cannot honour.
+            "hostkeyalgorithms" if value.starts_with('+') => {}
+            "canonicalizehostname" if value.eq_ignore_ascii_case("no") => {}
             "numberofpasswordprompts" => first(&mut self.password_prompts),
             // Settings that only matter to an interactive or forwarding ssh.
             "loglevel"
@@ -347,8 +354,13 @@ fn read_config_files(
             break;
         }
         for file in files {
-            let text = match std::fs::read_to_string(&file.path) {
-                Ok(text) => text,
+            let text = match read_config_text(&file.path) {
+                Ok(text) => {
+                    if file.check_permissions {
+                        check_permissions(&file.path)?;
+                    }
+                    text
+                }
                 Err(e) if file.required => {
                     return Err(SshError::Config(format!(
                         "Can't open user config file {}: {e}",
@@ -362,6 +374,7 @@ fn read_config_files(
                 hostname: g.hostname.clone(),
                 user: g.user.clone(),
                 port: g.port.clone(),
+                tag: g.tag.clone(),
                 local_user: local_user().unwrap_or_default(),
                 home: home.display().to_string(),
                 final_pass,
@@ -378,7 +391,7 @@ fn read_config_files(
 }
 
 /// Expands the tokens `ProxyCommand` accepts: `%h` (the host dialled), `%p`, `%r`, `%n`
-/// (the name as given) and `%%`.
+/// and `%k` (the name as given) and `%%`.
 fn proxy_command_tokens(command: &str, o: &SshOptions) -> Result<String, SshError> {
     let port = o.port.to_string();
     let values = [
@@ -386,6 +399,7 @@ fn proxy_command_tokens(command: &str, o: &SshOptions) -> Result<String, SshErro
         ('p', port.as_str()),
         ('r', o.user.as_str()),
         ('n', o.host.as_str()),
+        ('k', o.host.as_str()),
     ];
     percent_expand(command, &values, "ProxyCommand")
 }
@@ -462,7 +476,7 @@ impl SshOptions {
             for (at, letter) in flags.char_indices() {
                 let attached = flags.get(at + letter.len_utf8()..).unwrap_or("");
                 match letter {
-                    'p' | 'l' | 'i' | 'o' | 'F' | 'c' | 'J' => {
+                    'p' | 'l' | 'i' | 'o' | 'F' | 'c' | 'J' | 'P' => {
                         let v = option_value(attached, &mut rest, letter)?;
                         match letter {
                             'p' => g.apply("port", v)?,
@@ -471,10 +485,18 @@ impl SshOptions {
                             'F' => config_file = Some(v.to_string()),
                             'c' => g.apply("ciphers", v)?,
                             'J' => g.apply("proxyjump", v)?,
+                            'P' => g.apply("tag", v)?,
                             _ => {
+                                // As OpenSSH's strdelim: the keyword ends at the first
+                                // space, tab or `=`; one `=` may follow the spaces.
                                 let (k, val) = v
-                                    .split_once('=')
-                                    .or_else(|| v.split_once(' '))
+                                    .find([' ', '\t', '='])
+                                    .map(|at| {
+                                        let (k, rest) = v.split_at(at);
+                                        let rest = rest.trim_start();
+                                        let rest = rest.strip_prefix('=').unwrap_or(rest);
+                                        (k, rest)
+                                    })
                                     .ok_or_else(|| {
                                         SshError::Config(format!(
                                             "ssh option -o {v:?} has no value"
@@ -501,17 +523,20 @@ impl SshOptions {
                 path: PathBuf::from(f),
                 origin: ConfigOrigin::User,
                 required: true,
+                check_permissions: false,
             }],
             None => vec![
                 ConfigFile {
                     path: home.join(".ssh/config"),
                     origin: ConfigOrigin::User,
                     required: false,
+                    check_permissions: true,
                 },
                 ConfigFile {
                     path: system_config.to_path_buf(),
                     origin: ConfigOrigin::System,
                     required: false,
+                    check_permissions: false,
                 },
             ],
         };
@@ -579,7 +604,7 @@ impl SshOptions {
         let mut o = SshOptions {
             host: host.to_string(),
             hostname: match &g.hostname {
-                Some(h) => expand_hostname(h, host),
+                Some(h) => expand_hostname(h, host)?,
                 None => host.to_string(),
             },
             port,
@@ -924,6 +949,80 @@ mod tests {
             .jump_host_options("inner")
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(inner.proxy, Some(Proxy::Jump("outer".into())));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn config_files_others_can_change_are_refused_like_openssh() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = std::env::temp_dir().join(format!("rdsync-ssh-perm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(home.join(".ssh/conf.d/sub.conf"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let write = |rel: &str, text: &str, mode: u32| {
+            let p = home.join(rel);
+            std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let read = |cmd: &str| {
+            SshOptions::from_command_with_system_config(
+                Some(cmd),
+                Some("u"),
+                "h",
+                &home,
+                Path::new("/nonexistent-system-config"),
+            )
+        };
+        // Includes skip dotfiles and directories (conf.d/sub.conf is one).
+        write(".ssh/config", "Include conf.d/*\n", 0o600);
+        write(".ssh/conf.d/a.conf", "Port 2\n", 0o644);
+        write(".ssh/conf.d/.a.conf.swp", "Port 3\n", 0o644);
+        assert_eq!(read("ssh").map(|o| o.port).ok(), Some(2));
+        // An included file others may write is refused, with ssh's exit code.
+        write(".ssh/conf.d/a.conf", "Port 2\n", 0o666);
+        let refused = read("ssh");
+        assert!(
+            matches!(&refused, Err(e @ SshError::BadPermissions(p)) if p.ends_with("a.conf") && e.exit_code() == 255),
+            "{refused:?}"
+        );
+        // So is the user's own file, but not one named with -F.
+        write(".ssh/conf.d/a.conf", "Port 2\n", 0o644);
+        write(".ssh/config", "Port 4\n", 0o664);
+        assert!(matches!(read("ssh"), Err(SshError::BadPermissions(_))));
+        let f = format!("ssh -F {}", home.join(".ssh/config").display());
+        assert_eq!(read(&f).map(|o| o.port).ok(), Some(4));
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn option_values_tags_and_narrowing_are_read_like_openssh() {
+        let read = |cmd: &str| options_for(Some(cmd), Some("u"), "h", &home());
+        // -o ends the keyword at the first space or `=`: an `=` later is the value's.
+        let o =
+            read("ssh -o 'ProxyCommand ssh -o A=b -W %h:%p j'").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.proxy, Some(Proxy::Command("ssh -o A=b -W h:22 j".into())));
+        let o = read("ssh -o 'Port = 2'").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.port, 2);
+        // Adding host key algorithms changes nothing; narrowing them is refused.
+        assert!(read("ssh -o HostKeyAlgorithms=+ssh-rsa").is_ok());
+        assert!(matches!(
+            read("ssh -o HostKeyAlgorithms=ssh-ed25519"),
+            Err(SshError::Unsupported(_))
+        ));
+        assert!(read("ssh -o CanonicalizeHostname=no").is_ok());
+        assert!(matches!(
+            read("ssh -o CanonicalizeHostname=yes"),
+            Err(SshError::Unsupported(_))
+        ));
+        // -P sets the tag `Match tagged` tests.
+        let dir = std::env::temp_dir().join(format!("rdsync-ssh-tag-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = dir.join("config");
+        std::fs::write(&cfg, "Match tagged prod\n  Port 7\n").unwrap_or_else(|e| panic!("{e}"));
+        let tagged = read(&format!("ssh -F {} -P prod", cfg.display())).map(|o| o.port);
+        let untagged = read(&format!("ssh -F {}", cfg.display())).map(|o| o.port);
+        assert_eq!((tagged.ok(), untagged.ok()), (Some(7), Some(22)));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -314,11 +314,12 @@ async fn authenticated_session(
         o.ciphers.iter().filter_map(|c| cipher_name(c)).collect()
     };
     config.preferred.cipher = std::borrow::Cow::Owned(ciphers);
-    // As OpenSSH: "zlib@openssh.com,none" with Compression yes, else only "none".
+    // As OpenSSH (compression_alg_list): "zlib@openssh.com,none" with Compression yes,
+    // else "none,zlib@openssh.com".
     config.preferred.compression = std::borrow::Cow::Owned(if o.compression {
         vec![russh::compression::ZLIB_LEGACY, russh::compression::NONE]
     } else {
-        vec![russh::compression::NONE]
+        vec![russh::compression::NONE, russh::compression::ZLIB_LEGACY]
     });
     // Ask for the kind of host key we already know, as OpenSSH does.
     let known = known_host_keys(o);
