@@ -125,8 +125,25 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
-/// Whether a `Host` line's pattern list selects `host`: some pattern matches and no
-/// negated (`!pattern`) one does.
+/// Whether a `Host` line selects `host` as OpenSSH's `oHost` does: its words are patterns,
+/// matched case-sensitively against the name as given; some pattern matches and no negated
+/// (`!pattern`) one does.
+pub fn host_line_matches(patterns: &str, host: &str) -> bool {
+    let mut matched = false;
+    for pat in patterns.split_whitespace() {
+        match pat.strip_prefix('!') {
+            Some(neg) if glob_match(neg, host) => return false,
+            Some(_) => {}
+            None if glob_match(pat, host) => matched = true,
+            None => {}
+        }
+    }
+    matched
+}
+
+/// Whether a comma-separated pattern list selects `host` as OpenSSH's `match_hostname`
+/// does (`Match host`, known_hosts): case-insensitive, some pattern matches and no negated
+/// (`!pattern`) one does.
 pub fn host_matches(patterns: &str, host: &str) -> bool {
     let host = host.to_ascii_lowercase();
     let mut matched = false;
@@ -179,7 +196,7 @@ impl ConfigReader<'_> {
                 continue;
             };
             if keyword == "host" {
-                active = host_matches(&value, &self.host);
+                active = host_line_matches(&value, &self.host);
                 continue;
             }
             if keyword == "match" {
@@ -293,8 +310,9 @@ pub fn settings_for(
     ctx: &MatchContext,
 ) -> Result<ConfigRead, SshError> {
     let mut reader = ConfigReader {
+        // ssh lowercases the name between the passes.
         host: if ctx.final_pass {
-            ctx.host()
+            ctx.host().to_ascii_lowercase()
         } else {
             ctx.original_host.clone()
         },
@@ -522,5 +540,15 @@ mod tests {
             "{tilde:?}"
         );
         let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn host_lines_match_words_case_sensitively() {
+        assert!(host_line_matches("web* !web9", "web1"));
+        assert!(!host_line_matches("web* !web9", "web9"));
+        assert!(!host_line_matches("Web1", "web1"));
+        // A comma is part of the pattern on a Host line (it separates lists elsewhere).
+        assert!(!host_line_matches("a,b", "a"));
+        assert!(host_matches("a,B", "b"));
     }
 }
