@@ -20,6 +20,19 @@ fn lines(stderr: &str) -> Vec<String> {
         .collect()
 }
 
+/// Copies `src` to `{host}:{dest}-theirs` with `rsync -a -e RSH` and to `…-ours` with
+/// `rdsync --builtin-ssh`; both must exit with `expected` and print the same lines.
+fn both_like_rsync(what: &str, rsh: &str, src: &str, host: &str, dest: &str, expected: i32) {
+    let theirs_dest = format!("{host}:{dest}-theirs/");
+    let ours_dest = format!("{host}:{dest}-ours/");
+    let (their_code, _, their_err) =
+        rsync_expecting(expected, &["-a", "-e", rsh, src, &theirs_dest], &[]);
+    let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", rsh, src, &ours_dest]);
+    assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
+    assert_eq!(code, expected, "{what}: {err}");
+    assert_eq!(lines(&err), lines(&their_err), "{what}");
+}
+
 /// Push and pull, first copy and delta with `--delete`, over `--builtin-ssh`: the trees
 /// equal what `rsync -e ssh` makes; a 24 MiB file meets the SSH windows' flow control.
 #[test]
@@ -505,16 +518,11 @@ fn match_sections_choose_like_openssh() {
         } else {
             let _ = std::fs::remove_file(&flag);
         }
-        let dest = |who: &str| format!("viamatch:{}", slash(&dir.join(format!("{who}-{what}"))));
-        let theirs_args = ["-a", "-e", rsh.as_str(), src.as_str(), &dest("theirs")];
-        let (their_code, _, their_err) = rsync_expecting(expected, &theirs_args, &[]);
-        let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh, &src, &dest("ours")]);
-        assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
-        assert_eq!(code, expected, "{what}: {err}");
-        assert_eq!(lines(&err), lines(&their_err), "{what}");
+        let dest = dir.join(what).display().to_string();
+        both_like_rsync(what, &rsh, &src, "viamatch", &dest, expected);
     }
     assert_eq!(
-        std::fs::read(dir.join("ours-flag/f")).unwrap_or_default(),
+        std::fs::read(dir.join("flag-ours/f")).unwrap_or_default(),
         b"matched\n"
     );
 }
@@ -576,13 +584,8 @@ fn host_certificates_are_checked_like_openssh() {
             sshd.dir.display(),
             known_file.display()
         );
-        let dest = |who: &str| format!("{host}:{}", slash(&dir.join(format!("{who}-{what}"))));
-        let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &rsh, &src, &dest("ours")]);
-        let theirs_args = ["-a", "-e", rsh.as_str(), src.as_str(), &dest("theirs")];
-        let (their_code, _, their_err) = rsync_expecting(expected, &theirs_args, &[]);
-        assert_eq!(their_code, expected, "{what}: rsync -e ssh: {their_err}");
-        assert_eq!(code, expected, "{what}: {err}");
-        assert_eq!(lines(&err), lines(&their_err), "{what}");
+        let dest = dir.join(what).display().to_string();
+        both_like_rsync(what, &rsh, &src, host, &dest, expected);
     }
 }
 

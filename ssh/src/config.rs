@@ -355,6 +355,14 @@ mod tests {
         settings_for(text, "cfg", home, origin, &context(host)).map(|r| r.settings)
     }
 
+    /// The (keyword, value) pairs of `settings`.
+    fn pairs(settings: &[Setting]) -> Vec<(&str, &str)> {
+        settings
+            .iter()
+            .map(|s| (s.keyword.as_str(), s.value.as_str()))
+            .collect()
+    }
+
     fn read(text: &str, host: &str) -> Result<Vec<Setting>, SshError> {
         read_from(
             text,
@@ -382,10 +390,7 @@ mod tests {
     fn sections_select_and_the_file_order_is_kept() {
         let text = "Port 2200\nHost web*\n  User deploy\n  Port=2222\nHost *\n  User fallback\n  IdentityFile \"~/.ssh/k 1\"\n  ForwardAgent yes\n";
         let got = read(text, "web1").unwrap_or_default();
-        let pairs: Vec<(&str, &str)> = got
-            .iter()
-            .map(|s| (s.keyword.as_str(), s.value.as_str()))
-            .collect();
+        let pairs = pairs(&got);
         assert_eq!(
             pairs,
             [
@@ -437,10 +442,7 @@ mod tests {
         );
         let text = text.replace("  RemoteCommand x\n", "");
         let got = read(&text, "box").unwrap_or_else(|e| panic!("{e}"));
-        let pairs: Vec<(&str, &str)> = got
-            .iter()
-            .map(|s| (s.keyword.as_str(), s.value.as_str()))
-            .collect();
+        let pairs = pairs(&got);
         assert_eq!(
             pairs,
             [
@@ -498,10 +500,7 @@ mod tests {
         );
         let got =
             read_from(&text, "box", &home, ConfigOrigin::User).unwrap_or_else(|e| panic!("{e}"));
-        let pairs: Vec<(&str, &str)> = got
-            .iter()
-            .map(|s| (s.keyword.as_str(), s.value.as_str()))
-            .collect();
+        let pairs = pairs(&got);
         // a.conf's `Host other` section ends inside a.conf: b.conf applies again, and so
         // does the including file's `Port 3` after the Include line.
         assert_eq!(
