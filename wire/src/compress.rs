@@ -413,6 +413,10 @@ pub struct CompressedTokenReader {
     more_output: bool,
     inflated: bool,
     saved: Option<CompressedItem>,
+    /// Where [`Self::see_block`] lets the inflater write (the output is discarded), and
+    /// the fake stored block it feeds: kept between blocks, not made for each.
+    see_sink: Vec<u8>,
+    see_stored: Vec<u8>,
 }
 
 impl std::fmt::Debug for CompressedTokenReader {
@@ -443,6 +447,8 @@ impl CompressedTokenReader {
             more_output: false,
             inflated: false,
             saved: None,
+            see_sink: Vec::new(),
+            see_stored: Vec::new(),
         })
     }
 
@@ -612,21 +618,25 @@ impl CompressedTokenReader {
             .inflate
             .as_mut()
             .ok_or_else(|| WireError::stream("inflate not initialised"))?;
-        let mut sink = vec![0u8; 70 * 1024];
+        if self.see_sink.is_empty() {
+            self.see_sink = vec![0u8; 70 * 1024];
+        }
+        let (sink, stored) = (&mut self.see_sink, &mut self.see_stored);
         for piece in history_pieces(block, self.protocol) {
             let len = piece.len() as u16;
-            let mut stored = vec![
+            stored.clear();
+            stored.extend_from_slice(&[
                 0u8,
                 len as u8,
                 (len >> 8) as u8,
                 !(len as u8),
                 !((len >> 8) as u8),
-            ];
+            ]);
             stored.extend_from_slice(piece);
-            let mut input: &[u8] = &stored;
+            let mut input: &[u8] = stored;
             loop {
                 let (i0, o0) = (d.total_in(), d.total_out());
-                d.decompress(input, &mut sink, FlushDecompress::Sync)
+                d.decompress(input, sink, FlushDecompress::Sync)
                     .map_err(zerr)?;
                 let consumed = (d.total_in() - i0) as usize;
                 let produced = (d.total_out() - o0) as usize;
