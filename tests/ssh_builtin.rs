@@ -20,6 +20,15 @@ fn lines(stderr: &str) -> Vec<String> {
         .collect()
 }
 
+/// A scratch directory named after `name` holding `src/f` with `content`; returns the
+/// directory and `src/` as a source argument.
+fn source_tree(name: &str, content: &[u8]) -> (std::path::PathBuf, String) {
+    let dir = scratch(name);
+    put_file(&dir.join("src/f"), content, 0o644, 1_600_000_000);
+    let src = slash(&dir.join("src"));
+    (dir, src)
+}
+
 /// Copies `src` to `{host}:{dest}-theirs` with `rsync -a -e RSH` and to `…-ours` with
 /// `rdsync --builtin-ssh`; both must exit with `expected` and print the same lines.
 fn both_like_rsync(what: &str, rsh: &str, src: &str, host: &str, dest: &str, expected: i32) {
@@ -47,9 +56,7 @@ fn builtin_ssh_pushes_and_pulls_like_rsync_over_openssh() {
 #[test]
 fn builtin_ssh_failures_read_like_rsync_over_openssh() {
     let sshd = Sshd::start();
-    let dir = scratch("ssh-builtin-fail");
-    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-fail", b"data\n");
     let dest = format!("127.0.0.1:{}", slash(&dir.join("dest")));
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -191,9 +198,7 @@ fn accept_new_records_the_host_key() {
 #[test]
 fn known_hosts_files_are_read_and_written_like_openssh() {
     let sshd = Sshd::start();
-    let dir = scratch("ssh-builtin-known-hosts");
-    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-known-hosts", b"data\n");
     let host_pub = std::fs::read_to_string(sshd.dir.join("host_key.pub")).unwrap_or_default();
     let other_key = dir.join("other_key");
     new_key(&other_key, "ed25519", "");
@@ -294,9 +299,7 @@ fn known_hosts_files_are_read_and_written_like_openssh() {
 #[test]
 fn the_system_ssh_config_is_read_like_openssh() {
     let sshd = Sshd::start();
-    let dir = scratch("ssh-builtin-system-config");
-    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-system-config", b"data\n");
     assert!(
         std::path::Path::new("/etc/ssh/ssh_config").exists(),
         "/etc/ssh/ssh_config is missing (Debian package openssh-client)"
@@ -343,14 +346,7 @@ fn the_system_ssh_config_is_read_like_openssh() {
 #[test]
 fn proxy_jump_and_proxy_command_reach_the_server_like_openssh() {
     let sshd = Sshd::start_logging("DEBUG1");
-    let dir = scratch("ssh-builtin-proxy");
-    put_file(
-        &dir.join("src/f"),
-        b"through a jump\n",
-        0o644,
-        1_600_000_000,
-    );
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-proxy", b"through a jump\n");
     let forwarded = || {
         std::fs::read_to_string(sshd.dir.join("sshd.log"))
             .unwrap_or_default()
@@ -403,9 +399,7 @@ fn proxy_jump_and_proxy_command_reach_the_server_like_openssh() {
 #[test]
 fn encrypted_keys_are_unlocked_like_openssh() {
     let sshd = Sshd::start();
-    let dir = scratch("ssh-builtin-passphrase");
-    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-passphrase", b"data\n");
     for (key, passphrase) in [("enc_key", "open sesame"), ("stranger_key", "other")] {
         new_key(&dir.join(key), "ed25519", passphrase);
     }
@@ -491,9 +485,7 @@ fn encrypted_keys_are_unlocked_like_openssh() {
 #[test]
 fn match_sections_choose_like_openssh() {
     let sshd = Sshd::start();
-    let dir = scratch("ssh-builtin-match");
-    put_file(&dir.join("src/f"), b"matched\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-match", b"matched\n");
     let d = sshd.dir.display();
     let flag = dir.join("flag");
     let cfg = dir.join("config");
@@ -540,9 +532,7 @@ fn host_certificates_are_checked_like_openssh() {
         ssh_keygen(dir, &sign.split(' ').collect::<Vec<_>>());
         format!("HostCertificate {}/host_key-cert.pub\n", dir.display())
     });
-    let dir = scratch("ssh-builtin-host-cert");
-    put_file(&dir.join("src/f"), b"certified\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-host-cert", b"certified\n");
     let read = |name: &str| std::fs::read_to_string(sshd.dir.join(name)).unwrap_or_default();
     let (ca, other_ca, host_pub) = (read("ca.pub"), read("other_ca.pub"), read("host_key.pub"));
     let port = sshd.port;
@@ -594,9 +584,7 @@ fn host_certificates_are_checked_like_openssh() {
 #[test]
 fn compression_is_asked_for_like_openssh() {
     let sshd = Sshd::start_logging("DEBUG1");
-    let dir = scratch("ssh-builtin-compression");
-    put_file(&dir.join("src/f"), b"squeeze me\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-compression", b"squeeze me\n");
     for (what, extra) in [
         ("plain", ""),
         ("dash-c", " -C"),
@@ -625,9 +613,7 @@ fn compression_is_asked_for_like_openssh() {
 /// option that would hand the command to the system rsync (which has no such client).
 #[test]
 fn builtin_ssh_refuses_what_it_cannot_honour() {
-    let dir = scratch("ssh-builtin-usage");
-    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (_, src) = source_tree("ssh-builtin-usage", b"data\n");
     let dest = "127.0.0.1:/nonexistent-dest/";
     for (extra, says) in [
         (vec!["-e", "rsh"], "the remote shell \"rsh\""),
@@ -725,9 +711,7 @@ fn builtin_ssh_authenticates_with_the_agent() {
 #[test]
 fn the_default_cipher_follows_the_hardware() {
     let sshd = Sshd::start_logging("DEBUG1");
-    let dir = scratch("ssh-builtin-cipher");
-    put_file(&dir.join("src/f"), b"data\n", 0o644, 1_600_000_000);
-    let src = slash(&dir.join("src"));
+    let (dir, src) = source_tree("ssh-builtin-cipher", b"data\n");
     let dest = format!("127.0.0.1:{}", slash(&dir.join("dest")));
     let (code, _, err) = rdsync(&["--builtin-ssh", "-a", "-e", &sshd.rsh, &src, &dest]);
     assert_eq!(code, 0, "{err}");

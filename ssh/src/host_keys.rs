@@ -142,7 +142,7 @@ pub fn verify_host_certificate(
             Some(problem) => eprintln!("{problem}"),
         }
     }
-    verify_host_key(o, &plain)
+    check_plain_key(o, &known, &plain)
 }
 
 /// What OpenSSH prints when it goes on without a trusted host key (`continue_unsafe` with
@@ -153,10 +153,18 @@ const CONTINUE_UNSAFE: &str = "Password authentication is disabled to avoid man-
 /// Checks `key` for the host of `o` as OpenSSH's `check_host_key` does, with its messages;
 /// learns a new key under `accept-new` and `no`.
 pub fn verify_host_key(o: &SshOptions, key: &PublicKey) -> Result<HostKeyVerdict, SshError> {
+    check_plain_key(o, &known_host_keys(o), key)
+}
+
+/// [`verify_host_key`] against records already read for the host.
+fn check_plain_key(
+    o: &SshOptions,
+    known: &KnownHostKeys,
+    key: &PublicKey,
+) -> Result<HostKeyVerdict, SshError> {
     let name = known_hosts_name(o);
     let alg = openssh_key_type(key);
     let strict = o.strict != StrictHostKeyChecking::No;
-    let known = known_host_keys(o);
     match known.status(key) {
         HostKeyStatus::Known(_) => Ok(HostKeyVerdict::Known),
         HostKeyStatus::Revoked => revoked(o, &alg, &name),
@@ -173,7 +181,7 @@ pub fn verify_host_key(o: &SshOptions, key: &PublicKey) -> Result<HostKeyVerdict
                  {fingerprint}.\n\
                  Please contact your system administrator.\n"
             );
-            if let Some(file) = known_hosts_files(o).first() {
+            if let Some(file) = o.user_known_hosts.first().or(o.global_known_hosts.first()) {
                 warning.push_str(&format!(
                     "Add correct host key in {} to get rid of this message.\n",
                     file.display()

@@ -349,6 +349,7 @@ fn read_config_files(
     home: &Path,
 ) -> Result<(), SshError> {
     let mut wants_final = false;
+    let local_user = local_user().unwrap_or_default();
     for final_pass in [false, true] {
         if final_pass && !wants_final {
             break;
@@ -375,7 +376,7 @@ fn read_config_files(
                 user: g.user.clone(),
                 port: g.port.clone(),
                 tag: g.tag.clone(),
-                local_user: local_user().unwrap_or_default(),
+                local_user: local_user.clone(),
                 home: home.display().to_string(),
                 final_pass,
             };

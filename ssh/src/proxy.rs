@@ -6,7 +6,8 @@ use std::task::{Context, Poll};
 
 use russh::client::{self, Handle, Msg};
 use russh::{Channel, ChannelStream};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Join, ReadBuf};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::error::SshError;
 
@@ -18,39 +19,45 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> SessionStream for T {}
 /// Any of the streams a session runs over.
 pub type BoxedStream = Box<dyn SessionStream>;
 
-/// A `ProxyCommand` running under the user's shell; its standard input and output are the
-/// connection, its standard error is ours. It is killed when the session is dropped.
-pub struct ProxyCommandStream {
-    _child: tokio::process::Child,
-    stdout: tokio::process::ChildStdout,
-    stdin: tokio::process::ChildStdin,
+/// A stream together with what must live as long as it (the proxy process, the jump host's
+/// session); reading and writing go to the stream.
+pub struct KeptStream<S, K> {
+    stream: S,
+    _keep: K,
 }
 
-impl AsyncRead for ProxyCommandStream {
+/// A `ProxyCommand` running under the user's shell; its standard output and input are the
+/// connection, its standard error is ours. It is killed when the session is dropped.
+pub type ProxyCommandStream = KeptStream<Join<ChildStdout, ChildStdin>, Child>;
+
+/// A `direct-tcpip` channel of a jump host's session, which stays open as long as the stream.
+pub type JumpStream<H> = KeptStream<ChannelStream<Msg>, Handle<H>>;
+
+impl<S: AsyncRead + Unpin, K: Unpin> AsyncRead for KeptStream<S, K> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stdout).poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for ProxyCommandStream {
+impl<S: AsyncWrite + Unpin, K: Unpin> AsyncWrite for KeptStream<S, K> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stdin).poll_write(cx, buf)
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stdin).poll_flush(cx)
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stdin).poll_shutdown(cx)
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
@@ -75,55 +82,18 @@ pub fn spawn_proxy_command(command: &str) -> Result<ProxyCommandStream, SshError
             ))
         })?;
     match (child.stdout.take(), child.stdin.take()) {
-        (Some(stdout), Some(stdin)) => Ok(ProxyCommandStream {
-            _child: child,
-            stdout,
-            stdin,
+        (Some(stdout), Some(stdin)) => Ok(KeptStream {
+            stream: tokio::io::join(stdout, stdin),
+            _keep: child,
         }),
         _ => Err(SshError::Session("the ProxyCommand has no pipes".into())),
     }
 }
 
-/// A `direct-tcpip` channel of a jump host's session, which lives as long as the stream.
-pub struct JumpStream<H: client::Handler> {
-    _jump: Handle<H>,
-    channel: ChannelStream<Msg>,
-}
-
-impl<H: client::Handler> JumpStream<H> {
-    /// The stream of `channel`, keeping the jump host's session `jump` open.
-    pub fn new(jump: Handle<H>, channel: Channel<Msg>) -> Self {
-        JumpStream {
-            _jump: jump,
-            channel: channel.into_stream(),
-        }
-    }
-}
-
-impl<H: client::Handler> AsyncRead for JumpStream<H> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().channel).poll_read(cx, buf)
-    }
-}
-
-impl<H: client::Handler> AsyncWrite for JumpStream<H> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().channel).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().channel).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().channel).poll_shutdown(cx)
+/// The stream of `channel`, keeping the jump host's session `jump` open.
+pub fn jump_stream<H: client::Handler>(jump: Handle<H>, channel: Channel<Msg>) -> JumpStream<H> {
+    KeptStream {
+        stream: channel.into_stream(),
+        _keep: jump,
     }
 }

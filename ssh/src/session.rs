@@ -19,7 +19,7 @@ use crate::host_keys::{
     HostKeyVerdict, known_host_keys, known_hosts_name, verify_host_certificate, verify_host_key,
 };
 use crate::options::{Proxy, SshOptions};
-use crate::proxy::{BoxedStream, JumpStream, spawn_proxy_command};
+use crate::proxy::{BoxedStream, jump_stream, spawn_proxy_command};
 
 /// Checks the server's key during the key exchange and remembers why it refused one.
 struct HostKeyCheck {
@@ -290,7 +290,7 @@ fn server_stream(
                             o.hostname, o.port, jump.host
                         ))
                     })?;
-                Ok(Box::new(JumpStream::new(handle, channel)) as BoxedStream)
+                Ok(Box::new(jump_stream(handle, channel)) as BoxedStream)
             }
         }
     })
